@@ -1,0 +1,34 @@
+/*
+ * clusterd: run N copies of a server that share its listening sockets,
+ * the job node:cluster's primary does, for any program.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "log.h"
+#include "supervisor.h"
+
+int
+main(int argc, char **argv)
+{
+	struct supervisor sup;
+	struct config cfg;
+	struct cli cli;
+	int status;
+
+	log_init();
+	cli_parse(&cli, argc, argv);
+	log_set_verbosity(cli.verbosity);
+	if (config_load(&cfg, &cli) == -1)
+		return 2;
+	if (cli.check) {
+		config_print(&cfg, stdout);
+		return 0;
+	}
+	if (sup_init(&sup, &cfg) == -1)
+		return 2;
+	status = sup_run(&sup);
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,941 @@
+/*
+ * The INI file (parsed by inih) and the command line, merged into one
+ * struct config.
+ *
+ * Debian's inih (r55) does not give the handler line numbers, cuts lines
+ * at 199 characters and reports only its first syntax error, so the reader
+ * below feeds it one line at a time, counts lines and checks each line's
+ * shape itself. Every problem is collected as "FILE:LINE: message" and all
+ * of them are printed before one failure.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "cpus.h"
+#include "log.h"
+
+#define MAX_LINE	199	/* what inih's 200-byte buffer holds */
+#define MAX_WORKERS	100000
+
+enum ktype {
+	K_INT, K_BOOL, K_DURATION, K_STRING, K_SIGNAL, K_OCTAL, K_SIZE,
+	K_READY, K_RESTART, K_RESTART_MODE, K_COMMAND, K_COMPAT, K_AFFINITY,
+	K_LISTEN,
+};
+
+struct key {
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;
+	long		 min, max;
+	const char	*later;		/* not yet effective: which release adds it */
+};
+
+#define C(f)	offsetof(struct config, f)
+#define P(f)	offsetof(struct program_cfg, f)
+#define S(f)	offsetof(struct sock_cfg, f)
+
+static const struct key clusterd_keys[] = {
+	{ "workers",		K_INT,		C(workers), 0, MAX_WORKERS, NULL },
+	{ "control",		K_STRING,	C(control), 0, 0, "the control socket" },
+	{ "pidfile",		K_STRING,	C(pidfile), 0, 0, NULL },
+	{ "stop_timeout",	K_DURATION,	C(stop_timeout), 0, 0, NULL },
+	{ "name",		K_STRING,	C(name), 0, 0, NULL },
+	{ "give_up_after",	K_INT,		C(give_up_after), 0, 1000000, NULL },
+	{ "log_prefix",		K_BOOL,		C(log_prefix), 0, 0, "worker output prefixing" },
+	{ "compat",		K_COMPAT,	C(compat), 0, 0, "einhorn/server_starter variables" },
+	{ "subreaper",		K_BOOL,		C(subreaper), 0, 0, NULL },
+	{ "bind_shim",		K_BOOL,		C(bind_shim), 0, 0, "the bind shim" },
+	{ "restart_batch",	K_INT,		C(restart_batch), 1, MAX_WORKERS, "rolling restarts" },
+};
+
+static const struct key socket_keys[] = {
+	{ "listen",		K_LISTEN,	S(listen), 0, 0, NULL },
+	{ "backlog",		K_INT,		S(backlog), 1, 0x7fffffff, NULL },
+	{ "reuseport",		K_BOOL,		S(reuseport), 0, 0, "reuseport mode" },
+	{ "mode",		K_OCTAL,	S(mode), 0, 07777, NULL },
+	{ "owner",		K_STRING,	S(owner), 0, 0, NULL },
+	{ "group",		K_STRING,	S(group), 0, 0, NULL },
+	{ "ipv6only",		K_BOOL,		S(ipv6only), 0, 0, NULL },
+	{ "freebind",		K_BOOL,		S(freebind), 0, 0, NULL },
+	{ "nodelay",		K_BOOL,		S(nodelay), 0, 0, NULL },
+	{ "defer_accept",	K_DURATION,	S(defer_accept), 0, 0, NULL },
+	{ "keepalive",		K_BOOL,		S(keepalive), 0, 0, NULL },
+	{ "rcvbuf",		K_SIZE,		S(rcvbuf), 0, 0, NULL },
+	{ "sndbuf",		K_SIZE,		S(sndbuf), 0, 0, NULL },
+	{ "transparent",	K_BOOL,		S(transparent), 0, 0, NULL },
+};
+
+static const struct key program_keys[] = {
+	{ "command",		K_COMMAND,	P(command), 0, 0, NULL },
+	{ "directory",		K_STRING,	P(directory), 0, 0, NULL },
+	{ "user",		K_STRING,	P(user), 0, 0, NULL },
+	{ "group",		K_STRING,	P(group), 0, 0, NULL },
+	{ "umask",		K_OCTAL,	P(umask), 0, 0777, NULL },
+	{ "rlimit_nofile",	K_INT,		P(rlimit_nofile), 1, 0x7fffffff, NULL },
+	{ "ready",		K_READY,	P(ready), 0, 0, NULL },
+	{ "ready_timeout",	K_DURATION,	P(ready_timeout), 0, 0, NULL },
+	{ "restart",		K_RESTART,	P(restart), 0, 0, NULL },
+	{ "backoff_initial",	K_DURATION,	P(backoff_initial), 0, 0, NULL },
+	{ "backoff_max",	K_DURATION,	P(backoff_max), 0, 0, NULL },
+	{ "stable_after",	K_DURATION,	P(stable_after), 0, 0, NULL },
+	{ "stop_signal",	K_SIGNAL,	P(stop_signal), 0, 0, NULL },
+	{ "watchdog",		K_DURATION,	P(watchdog), 0, 0, "the worker watchdog" },
+	{ "parent_death_signal", K_SIGNAL,	P(parent_death_signal), 0, 0, NULL },
+	{ "restart_mode",	K_RESTART_MODE,	P(restart_mode), 0, 0, "rolling restarts" },
+	{ "cpu_affinity",	K_AFFINITY,	P(cpu_affinity), 0, 0, NULL },
+};
+
+#define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
+
+/* The state of one parse: where we are and what was already set where. */
+struct parse {
+	struct config	*cfg;
+	const char	*file;
+	FILE		*fp;
+	char		*buf;		/* getline buffer */
+	size_t		 bufcap;
+	int		 line;
+	int		 cont;		/* this line continues the previous value */
+	int		 have_key;	/* inih's prev_name is set */
+	int		 section_line;
+	char		 section[64];	/* for continuation tracking */
+	const char	*last_key;	/* the key a continuation extends */
+	int		 clusterd_seen[NKEYS(clusterd_keys)];
+	int		 program_seen[NKEYS(program_keys)];
+	int		 (*sock_seen)[NKEYS(socket_keys)];
+	int		*sock_line;
+	int		*env_line;	/* line of each [env] entry */
+	size_t		 nenv_line;
+	int		 command_line;
+	struct strv	 errors;
+};
+
+static void
+perr(struct parse *ps, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+perr(struct parse *ps, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		strv_pushf(&ps->errors, "%s:%d: %s", ps->file, line, msg);
+	else
+		strv_pushf(&ps->errors, "%s: %s", ps->file, msg);
+}
+
+/*
+ * inih's reader: one line per call, counted, checked for what inih would
+ * silently mangle (long lines, NUL bytes) or report only once (syntax).
+ */
+static char *
+reader(char *str, int num, void *arg)
+{
+	struct parse *ps = arg;
+	ssize_t len = getline(&ps->buf, &ps->bufcap, ps->fp);
+	char *s, *end;
+
+	if (len == -1)
+		return NULL;
+	ps->line++;
+	ps->cont = 0;
+	if (len > 0 && ps->buf[len - 1] == '\n')
+		ps->buf[--len] = '\0';
+	if (len > 0 && ps->buf[len - 1] == '\r')
+		ps->buf[--len] = '\0';
+	str[0] = '\0';
+	if ((size_t)len != strlen(ps->buf)) {
+		perr(ps, ps->line, "NUL byte in line");
+		return str;
+	}
+	if (len > MAX_LINE || len >= num) {
+		perr(ps, ps->line, "line too long (more than %d characters)", MAX_LINE);
+		return str;
+	}
+	memcpy(str, ps->buf, len + 1);
+
+	/* Mirror inih's reading of the line to know what it will do. */
+	for (s = ps->buf; isspace((unsigned char)*s); s++)
+		;
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return str;
+	if (s > ps->buf && ps->have_key) {
+		ps->cont = 1;
+		return str;
+	}
+	if (*s == '[') {
+		ps->have_key = 0;
+		ps->section_line = ps->line;
+		if ((end = strchr(s, ']')) == NULL)
+			perr(ps, ps->line, "unterminated section header (missing ])");
+		else {
+			for (end++; isspace((unsigned char)*end); end++)
+				;
+			if (*end && *end != ';' && *end != '#')
+				perr(ps, ps->line, "text after section header");
+		}
+		return str;
+	}
+	ps->have_key = 1;
+	if (strcspn(s, "=:") == strlen(s))
+		perr(ps, ps->line, "expected KEY = VALUE or [SECTION]");
+	return str;
+}
+
+static const char *
+suggest(const char *name, const struct key *keys, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(name, keys[i].name);
+
+		if (d < bestd && d < strlen(keys[i].name)) {
+			bestd = d;
+			best = keys[i].name;
+		}
+	}
+	return best;
+}
+
+static int
+set_value(struct parse *ps, const struct key *k, char *base, const char *v)
+{
+	void *field = base + k->off;
+	double d;
+	long l;
+	int b;
+
+	switch (k->type) {
+	case K_INT:
+		if (parse_long(v, k->min, k->max, &l) == -1)
+			goto bad_number;
+		if (k->off == P(rlimit_nofile) && base == (char *)&ps->cfg->prog)
+			*(long *)field = l;
+		else
+			*(int *)field = (int)l;
+		return 0;
+	case K_SIZE:
+		if (parse_size(v, &l) == -1)
+			goto bad_number;
+		*(int *)field = (int)l;
+		return 0;
+	case K_OCTAL:
+		if (parse_octal(v, k->max, &l) == -1) {
+			perr(ps, ps->line, "bad octal mode \"%s\" for %s", v, k->name);
+			return -1;
+		}
+		*(int *)field = (int)l;
+		return 0;
+	case K_BOOL:
+		if (parse_bool(v, &b) == -1) {
+			perr(ps, ps->line, "bad boolean \"%s\" for %s (yes or no)", v, k->name);
+			return -1;
+		}
+		*(int *)field = b;
+		return 0;
+	case K_DURATION:
+		if (parse_duration(v, &d) == -1) {
+			perr(ps, ps->line, "bad duration \"%s\" for %s (e.g. 250ms, 10s, 2m)",
+			    v, k->name);
+			return -1;
+		}
+		*(double *)field = d;
+		return 0;
+	case K_STRING:
+		if (*v == '\0') {
+			perr(ps, ps->line, "empty value for %s", k->name);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		return 0;
+	case K_COMMAND:
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		ps->command_line = ps->line;
+		return 0;
+	case K_SIGNAL:
+		if (parse_signal(v, &b) == -1) {
+			perr(ps, ps->line, "unknown signal \"%s\" for %s", v, k->name);
+			return -1;
+		}
+		*(int *)field = b;
+		return 0;
+	case K_READY: {
+		struct program_cfg *pc = (struct program_cfg *)base;
+
+		if (strcmp(v, "exec") == 0)
+			pc->ready = READY_EXEC;
+		else if (strcmp(v, "notify") == 0) {
+			pc->ready = READY_NOTIFY;
+			log_warnx("%s:%d: ready = notify is not supported yet; "
+			    "workers are ready once exec'd", ps->file, ps->line);
+		} else if (parse_duration(v, &d) == 0) {
+			pc->ready = READY_DELAY;
+			pc->ready_delay = d;
+		} else {
+			perr(ps, ps->line, "bad value \"%s\" for ready "
+			    "(exec, notify or a duration)", v);
+			return -1;
+		}
+		return 0;
+	}
+	case K_RESTART:
+		if (strcmp(v, "always") == 0)
+			b = RESTART_ALWAYS;
+		else if (strcmp(v, "on-failure") == 0)
+			b = RESTART_ON_FAILURE;
+		else if (strcmp(v, "never") == 0)
+			b = RESTART_NEVER;
+		else {
+			perr(ps, ps->line, "bad value \"%s\" for restart "
+			    "(always, on-failure or never)", v);
+			return -1;
+		}
+		*(enum restart_policy *)field = b;
+		return 0;
+	case K_RESTART_MODE:
+		if (strcmp(v, "surge") == 0)
+			b = RESTART_SURGE;
+		else if (strcmp(v, "replace") == 0)
+			b = RESTART_REPLACE;
+		else {
+			perr(ps, ps->line, "bad value \"%s\" for restart_mode "
+			    "(surge or replace)", v);
+			return -1;
+		}
+		*(enum restart_mode *)field = b;
+		return 0;
+	case K_AFFINITY:
+		if (strcmp(v, "auto") == 0)
+			b = 1;
+		else if (strcmp(v, "none") == 0 || strcmp(v, "no") == 0)
+			b = 0;
+		else {
+			perr(ps, ps->line, "bad value \"%s\" for cpu_affinity (auto or none)", v);
+			return -1;
+		}
+		*(int *)field = b;
+		return 0;
+	case K_COMPAT: {
+		char *copy = xstrdup(v), *tok, *save = NULL;
+		unsigned bits = 0;
+		int ret = 0;
+
+		for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			if (strcmp(tok, "einhorn") == 0)
+				bits |= COMPAT_EINHORN;
+			else if (strcmp(tok, "server_starter") == 0)
+				bits |= COMPAT_SERVER_STARTER;
+			else if (strcmp(tok, "none") != 0) {
+				perr(ps, ps->line, "unknown compat protocol \"%s\" "
+				    "(einhorn, server_starter)", tok);
+				ret = -1;
+			}
+		}
+		free(copy);
+		*(unsigned *)field = bits;
+		return ret;
+	}
+	case K_LISTEN: {
+		struct sock_cfg *sc = (struct sock_cfg *)base;
+		char err[256];
+
+		if (addr_parse(v, &sc->addr, err, sizeof(err)) == -1) {
+			perr(ps, ps->line, "bad address \"%s\": %s", v, err);
+			return -1;
+		}
+		free(sc->listen);
+		sc->listen = xstrdup(v);
+		return 0;
+	}
+	}
+	return 0;
+bad_number:
+	if (k->max > k->min && k->max < 0x7fffffff)
+		perr(ps, ps->line, "bad number \"%s\" for %s (%ld-%ld)", v, k->name,
+		    k->min, k->max);
+	else
+		perr(ps, ps->line, "bad number \"%s\" for %s", v, k->name);
+	return -1;
+}
+
+static int
+valid_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 255)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_.-") == strlen(s);
+}
+
+static struct sock_cfg *
+sock_add(struct config *cfg, const char *name, const char *file, int line)
+{
+	struct sock_cfg *sc;
+
+	cfg->socks = xreallocarray(cfg->socks, cfg->nsocks + 1, sizeof(*cfg->socks));
+	sc = &cfg->socks[cfg->nsocks++];
+	sock_cfg_init(sc);
+	sc->name = xstrdup(name);
+	sc->file = file;
+	sc->line = line;
+	return sc;
+}
+
+static ssize_t
+sock_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nsocks; i++)
+		if (strcmp(cfg->socks[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+env_value(struct parse *ps, const char *name, const char *value)
+{
+	struct config *cfg = ps->cfg;
+	size_t n = strlen(name);
+	int i;
+
+	if (!isalpha((unsigned char)*name) && *name != '_') {
+		perr(ps, ps->line, "bad environment variable name \"%s\"", name);
+		return;
+	}
+	for (size_t j = 0; j < n; j++)
+		if (!isalnum((unsigned char)name[j]) && name[j] != '_') {
+			perr(ps, ps->line, "bad environment variable name \"%s\"", name);
+			return;
+		}
+	if ((i = strv_env_find(&cfg->env, name, n)) >= 0) {
+		perr(ps, ps->line, "duplicate key \"%s\" in [env] (first set on line %d)",
+		    name, ps->env_line[i]);
+		return;
+	}
+	strv_pushf(&cfg->env, "%s=%s", name, value);
+	ps->env_line = xreallocarray(ps->env_line, cfg->env.n, sizeof(int));
+	ps->env_line[cfg->env.n - 1] = ps->line;
+	ps->nenv_line = cfg->env.n;
+}
+
+/* An indented line: inih hands it over as the same key once more. */
+static int
+continuation(struct parse *ps, const char *section, const char *name,
+    const char *value)
+{
+	struct config *cfg = ps->cfg;
+	char **target = NULL;
+	char *joined;
+
+	if (strcmp(section, "program") == 0 && strcmp(name, "command") == 0)
+		target = &cfg->prog.command;
+	else if (strcmp(section, "env") == 0 && cfg->env.n > 0)
+		target = &cfg->env.v[cfg->env.n - 1];
+	if (target == NULL || *target == NULL) {
+		perr(ps, ps->line, "indented line continues the value of \"%s\"; "
+		    "only command and [env] values may continue", name);
+		return 0;
+	}
+	joined = xasprintf("%s %s", *target, value);
+	free(*target);
+	*target = joined;
+	return 1;
+}
+
+static int
+handler(void *arg, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = arg;
+	struct config *cfg = ps->cfg;
+	const struct key *keys;
+	size_t nkeys;
+	int *seen;
+	char *base;
+
+	if (ps->cont)
+		return continuation(ps, section, name, value);
+	if (*section == '\0') {
+		perr(ps, ps->line, "\"%s\" outside of any section", name);
+		return 1;
+	}
+	if (strcmp(section, "clusterd") == 0) {
+		keys = clusterd_keys, nkeys = NKEYS(clusterd_keys);
+		seen = ps->clusterd_seen, base = (char *)cfg;
+	} else if (strcmp(section, "program") == 0) {
+		keys = program_keys, nkeys = NKEYS(program_keys);
+		seen = ps->program_seen, base = (char *)&cfg->prog;
+	} else if (strcmp(section, "env") == 0) {
+		env_value(ps, name, value);
+		return 1;
+	} else if (strncmp(section, "socket:", 7) == 0) {
+		const char *sname = section + 7;
+		ssize_t i = sock_find(cfg, sname);
+
+		if (!valid_name(sname)) {
+			perr(ps, ps->section_line, "bad socket name \"%s\" "
+			    "(letters, digits, _ . -)", sname);
+			return 1;
+		}
+		if (i < 0) {
+			sock_add(cfg, sname, ps->file, ps->section_line);
+			i = (ssize_t)cfg->nsocks - 1;
+			ps->sock_seen = xreallocarray(ps->sock_seen, cfg->nsocks,
+			    sizeof(*ps->sock_seen));
+			memset(ps->sock_seen[i], 0, sizeof(ps->sock_seen[i]));
+		}
+		keys = socket_keys, nkeys = NKEYS(socket_keys);
+		seen = ps->sock_seen[i], base = (char *)&cfg->socks[i];
+	} else {
+		/* Report an unknown section once, at its header. */
+		if (ps->section_line != -1) {
+			const char *hint = strncmp(section, "sock", 4) == 0 ? "socket:NAME" :
+			    edit_distance(section, "clusterd") <= 2 ? "clusterd" :
+			    edit_distance(section, "program") <= 2 ? "program" :
+			    edit_distance(section, "env") <= 1 ? "env" : NULL;
+
+			if (hint)
+				perr(ps, ps->section_line, "unknown section [%s] "
+				    "(did you mean [%s]?)", section, hint);
+			else
+				perr(ps, ps->section_line, "unknown section [%s] "
+				    "(sections: clusterd, socket:NAME, program, env)", section);
+			ps->section_line = -1;
+		}
+		return 1;
+	}
+
+	for (size_t i = 0; i < nkeys; i++) {
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (seen[i]) {
+			perr(ps, ps->line, "duplicate key \"%s\" (first set on line %d)",
+			    name, seen[i]);
+			return 1;
+		}
+		seen[i] = ps->line;
+		if (set_value(ps, &keys[i], base, value) == 0 && keys[i].later)
+			log_warnx("%s:%d: %s is not supported yet (%s); ignored",
+			    ps->file, ps->line, name, keys[i].later);
+		return 1;
+	}
+	const char *hint = suggest(name, keys, nkeys);
+
+	if (hint)
+		perr(ps, ps->line, "unknown key \"%s\" in [%s] (did you mean \"%s\"?)",
+		    name, section, hint);
+	else
+		perr(ps, ps->line, "unknown key \"%s\" in [%s]", name, section);
+	return 1;
+}
+
+static void
+parse_file(struct parse *ps, const char *path)
+{
+	struct stat st;
+
+	ps->file = path;
+	if ((ps->fp = fopen(path, "re")) == NULL) {
+		perr(ps, 0, "%s", strerror(errno));
+		return;
+	}
+	if (fstat(fileno(ps->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		perr(ps, 0, "is a directory");
+		fclose(ps->fp);
+		return;
+	}
+	/* inih's own error return is ignored: the reader saw every bad line. */
+	(void)ini_parse_stream(reader, ps, handler, ps);
+	if (ferror(ps->fp))
+		perr(ps, 0, "read error: %s", strerror(errno));
+	fclose(ps->fp);
+	free(ps->buf);
+}
+
+static void
+program_defaults(struct program_cfg *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->umask = -1;
+	pc->rlimit_nofile = -1;
+	pc->ready = READY_EXEC;
+	pc->ready_timeout = 30;
+	pc->restart = RESTART_ALWAYS;
+	pc->backoff_initial = 0.1;
+	pc->backoff_max = 30;
+	pc->stable_after = 10;
+	pc->stop_signal = SIGTERM;
+	pc->parent_death_signal = SIGTERM;
+	pc->restart_mode = RESTART_SURGE;
+}
+
+static void
+defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = -1;
+	cfg->stop_timeout = 8;
+	cfg->restart_batch = 1;
+	program_defaults(&cfg->prog);
+}
+
+/* Check {placeholders} now, so a typo is a config error, not a crash loop. */
+static void
+check_placeholders(struct parse *ps, int line, const char *what, const char *s)
+{
+	const struct config *cfg = ps->cfg;
+
+	for (const char *p = s; (p = strchr(p, '{')) != NULL; ) {
+		const char *end;
+		char name[128];
+		size_t n;
+
+		if (p[1] == '{') {
+			p += 2;
+			continue;
+		}
+		if ((end = strchr(p, '}')) == NULL) {
+			perr(ps, line, "%s: unterminated { in \"%s\" (write {{ for a literal {)",
+			    what, s);
+			return;
+		}
+		n = (size_t)(end - p - 1);
+		if (n >= sizeof(name))
+			n = sizeof(name) - 1;
+		memcpy(name, p + 1, n);
+		name[n] = '\0';
+		p = end + 1;
+		if (strcmp(name, "worker") == 0 || strcmp(name, "workers") == 0 ||
+		    strcmp(name, "generation") == 0)
+			continue;
+		if (strncmp(name, "fd:", 3) == 0 || strncmp(name, "port:", 5) == 0) {
+			const char *sname = strchr(name, ':') + 1;
+			ssize_t i = sock_find(cfg, sname);
+
+			if (i < 0)
+				perr(ps, line, "%s: {%s} names no socket", what, name);
+			else if (name[0] == 'p' && cfg->socks[i].addr.family == AF_UNIX)
+				perr(ps, line, "%s: {%s}: socket %s has no port", what, name,
+				    sname);
+			continue;
+		}
+		perr(ps, line, "%s: unknown placeholder {%s} (worker, workers, "
+		    "generation, fd:NAME, port:NAME)", what, name);
+	}
+}
+
+static void
+apply_cli(struct parse *ps, const struct cli *cli)
+{
+	struct config *cfg = ps->cfg;
+	char err[256];
+
+	ps->file = "clusterd";
+	if (cli->workers >= 0)
+		cfg->workers = cli->workers;
+	if (cli->stop_timeout >= 0)
+		cfg->stop_timeout = cli->stop_timeout;
+	if (cli->control) {
+		free(cfg->control);
+		cfg->control = xstrdup(cli->control);
+	}
+	if (cli->subreaper)
+		cfg->subreaper = 1;
+	if (cli->ready) {
+		static const struct key k = { "ready", K_READY, P(ready), 0, 0, NULL };
+
+		ps->file = "--ready";
+		ps->line = 0;
+		set_value(ps, &k, (char *)&cfg->prog, cli->ready);
+		ps->file = "clusterd";
+	}
+	if (cli->directory) {
+		free(cfg->prog.directory);
+		cfg->prog.directory = xstrdup(cli->directory);
+	}
+	if (cli->user) {
+		char *colon = strchr(cli->user, ':');
+
+		free(cfg->prog.user);
+		cfg->prog.user = colon ? strndup(cli->user, colon - cli->user) :
+		    xstrdup(cli->user);
+		if (colon) {
+			free(cfg->prog.group);
+			cfg->prog.group = xstrdup(colon + 1);
+		}
+	}
+	for (size_t i = 0; i < cli->env.n; i++)
+		strv_env_set(&cfg->env, xstrdup(cli->env.v[i]));
+
+	for (size_t i = 0; i < cli->listen.n; i++) {
+		const char *spec = cli->listen.v[i], *eq = strchr(spec, '=');
+		struct sock_cfg *sc;
+		char *name = NULL;
+		ssize_t at;
+
+		if (strcmp(spec, "none") == 0)
+			continue;
+		if (eq && eq > spec && spec[0] != '/' && spec[0] != '.') {
+			name = strndup(spec, eq - spec);
+			if (!valid_name(name)) {
+				free(name);
+				name = NULL;
+			} else
+				spec = eq + 1;
+		}
+		if (name && (at = sock_find(cfg, name)) >= 0)
+			sc = &cfg->socks[at];
+		else {
+			char auto_name[32];
+
+			if (name == NULL)
+				snprintf(auto_name, sizeof(auto_name), "listen%zu", cfg->nsocks);
+			sc = sock_add(cfg, name ? name : auto_name, "-l", 0);
+		}
+		free(name);
+		if (addr_parse(spec, &sc->addr, err, sizeof(err)) == -1) {
+			strv_pushf(&ps->errors, "-l %s: %s", cli->listen.v[i], err);
+			continue;
+		}
+		free(sc->listen);
+		sc->listen = xstrdup(spec);
+	}
+	if (cli->argv.n > 0) {
+		struct strv words = { 0 };
+
+		strv_free(&cfg->prog.argv);
+		for (size_t i = 0; i < cli->argv.n; i++)
+			strv_push(&words, quote_word(cli->argv.v[i]));
+		free(cfg->prog.command);
+		cfg->prog.command = NULL;
+		for (size_t i = 0; i < words.n; i++) {
+			char *c = cfg->prog.command ?
+			    xasprintf("%s %s", cfg->prog.command, words.v[i]) :
+			    xstrdup(words.v[i]);
+
+			free(cfg->prog.command);
+			cfg->prog.command = c;
+		}
+		strv_free(&words);
+		strv_copy(&cfg->prog.argv, &cli->argv);
+		ps->command_line = 0;
+	}
+}
+
+static void
+finalize(struct parse *ps, const struct cli *cli)
+{
+	struct config *cfg = ps->cfg;
+	const char *file = cfg->file ? cfg->file : "clusterd";
+	char err[256];
+	int none = 0;
+
+	ps->file = file;
+	for (size_t i = 0; i < cli->listen.n; i++)
+		if (strcmp(cli->listen.v[i], "none") == 0)
+			none = 1;
+	if (none && cfg->nsocks > 0)
+		strv_pushf(&ps->errors, "-l none cannot be combined with other sockets");
+	if (!none && cfg->nsocks == 0 && cfg->file == NULL) {
+		/* Plain command-line use: the seed's port, or $PORT as PaaS set it. */
+		const char *port = getenv("PORT");
+		char *spec = xasprintf(":%s", port && *port ? port : "3000");
+		struct sock_cfg *sc = sock_add(cfg, "listen0", "PORT", 0);
+
+		if (addr_parse(spec, &sc->addr, err, sizeof(err)) == -1)
+			strv_pushf(&ps->errors, "PORT=%s: %s", port, err);
+		sc->listen = spec;
+	}
+	for (size_t i = 0; i < cfg->nsocks; i++) {
+		struct sock_cfg *sc = &cfg->socks[i];
+
+		if (sc->listen == NULL)
+			perr(ps, sc->line, "[socket:%s] has no listen address", sc->name);
+	}
+
+	if (cfg->prog.argv.n == 0 && cfg->prog.command) {
+		if (split_command(cfg->prog.command, &cfg->prog.argv, err, sizeof(err)) == -1)
+			perr(ps, ps->command_line, "command: %s", err);
+		else if (cfg->prog.argv.n == 0)
+			perr(ps, ps->command_line, "command is empty");
+	}
+	if (cfg->prog.argv.n == 0 && cfg->prog.command == NULL)
+		strv_pushf(&ps->errors, "%s: no command: set [program] command or give "
+		    "one after --", file);
+	for (size_t i = 0; i < cfg->prog.argv.n; i++)
+		check_placeholders(ps, ps->command_line, "command", cfg->prog.argv.v[i]);
+	for (size_t i = 0; i < cfg->env.n; i++)
+		check_placeholders(ps, i < ps->nenv_line ? ps->env_line[i] : 0, "env",
+		    cfg->env.v[i]);
+	if (cfg->prog.backoff_max < cfg->prog.backoff_initial)
+		perr(ps, 0, "backoff_max is shorter than backoff_initial");
+	if (cfg->workers < 0)
+		cfg->workers = cpus_available();
+	if (cfg->restart_batch > 1 && cfg->restart_batch > cfg->workers && cfg->workers > 0)
+		cfg->restart_batch = cfg->workers;
+}
+
+int
+config_load(struct config *cfg, const struct cli *cli)
+{
+	struct parse ps = { 0 };
+
+	defaults(cfg);
+	ps.cfg = cfg;
+	if (cli->config) {
+		cfg->file = xstrdup(cli->config);
+		parse_file(&ps, cfg->file);
+	}
+	apply_cli(&ps, cli);
+	finalize(&ps, cli);
+
+	int nerr = (int)ps.errors.n;
+
+	for (size_t i = 0; i < ps.errors.n; i++)
+		log_errx("%s", ps.errors.v[i]);
+	strv_free(&ps.errors);
+	free(ps.sock_seen);
+	free(ps.env_line);
+	return nerr ? -1 : 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nsocks; i++) {
+		free(cfg->socks[i].name);
+		free(cfg->socks[i].listen);
+		free(cfg->socks[i].owner);
+		free(cfg->socks[i].group);
+	}
+	free(cfg->socks);
+	strv_free(&cfg->prog.argv);
+	free(cfg->prog.command);
+	free(cfg->prog.directory);
+	free(cfg->prog.user);
+	free(cfg->prog.group);
+	strv_free(&cfg->env);
+	free(cfg->file);
+	free(cfg->control);
+	free(cfg->pidfile);
+	free(cfg->name);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static void
+print_duration(FILE *fp, const char *key, double secs)
+{
+	char buf[32];
+
+	format_duration(buf, sizeof(buf), secs);
+	fprintf(fp, "%s = %s\n", key, buf);
+}
+
+static void
+print_int(FILE *fp, const char *key, long v)
+{
+	if (v >= 0)
+		fprintf(fp, "%s = %ld\n", key, v);
+}
+
+static void
+print_bool(FILE *fp, const char *key, int v)
+{
+	if (v >= 0)
+		fprintf(fp, "%s = %s\n", key, v ? "yes" : "no");
+}
+
+static void
+print_str(FILE *fp, const char *key, const char *v)
+{
+	if (v)
+		fprintf(fp, "%s = %s\n", key, v);
+}
+
+/* The effective settings, as a config file that would give the same. */
+void
+config_print(const struct config *cfg, FILE *fp)
+{
+	static const char *restart[] = { "always", "on-failure", "never" };
+	const struct program_cfg *pc = &cfg->prog;
+
+	fprintf(fp, "[clusterd]\n");
+	print_int(fp, "workers", cfg->workers);
+	print_str(fp, "name", cfg->name);
+	print_str(fp, "control", cfg->control);
+	print_str(fp, "pidfile", cfg->pidfile);
+	print_duration(fp, "stop_timeout", cfg->stop_timeout);
+	print_int(fp, "give_up_after", cfg->give_up_after);
+	print_bool(fp, "subreaper", cfg->subreaper);
+	print_int(fp, "restart_batch", cfg->restart_batch);
+
+	for (size_t i = 0; i < cfg->nsocks; i++) {
+		const struct sock_cfg *sc = &cfg->socks[i];
+
+		fprintf(fp, "\n[socket:%s]\n", sc->name);
+		print_str(fp, "listen", sc->listen);
+		print_int(fp, "backlog", sc->backlog);
+		print_bool(fp, "reuseport", sc->reuseport);
+		if (sc->mode >= 0)
+			fprintf(fp, "mode = %04o\n", (unsigned)sc->mode);
+		print_str(fp, "owner", sc->owner);
+		print_str(fp, "group", sc->group);
+		print_bool(fp, "ipv6only", sc->ipv6only);
+		print_bool(fp, "freebind", sc->freebind);
+		print_bool(fp, "nodelay", sc->nodelay);
+		if (sc->defer_accept >= 0)
+			print_duration(fp, "defer_accept", sc->defer_accept);
+		print_bool(fp, "keepalive", sc->keepalive);
+		print_int(fp, "rcvbuf", sc->rcvbuf);
+		print_int(fp, "sndbuf", sc->sndbuf);
+		print_bool(fp, "transparent", sc->transparent);
+	}
+
+	fprintf(fp, "\n[program]\n");
+	print_str(fp, "command", pc->command);
+	print_str(fp, "directory", pc->directory);
+	print_str(fp, "user", pc->user);
+	print_str(fp, "group", pc->group);
+	if (pc->umask >= 0)
+		fprintf(fp, "umask = %04o\n", (unsigned)pc->umask);
+	print_int(fp, "rlimit_nofile", pc->rlimit_nofile);
+	if (pc->ready == READY_DELAY)
+		print_duration(fp, "ready", pc->ready_delay);
+	else
+		print_str(fp, "ready", pc->ready == READY_EXEC ? "exec" : "notify");
+	print_duration(fp, "ready_timeout", pc->ready_timeout);
+	print_str(fp, "restart", restart[pc->restart]);
+	print_duration(fp, "backoff_initial", pc->backoff_initial);
+	print_duration(fp, "backoff_max", pc->backoff_max);
+	print_duration(fp, "stable_after", pc->stable_after);
+	print_str(fp, "stop_signal", signal_name(pc->stop_signal));
+	print_str(fp, "parent_death_signal", signal_name(pc->parent_death_signal));
+	print_str(fp, "cpu_affinity", pc->cpu_affinity ? "auto" : "none");
+
+	if (cfg->env.n > 0)
+		fprintf(fp, "\n[env]\n");
+	for (size_t i = 0; i < cfg->env.n; i++) {
+		const char *kv = cfg->env.v[i];
+		int klen = (int)strcspn(kv, "=");
+
+		fprintf(fp, "%.*s = %s\n", klen, kv, kv + klen + 1);
+	}
+}

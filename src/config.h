@@ -1,0 +1,86 @@
+/*
+ * Settings: the INI file (-c) and the command line, merged into one struct
+ * config. Command-line options win over the file. The merge is a pure
+ * function of (file, struct cli) so a reload can run it again.
+ */
+#ifndef CLUSTERD_CONFIG_H
+#define CLUSTERD_CONFIG_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "listen.h"
+#include "values.h"
+#include "strv.h"
+
+enum ready_mode { READY_EXEC, READY_NOTIFY, READY_DELAY };
+enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum restart_mode { RESTART_SURGE, RESTART_REPLACE };
+enum compat { COMPAT_EINHORN = 1, COMPAT_SERVER_STARTER = 2 };
+
+struct program_cfg {
+	struct strv	 argv;		/* command words, {placeholders} unexpanded */
+	char		*command;	/* as written, for messages and --check */
+	char		*directory;
+	char		*user;
+	char		*group;
+	int		 umask;		/* -1: inherit */
+	long		 rlimit_nofile;	/* -1: clusterd's original soft limit */
+	enum ready_mode	 ready;
+	double		 ready_delay;	/* READY_DELAY: seconds alive */
+	double		 ready_timeout;
+	enum restart_policy restart;
+	double		 backoff_initial;
+	double		 backoff_max;
+	double		 stable_after;
+	int		 stop_signal;
+	double		 watchdog;	/* 0: off */
+	int		 parent_death_signal;
+	enum restart_mode restart_mode;
+	int		 cpu_affinity;	/* 0 none, 1 auto */
+};
+
+struct config {
+	char		*file;		/* -c path, or NULL */
+	int		 workers;
+	char		*control;
+	char		*pidfile;
+	char		*name;
+	double		 stop_timeout;
+	int		 give_up_after;
+	int		 log_prefix;
+	unsigned	 compat;	/* enum compat bits */
+	int		 subreaper;
+	int		 bind_shim;
+	int		 restart_batch;
+	struct sock_cfg	*socks;
+	size_t		 nsocks;
+	struct program_cfg prog;
+	struct strv	 env;		/* KEY=VALUE from [env], then -e */
+};
+
+/* The command line, parsed but not yet merged. */
+struct cli {
+	int		 workers;	/* -1: unset */
+	struct strv	 listen;	/* [NAME=]ADDR as given */
+	const char	*config;
+	const char	*control;
+	double		 stop_timeout;	/* < 0: unset */
+	const char	*ready;
+	struct strv	 env;
+	const char	*user;
+	const char	*directory;
+	int		 subreaper;
+	int		 check;
+	int		 verbosity;
+	struct strv	 argv;		/* worker command */
+};
+
+void	cli_parse(struct cli *, int argc, char **argv);
+/* Build the effective config; on errors print them all and return -1. */
+int	config_load(struct config *, const struct cli *);
+void	config_free(struct config *);
+void	config_print(const struct config *, FILE *);
+
+
+#endif

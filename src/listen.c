@@ -1,0 +1,447 @@
+/*
+ * Listening sockets. clusterd binds every socket before the first fork so
+ * a busy port fails the start (exit 2) instead of crash-looping workers.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "log.h"
+
+void
+sock_cfg_init(struct sock_cfg *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->backlog = -1;
+	sc->reuseport = -1;
+	sc->mode = -1;
+	sc->ipv6only = -1;
+	sc->freebind = -1;
+	sc->nodelay = -1;
+	sc->defer_accept = -1;
+	sc->keepalive = -1;
+	sc->rcvbuf = -1;
+	sc->sndbuf = -1;
+	sc->transparent = -1;
+}
+
+static int
+parse_port(const char *s, int *port)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > 65535)
+		return -1;
+	*port = (int)v;
+	return 0;
+}
+
+static int
+parse_unix(const char *path, struct addr *a, char *err, size_t errlen)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&a->ss;
+	size_t n = strlen(path);
+
+	a->family = AF_UNIX;
+	sun->sun_family = AF_UNIX;
+	if (n == 0 || (path[0] == '@' && n == 1)) {
+		snprintf(err, errlen, "empty UNIX socket path");
+		return -1;
+	}
+	if (n >= sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "UNIX socket path longer than %zu bytes",
+		    sizeof(sun->sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun->sun_path, path, n);
+	if (path[0] == '@') {
+		/* Abstract: a leading NUL, and the length says where it ends. */
+		sun->sun_path[0] = '\0';
+		a->len = offsetof(struct sockaddr_un, sun_path) + n;
+	} else
+		a->len = sizeof(*sun);
+	return 0;
+}
+
+static int
+parse_inet(const char *s, struct addr *a, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon, *portstr;
+	int port;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':') {
+			snprintf(err, errlen, "expected [V6ADDR]:PORT");
+			return -1;
+		}
+		if ((size_t)(close - s - 1) >= sizeof(host)) {
+			snprintf(err, errlen, "host too long");
+			return -1;
+		}
+		memcpy(host, s + 1, close - s - 1);
+		host[close - s - 1] = '\0';
+		portstr = close + 2;
+	} else if ((colon = strrchr(s, ':')) != NULL) {
+		if (strchr(s, ':') != colon) {
+			snprintf(err, errlen, "IPv6 addresses go in brackets: [V6ADDR]:PORT");
+			return -1;
+		}
+		if ((size_t)(colon - s) >= sizeof(host)) {
+			snprintf(err, errlen, "host too long");
+			return -1;
+		}
+		memcpy(host, s, colon - s);
+		host[colon - s] = '\0';
+		portstr = colon + 1;
+	} else {
+		host[0] = '\0';
+		portstr = s;
+	}
+	if (parse_port(portstr, &port) == -1) {
+		snprintf(err, errlen, "bad port \"%s\" (0-65535)", portstr);
+		return -1;
+	}
+
+	if (host[0] == '\0') {
+		/* ":PORT": every interface, IPv6 and IPv4 on one socket. */
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+
+		a->family = AF_INET6;
+		a->dualstack = 1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_any;
+		sin6->sin6_port = htons(port);
+		a->len = sizeof(*sin6);
+		return 0;
+	}
+
+	struct addrinfo hints = { .ai_socktype = a->type, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res;
+	char portbuf[8];
+	int r;
+
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	if (s[0] == '[')
+		hints.ai_flags |= AI_NUMERICHOST, hints.ai_family = AF_INET6;
+	if ((r = getaddrinfo(host, portbuf, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: %s", host, gai_strerror(r));
+		return -1;
+	}
+	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
+	a->len = res->ai_addrlen;
+	a->family = res->ai_family;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int
+addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	a->type = SOCK_STREAM;
+	if (strncmp(s, "udp:", 4) == 0) {
+		a->type = SOCK_DGRAM;
+		s += 4;
+		if (s[0] == '/' || strncmp(s, "unix:", 5) == 0) {
+			snprintf(err, errlen, "udp: takes an IP address");
+			return -1;
+		}
+	}
+	if (strncmp(s, "unix:", 5) == 0)
+		return parse_unix(s + 5, a, err, errlen);
+	if (s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0)
+		return parse_unix(s, a, err, errlen);
+	if (*s == '\0') {
+		snprintf(err, errlen, "empty address");
+		return -1;
+	}
+	return parse_inet(s, a, err, errlen);
+}
+
+void
+addr_format(const struct sockaddr *sa, socklen_t len, int type, char *buf,
+    size_t buflen)
+{
+	const char *pfx = type == SOCK_DGRAM ? "udp:" : "";
+	char host[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, buflen, "%s%s:%d", pfx, host, ntohs(sin->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, buflen, "%s[%s]:%d", pfx, host, ntohs(sin6->sin6_port));
+		break;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+		size_t n = len - offsetof(struct sockaddr_un, sun_path);
+
+		if (len <= offsetof(struct sockaddr_un, sun_path))
+			snprintf(buf, buflen, "unix:(unnamed)");
+		else if (sun->sun_path[0] == '\0')
+			snprintf(buf, buflen, "unix:@%.*s", (int)n - 1, sun->sun_path + 1);
+		else
+			snprintf(buf, buflen, "unix:%.*s", (int)strnlen(sun->sun_path, n),
+			    sun->sun_path);
+		break;
+	}
+	default:
+		snprintf(buf, buflen, "(family %d)", sa->sa_family);
+	}
+}
+
+/*
+ * A socket file left by a clusterd that died is replaced; one that still
+ * answers belongs to a running server and is left alone.
+ */
+static int
+unix_clear_stale(const struct sock_cfg *sc, const struct addr *a)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->ss;
+	struct stat st;
+	int fd, r;
+
+	if (sun->sun_path[0] == '\0' || lstat(sun->sun_path, &st) == -1)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_errx("%s: file exists and is not a socket", sc->listen);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC, 0)) == -1) {
+		log_err("%s: socket", sc->listen);
+		return -1;
+	}
+	r = connect(fd, (const struct sockaddr *)sun, a->len);
+	close(fd);
+	if (r == 0) {
+		log_errx("%s: %s", sc->listen, strerror(EADDRINUSE));
+		return -1;
+	}
+	if (errno == ECONNREFUSED) {
+		log_debug("%s: removing stale socket file", sc->listen);
+		if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
+			log_err("%s: unlink", sc->listen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+setopt(const struct sock_cfg *sc, int fd, int level, int opt, int val,
+    const char *what)
+{
+	if (setsockopt(fd, level, opt, &val, sizeof(val)) == -1) {
+		log_err("%s: %s", sc->listen, what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+apply_options(const struct sock_cfg *sc, const struct addr *a, int fd)
+{
+	int inet = a->family != AF_UNIX;
+	int tcp = inet && a->type == SOCK_STREAM;
+
+	if (tcp && setopt(sc, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"))
+		return -1;
+	if (a->family == AF_INET6) {
+		int v6only = sc->ipv6only >= 0 ? sc->ipv6only : !a->dualstack;
+
+		if (setopt(sc, fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only, "IPV6_V6ONLY"))
+			return -1;
+	}
+	if (inet && sc->freebind > 0 &&
+	    setopt(sc, fd, IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND"))
+		return -1;
+	if (inet && sc->transparent > 0 &&
+	    setopt(sc, fd, a->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+	    a->family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1,
+	    "IP_TRANSPARENT"))
+		return -1;
+	if (tcp && sc->nodelay >= 0 &&
+	    setopt(sc, fd, IPPROTO_TCP, TCP_NODELAY, sc->nodelay, "TCP_NODELAY"))
+		return -1;
+	if (tcp && sc->defer_accept > 0 &&
+	    setopt(sc, fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, (int)(sc->defer_accept + 0.999),
+	    "TCP_DEFER_ACCEPT"))
+		return -1;
+	if (sc->keepalive >= 0 &&
+	    setopt(sc, fd, SOL_SOCKET, SO_KEEPALIVE, sc->keepalive, "SO_KEEPALIVE"))
+		return -1;
+	if (sc->rcvbuf > 0 && setopt(sc, fd, SOL_SOCKET, SO_RCVBUF, sc->rcvbuf, "SO_RCVBUF"))
+		return -1;
+	if (sc->sndbuf > 0 && setopt(sc, fd, SOL_SOCKET, SO_SNDBUF, sc->sndbuf, "SO_SNDBUF"))
+		return -1;
+	return 0;
+}
+
+static int
+unix_set_owner(const struct sock_cfg *sc, const char *path)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (sc->owner) {
+		struct passwd *pw = getpwnam(sc->owner);
+
+		if (pw == NULL) {
+			log_errx("%s: unknown user \"%s\"", sc->listen, sc->owner);
+			return -1;
+		}
+		uid = pw->pw_uid;
+	}
+	if (sc->group) {
+		struct group *gr = getgrnam(sc->group);
+
+		if (gr == NULL) {
+			log_errx("%s: unknown group \"%s\"", sc->listen, sc->group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if ((sc->owner || sc->group) && chown(path, uid, gid) == -1) {
+		log_err("%s: chown", sc->listen);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+do_bind(const struct sock_cfg *sc, const struct addr *a, int fd)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->ss;
+	int named = a->family == AF_UNIX && sun->sun_path[0] != '\0';
+	mode_t old = 0;
+	int r;
+
+	/* The file is created with its final mode: no window where it is wider. */
+	if (named && sc->mode >= 0)
+		old = umask(~sc->mode & 0777);
+	r = bind(fd, (const struct sockaddr *)&a->ss, a->len);
+	if (named && sc->mode >= 0)
+		umask(old);
+	if (r == -1) {
+		log_errx("%s: %s", sc->listen, strerror(errno));
+		return -1;
+	}
+	if (named && unix_set_owner(sc, sun->sun_path) == -1)
+		return -1;
+	return 0;
+}
+
+int
+listener_open(struct listener *l, const struct sock_cfg *sc)
+{
+	struct addr *a = &l->addr;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	memset(l, 0, sizeof(*l));
+	l->cfg = sc;
+	l->fd = -1;
+	*a = sc->addr;
+	if (a->family == AF_UNIX && unix_clear_stale(sc, a) == -1)
+		return -1;
+	fd = socket(a->family, a->type | SOCK_CLOEXEC, 0);
+	if (fd == -1 && a->dualstack &&
+	    (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
+		/* No IPv6 on this host: ":PORT" means every IPv4 interface. */
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+		in_port_t port = ((struct sockaddr_in6 *)&a->ss)->sin6_port;
+
+		memset(&a->ss, 0, sizeof(a->ss));
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		sin->sin_port = port;
+		a->len = sizeof(*sin);
+		a->family = AF_INET;
+		fd = socket(a->family, a->type | SOCK_CLOEXEC, 0);
+	}
+	if (fd == -1) {
+		log_err("%s: socket", sc->listen);
+		return -1;
+	}
+	if (apply_options(sc, a, fd) == -1 || do_bind(sc, a, fd) == -1)
+		goto fail;
+	if (a->type == SOCK_STREAM &&
+	    listen(fd, sc->backlog > 0 ? sc->backlog : SOMAXCONN) == -1) {
+		log_err("%s: listen", sc->listen);
+		goto fail;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_err("%s: getsockname", sc->listen);
+		goto fail;
+	}
+	if (a->family == AF_INET)
+		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (a->family == AF_INET6)
+		l->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	else {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->ss;
+		struct stat st;
+
+		if (sun->sun_path[0] && stat(sun->sun_path, &st) == 0) {
+			l->dev = st.st_dev;
+			l->ino = st.st_ino;
+		}
+	}
+	l->fd = fd;
+	addr_format((struct sockaddr *)&ss, len, a->type, l->bound, sizeof(l->bound));
+	log_info("listening on %s (%s)", l->bound, sc->name);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+void
+listener_close(struct listener *l)
+{
+	const struct sockaddr_un *sun;
+	struct stat st;
+
+	if (l->fd == -1)
+		return;
+	close(l->fd);
+	l->fd = -1;
+	if (l->ino == 0)
+		return;
+	/* Remove the file only if it is still ours, not a successor's. */
+	sun = (const struct sockaddr_un *)&l->addr.ss;
+	if (stat(sun->sun_path, &st) == 0 && st.st_dev == l->dev &&
+	    st.st_ino == l->ino)
+		unlink(sun->sun_path);
+}

@@ -1,0 +1,61 @@
+/*
+ * Listening sockets: address parsing, binding with the [socket:NAME]
+ * options, and tidying up (stale and owned UNIX socket files).
+ */
+#ifndef CLUSTERD_LISTEN_H
+#define CLUSTERD_LISTEN_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct addr {
+	int			 family;	/* AF_INET6, AF_INET, AF_UNIX */
+	int			 type;		/* SOCK_STREAM, SOCK_DGRAM */
+	int			 dualstack;	/* ":PORT": [::] with V6ONLY off */
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+/* One [socket:NAME] section or -l option. Ints are -1 when unset. */
+struct sock_cfg {
+	char		*name;
+	char		*listen;	/* the address as written */
+	struct addr	 addr;
+	int		 backlog;
+	int		 reuseport;
+	int		 mode;		/* UNIX socket file mode, -1: umask */
+	char		*owner;
+	char		*group;
+	int		 ipv6only;
+	int		 freebind;
+	int		 nodelay;
+	double		 defer_accept;	/* seconds, < 0 unset */
+	int		 keepalive;
+	int		 rcvbuf;
+	int		 sndbuf;
+	int		 transparent;
+	const char	*file;		/* where it was defined, for messages */
+	int		 line;
+};
+
+struct listener {
+	const struct sock_cfg *cfg;
+	struct addr	 addr;		/* cfg's, or its IPv4 fallback */
+	char		 bound[160];	/* the bound address, formatted */
+	int		 fd;
+	int		 port;		/* bound port, 0 for UNIX */
+	dev_t		 dev;		/* the UNIX socket file we created */
+	ino_t		 ino;
+};
+
+/* Parse ADDR into a; on error return -1 with a message in err. */
+int	 addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
+/* "127.0.0.1:80", "[::]:80", "unix:/p", "unix:@n", "udp:..." */
+void	 addr_format(const struct sockaddr *, socklen_t, int type, char *buf,
+	    size_t len);
+void	 sock_cfg_init(struct sock_cfg *);
+/* Bind and listen; on error logs "ADDR: reason" and returns -1. */
+int	 listener_open(struct listener *, const struct sock_cfg *);
+void	 listener_close(struct listener *);
+
+#endif

@@ -1,0 +1,43 @@
+/* Starting one worker process: fork, set it up, exec. */
+#ifndef CLUSTERD_SPAWN_H
+#define CLUSTERD_SPAWN_H
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+struct spawn {
+	char	*const *argv;
+	char	**envp;
+	char	 *listen_pid;	/* envp entry the child fills: "LISTEN_PID=" + room */
+	char	**pidfd_id;	/* envp's last entry, "LISTEN_PIDFDID=" + room, or
+				   NULL; the child drops it without pidfs */
+	const int *fds;		/* become 3, 4, ... */
+	int	  nfds;
+	int	  devnull;
+	const char *directory;
+	int	  drop;		/* change credentials to uid/gid/groups */
+	uid_t	  uid;
+	gid_t	  gid;
+	const gid_t *groups;
+	int	  ngroups;
+	int	  umask;	/* -1: keep */
+	struct rlimit nofile;
+	int	  pdeathsig;
+	int	  cpu;		/* -1: no affinity */
+};
+
+/* Why a child could not exec, sent up the CLOEXEC pipe. */
+struct spawn_report {
+	int	stage;
+	int	err;
+};
+enum spawn_stage { STAGE_EXEC, STAGE_DIRECTORY, STAGE_CREDENTIALS, STAGE_SETUP };
+
+#define LISTEN_PID_ROOM 24
+
+/* Fork and exec; returns the pid (or -1 with errno) and the read end of
+ * the report pipe, which sees EOF once exec succeeded. */
+pid_t	 spawn_start(const struct spawn *, int *report_fd);
+const char *spawn_stage_what(int stage);
+
+#endif

@@ -1,0 +1,122 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "strv.h"
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		fatal(1, "malloc");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		fatal(1, "calloc");
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	p = reallocarray(p, n ? n : 1, size ? size : 1);
+	if (p == NULL)
+		fatal(1, "realloc");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		fatal(1, "strdup");
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) == -1)
+		fatal(1, "vasprintf");
+	va_end(ap);
+	return p;
+}
+
+void
+strv_push(struct strv *sv, char *owned)
+{
+	if (sv->n + 2 > sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 8;
+		sv->v = xreallocarray(sv->v, sv->cap, sizeof(*sv->v));
+	}
+	sv->v[sv->n++] = owned;
+	sv->v[sv->n] = NULL;
+}
+
+void
+strv_pushf(struct strv *sv, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) == -1)
+		fatal(1, "vasprintf");
+	va_end(ap);
+	strv_push(sv, p);
+}
+
+void
+strv_free(struct strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+void
+strv_copy(struct strv *dst, const struct strv *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		strv_push(dst, xstrdup(src->v[i]));
+}
+
+int
+strv_env_find(const struct strv *sv, const char *key, size_t keylen)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strncmp(sv->v[i], key, keylen) == 0 && sv->v[i][keylen] == '=')
+			return (int)i;
+	return -1;
+}
+
+void
+strv_env_set(struct strv *sv, char *kv)
+{
+	size_t keylen = strcspn(kv, "=");
+	int i = strv_env_find(sv, kv, keylen);
+
+	if (i >= 0) {
+		free(sv->v[i]);
+		sv->v[i] = kv;
+	} else
+		strv_push(sv, kv);
+}

@@ -1,0 +1,29 @@
+/* NULL-terminated string vectors (argv, envp) and allocation that cannot fail. */
+#ifndef CLUSTERD_STRV_H
+#define CLUSTERD_STRV_H
+
+#include <stddef.h>
+
+struct strv {
+	char	**v;		/* always NULL-terminated once anything was pushed */
+	size_t	  n;
+	size_t	  cap;
+};
+
+void	 strv_push(struct strv *, char *owned);
+void	 strv_pushf(struct strv *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void	 strv_free(struct strv *);
+void	 strv_copy(struct strv *dst, const struct strv *src);
+/* Index of the KEY=... entry in an environment vector, or -1. */
+int	 strv_env_find(const struct strv *, const char *key, size_t keylen);
+/* Set KEY=VALUE (given as one "KEY=VALUE" string), replacing an earlier KEY. */
+void	 strv_env_set(struct strv *, char *owned_kv);
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

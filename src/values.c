@@ -1,0 +1,262 @@
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "values.h"
+
+/* Durations longer than a year are a typo, not a setting. */
+#define DURATION_MAX (366.0 * 24 * 3600)
+
+int
+parse_duration(const char *s, double *out)
+{
+	static const struct { const char *unit; double mult; } units[] = {
+		{ "", 1 }, { "s", 1 }, { "ms", 0.001 }, { "us", 0.000001 },
+		{ "m", 60 }, { "min", 60 }, { "h", 3600 },
+	};
+	char *end;
+	double v;
+
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			v *= units[i].mult;
+			if (v > DURATION_MAX)
+				return -1;
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+format_duration(char *buf, size_t len, double secs)
+{
+	if (secs > 0 && secs < 1)
+		snprintf(buf, len, "%.0fms", secs * 1000);
+	else
+		snprintf(buf, len, "%gs", round(secs * 1000) / 1000);
+}
+
+int
+parse_signal(const char *s, int *out)
+{
+	long n;
+
+	if (isdigit((unsigned char)*s))
+		return parse_long(s, 1, NSIG - 1, &n) == 0 ? (*out = (int)n, 0) : -1;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int sig = 1; sig < NSIG; sig++) {
+		const char *abbrev = sigabbrev_np(sig);
+
+		if (abbrev && strcasecmp(abbrev, s) == 0) {
+			*out = sig;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+signal_name(int sig)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	return abbrev ? abbrev : "?";
+}
+
+int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*s) && *s != '-')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+parse_octal(const char *s, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '7')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 8);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+parse_size(const char *s, long *out)
+{
+	char *end;
+	long v, mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno)
+		return -1;
+	if (strcasecmp(end, "k") == 0)
+		mult = 1024;
+	else if (strcasecmp(end, "m") == 0)
+		mult = 1024 * 1024;
+	else if (strcasecmp(end, "g") == 0)
+		mult = 1024L * 1024 * 1024;
+	else if (*end)
+		return -1;
+	if (v < 1 || v > 0x7fffffffL / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+int
+parse_bool(const char *s, int *out)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+int
+split_command(const char *s, struct strv *out, char *err, size_t errlen)
+{
+	size_t cap = strlen(s) + 1;
+	char *word = malloc(cap);
+	size_t n = 0;
+	int inword = 0;
+
+	if (word == NULL)
+		abort();
+	for (;;) {
+		char c = *s++;
+
+		if (c == '\0' || c == ' ' || c == '\t' || c == '\n') {
+			if (inword) {
+				word[n] = '\0';
+				strv_push(out, xstrdup(word));
+				n = 0;
+				inword = 0;
+			}
+			if (c == '\0')
+				break;
+			continue;
+		}
+		inword = 1;
+		if (c == '\'') {
+			while (*s && *s != '\'')
+				word[n++] = *s++;
+			if (*s++ != '\'') {
+				snprintf(err, errlen, "unterminated ' quote");
+				goto fail;
+			}
+		} else if (c == '"') {
+			while (*s && *s != '"') {
+				if (*s == '\\' && s[1])
+					s++;
+				word[n++] = *s++;
+			}
+			if (*s++ != '"') {
+				snprintf(err, errlen, "unterminated \" quote");
+				goto fail;
+			}
+		} else if (c == '\\') {
+			if (*s == '\0') {
+				snprintf(err, errlen, "backslash at end of command");
+				goto fail;
+			}
+			word[n++] = *s++;
+		} else
+			word[n++] = c;
+	}
+	free(word);
+	return 0;
+fail:
+	free(word);
+	return -1;
+}
+
+char *
+quote_word(const char *w)
+{
+	size_t n = strlen(w);
+	char *q, *p;
+
+	if (n && strcspn(w, " \t\n'\"\\") == n)
+		return xstrdup(w);
+	/* Single quotes keep everything but ' itself, which becomes '\''. */
+	p = q = xmalloc(4 * n + 3);
+	*p++ = '\'';
+	for (; *w; w++) {
+		if (*w == '\'') {
+			memcpy(p, "'\\''", 4);
+			p += 4;
+		} else
+			*p++ = *w;
+	}
+	*p++ = '\'';
+	*p = '\0';
+	return q;
+}
+
+size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+
+	if (lb >= sizeof(row) / sizeof(row[0]) || la > 64)
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t best = prev + cost;
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}

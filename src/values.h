@@ -1,0 +1,25 @@
+/* Parsing and printing of the value types that the config file and the
+ * command line share: durations, signals, numbers, booleans, commands. */
+#ifndef CLUSTERD_VALUES_H
+#define CLUSTERD_VALUES_H
+
+#include <stddef.h>
+
+#include "strv.h"
+
+int	 parse_duration(const char *, double *out);
+void	 format_duration(char *buf, size_t len, double secs);
+int	 parse_signal(const char *, int *out);
+const char *signal_name(int sig);
+int	 parse_long(const char *, long min, long max, long *out);
+int	 parse_octal(const char *, long max, long *out);
+int	 parse_size(const char *, long *out);	/* bytes, k/m/g suffixes */
+int	 parse_bool(const char *, int *out);
+/* Split a command into words: 'literal', "with \\escapes", \\x; no shell. */
+int	 split_command(const char *, struct strv *out, char *err, size_t errlen);
+/* Quote one word so split_command() gives it back unchanged. */
+char	*quote_word(const char *);
+/* Levenshtein distance, for "did you mean". */
+size_t	 edit_distance(const char *, const char *);
+
+#endif
