@@ -151,3 +151,11 @@ cli_parse(struct cli *cli, int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		strv_push(&cli->argv, xstrdup(argv[i]));
 }
+
+void
+cli_free(struct cli *cli)
+{
+	strv_free(&cli->listen);
+	strv_free(&cli->env);
+	strv_free(&cli->argv);
+}

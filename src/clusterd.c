@@ -21,14 +21,15 @@ main(int argc, char **argv)
 	cli_parse(&cli, argc, argv);
 	log_set_verbosity(cli.verbosity);
 	if (config_load(&cfg, &cli) == -1)
-		return 2;
-	if (cli.check) {
+		status = 2;
+	else if (cli.check) {
 		config_print(&cfg, stdout);
-		return 0;
-	}
-	if (sup_init(&sup, &cfg) == -1)
-		return 2;
-	status = sup_run(&sup);
+		status = 0;
+	} else if (sup_init(&sup, &cfg) == -1)
+		status = 2;
+	else
+		status = sup_run(&sup);
 	config_free(&cfg);
+	cli_free(&cli);
 	return status;
 }

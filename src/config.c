@@ -114,11 +114,13 @@ struct parse {
 	int		 clusterd_seen[NKEYS(clusterd_keys)];
 	int		 program_seen[NKEYS(program_keys)];
 	int		 (*sock_seen)[NKEYS(socket_keys)];
+	size_t		 nsock_seen;
 	int		*sock_line;
 	int		*env_line;	/* line of each [env] entry */
 	size_t		 nenv_line;
 	int		 command_line;
 	struct strv	 errors;
+	int		 cli_errors;	/* some came from options: show the hint */
 };
 
 static void
@@ -134,7 +136,11 @@ perr(struct parse *ps, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (line > 0)
+	if (ps->file == NULL) {
+		strv_pushf(&ps->errors, "%s", msg);
+		ps->cli_errors = 1;
+	}
+	else if (line > 0)
 		strv_pushf(&ps->errors, "%s:%d: %s", ps->file, line, msg);
 	else
 		strv_pushf(&ps->errors, "%s: %s", ps->file, msg);
@@ -165,7 +171,7 @@ reader(char *str, int num, void *arg)
 		return str;
 	}
 	if (len > MAX_LINE || len >= num) {
-		perr(ps, ps->line, "line too long (more than %d characters)", MAX_LINE);
+		perr(ps, ps->line, "line too long (max %d characters)", MAX_LINE);
 		return str;
 	}
 	memcpy(str, ps->buf, len + 1);
@@ -286,8 +292,9 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 			pc->ready = READY_EXEC;
 		else if (strcmp(v, "notify") == 0) {
 			pc->ready = READY_NOTIFY;
-			log_warnx("%s:%d: ready = notify is not supported yet; "
-			    "workers are ready once exec'd", ps->file, ps->line);
+			log_warnx("%s%s%.0d%sready = notify is not supported yet; "
+			    "workers are ready once exec'd", ps->file ? ps->file : "",
+			    ps->file ? ":" : "", ps->line, ps->file ? ": " : "");
 		} else if (parse_duration(v, &d) == 0) {
 			pc->ready = READY_DELAY;
 			pc->ready_delay = d;
@@ -500,6 +507,7 @@ handler(void *arg, const char *section, const char *name, const char *value)
 			i = (ssize_t)cfg->nsocks - 1;
 			ps->sock_seen = xreallocarray(ps->sock_seen, cfg->nsocks,
 			    sizeof(*ps->sock_seen));
+			ps->nsock_seen = cfg->nsocks;
 			memset(ps->sock_seen[i], 0, sizeof(ps->sock_seen[i]));
 		}
 		keys = socket_keys, nkeys = NKEYS(socket_keys);
@@ -547,7 +555,7 @@ handler(void *arg, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-static void
+static int
 parse_file(struct parse *ps, const char *path)
 {
 	struct stat st;
@@ -555,12 +563,12 @@ parse_file(struct parse *ps, const char *path)
 	ps->file = path;
 	if ((ps->fp = fopen(path, "re")) == NULL) {
 		perr(ps, 0, "%s", strerror(errno));
-		return;
+		return -1;
 	}
 	if (fstat(fileno(ps->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		perr(ps, 0, "is a directory");
+		perr(ps, 0, "%s", strerror(EISDIR));
 		fclose(ps->fp);
-		return;
+		return -1;
 	}
 	/* inih's own error return is ignored: the reader saw every bad line. */
 	(void)ini_parse_stream(reader, ps, handler, ps);
@@ -568,6 +576,7 @@ parse_file(struct parse *ps, const char *path)
 		perr(ps, 0, "read error: %s", strerror(errno));
 	fclose(ps->fp);
 	free(ps->buf);
+	return 0;
 }
 
 static void
@@ -648,7 +657,7 @@ apply_cli(struct parse *ps, const struct cli *cli)
 	struct config *cfg = ps->cfg;
 	char err[256];
 
-	ps->file = "clusterd";
+	ps->file = NULL;
 	if (cli->workers >= 0)
 		cfg->workers = cli->workers;
 	if (cli->stop_timeout >= 0)
@@ -662,10 +671,8 @@ apply_cli(struct parse *ps, const struct cli *cli)
 	if (cli->ready) {
 		static const struct key k = { "ready", K_READY, P(ready), 0, 0, NULL };
 
-		ps->file = "--ready";
 		ps->line = 0;
 		set_value(ps, &k, (char *)&cfg->prog, cli->ready);
-		ps->file = "clusterd";
 	}
 	if (cli->directory) {
 		free(cfg->prog.directory);
@@ -712,7 +719,7 @@ apply_cli(struct parse *ps, const struct cli *cli)
 		}
 		free(name);
 		if (addr_parse(spec, &sc->addr, err, sizeof(err)) == -1) {
-			strv_pushf(&ps->errors, "-l %s: %s", cli->listen.v[i], err);
+			perr(ps, 0, "-l %s: %s", cli->listen.v[i], err);
 			continue;
 		}
 		free(sc->listen);
@@ -744,16 +751,18 @@ static void
 finalize(struct parse *ps, const struct cli *cli)
 {
 	struct config *cfg = ps->cfg;
-	const char *file = cfg->file ? cfg->file : "clusterd";
 	char err[256];
 	int none = 0;
 
-	ps->file = file;
+	ps->file = cfg->file;
 	for (size_t i = 0; i < cli->listen.n; i++)
 		if (strcmp(cli->listen.v[i], "none") == 0)
 			none = 1;
-	if (none && cfg->nsocks > 0)
-		strv_pushf(&ps->errors, "-l none cannot be combined with other sockets");
+	if (none && cfg->nsocks > 0) {
+		ps->file = NULL;
+		perr(ps, 0, "-l none cannot be combined with other sockets");
+		ps->file = cfg->file;
+	}
 	if (!none && cfg->nsocks == 0 && cfg->file == NULL) {
 		/* Plain command-line use: the seed's port, or $PORT as PaaS set it. */
 		const char *port = getenv("PORT");
@@ -766,8 +775,11 @@ finalize(struct parse *ps, const struct cli *cli)
 	}
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		struct sock_cfg *sc = &cfg->socks[i];
+		/* A bad address was reported already where it was given. */
+		int tried = i < ps->nsock_seen ? ps->sock_seen[i][0] != 0 :
+		    strcmp(sc->file, "-l") == 0;
 
-		if (sc->listen == NULL)
+		if (sc->listen == NULL && !tried)
 			perr(ps, sc->line, "[socket:%s] has no listen address", sc->name);
 	}
 
@@ -778,8 +790,7 @@ finalize(struct parse *ps, const struct cli *cli)
 			perr(ps, ps->command_line, "command is empty");
 	}
 	if (cfg->prog.argv.n == 0 && cfg->prog.command == NULL)
-		strv_pushf(&ps->errors, "%s: no command: set [program] command or give "
-		    "one after --", file);
+		perr(ps, 0, "no command: set [program] command or give one after --");
 	for (size_t i = 0; i < cfg->prog.argv.n; i++)
 		check_placeholders(ps, ps->command_line, "command", cfg->prog.argv.v[i]);
 	for (size_t i = 0; i < cfg->env.n; i++)
@@ -802,15 +813,19 @@ config_load(struct config *cfg, const struct cli *cli)
 	ps.cfg = cfg;
 	if (cli->config) {
 		cfg->file = xstrdup(cli->config);
-		parse_file(&ps, cfg->file);
+		if (parse_file(&ps, cfg->file) == -1)
+			goto out;
 	}
 	apply_cli(&ps, cli);
 	finalize(&ps, cli);
+out:;
 
 	int nerr = (int)ps.errors.n;
 
 	for (size_t i = 0; i < ps.errors.n; i++)
 		log_errx("%s", ps.errors.v[i]);
+	if (ps.cli_errors)
+		fprintf(stderr, "Try 'clusterd --help'.\n");
 	strv_free(&ps.errors);
 	free(ps.sock_seen);
 	free(ps.env_line);
@@ -870,6 +885,40 @@ print_str(FILE *fp, const char *key, const char *v)
 		fprintf(fp, "%s = %s\n", key, v);
 }
 
+/* Long commands go on indented continuation lines, as a person would write
+ * them, so the output stays within the line limit and reads back. */
+static void
+print_command(FILE *fp, const char *cmd)
+{
+	size_t col = fprintf(fp, "command =");
+	char quote = 0;
+
+	while (*cmd) {
+		size_t len = 0;
+
+		/* One word, quotes and escapes included. */
+		for (const char *p = cmd; *p && (quote || (*p != ' ' && *p != '\t')); p++, len++) {
+			if (*p == '\\' && quote != '\'' && p[1])
+				p++, len++;
+			else if (*p == quote)
+				quote = 0;
+			else if (!quote && (*p == '\'' || *p == '"'))
+				quote = *p;
+		}
+		if (len) {
+			if (col + 1 + len > 150 && col > 12) {
+				fprintf(fp, "\n   ");
+				col = 3;
+			}
+			col += fprintf(fp, " %.*s", (int)len, cmd);
+		}
+		cmd += len;
+		while (*cmd == ' ' || *cmd == '\t')
+			cmd++;
+	}
+	fputc('\n', fp);
+}
+
 /* The effective settings, as a config file that would give the same. */
 void
 config_print(const struct config *cfg, FILE *fp)
@@ -885,7 +934,6 @@ config_print(const struct config *cfg, FILE *fp)
 	print_duration(fp, "stop_timeout", cfg->stop_timeout);
 	print_int(fp, "give_up_after", cfg->give_up_after);
 	print_bool(fp, "subreaper", cfg->subreaper);
-	print_int(fp, "restart_batch", cfg->restart_batch);
 
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		const struct sock_cfg *sc = &cfg->socks[i];
@@ -910,7 +958,7 @@ config_print(const struct config *cfg, FILE *fp)
 	}
 
 	fprintf(fp, "\n[program]\n");
-	print_str(fp, "command", pc->command);
+	print_command(fp, pc->command);
 	print_str(fp, "directory", pc->directory);
 	print_str(fp, "user", pc->user);
 	print_str(fp, "group", pc->group);

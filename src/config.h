@@ -77,6 +77,7 @@ struct cli {
 };
 
 void	cli_parse(struct cli *, int argc, char **argv);
+void	cli_free(struct cli *);
 /* Build the effective config; on errors print them all and return -1. */
 int	config_load(struct config *, const struct cli *);
 void	config_free(struct config *);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpus.h"
+#include "strv.h"
 
 static double
 cgroup_quota(void)
@@ -67,4 +68,20 @@ cpus_available(void)
 	if (quota > 0 && ceil(quota) < n)
 		n = (int)ceil(quota);
 	return n > 0 ? n : 1;
+}
+
+int
+cpus_list(int **out)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	*out = NULL;
+	if (sched_getaffinity(0, sizeof(set), &set) == -1)
+		return 0;
+	*out = xcalloc(CPU_COUNT(&set), sizeof(int));
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			(*out)[n++] = cpu;
+	return n;
 }

@@ -153,6 +153,10 @@ parse_inet(const char *s, struct addr *a, char *err, size_t errlen)
 	a->len = res->ai_addrlen;
 	a->family = res->ai_family;
 	freeaddrinfo(res);
+	/* "[::]:PORT" means every address, as it does to the kernel by default. */
+	if (a->family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a->ss)->sin6_addr))
+		a->dualstack = 1;
 	return 0;
 }
 

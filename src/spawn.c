@@ -146,8 +146,9 @@ child(const struct spawn *sp, pid_t parent, int report)
 		child_fail(report, STAGE_SETUP);
 	cloexec_from(top);
 
-	snprintf(sp->listen_pid, LISTEN_PID_ROOM + sizeof("LISTEN_PID="),
-	    "LISTEN_PID=%d", (int)getpid());
+	if (sp->listen_pid)
+		snprintf(sp->listen_pid, LISTEN_PID_ROOM + sizeof("LISTEN_PID="),
+		    "LISTEN_PID=%d", (int)getpid());
 	if (sp->pidfd_id)
 		fill_pidfd_id(sp->pidfd_id);
 

@@ -120,3 +120,19 @@ strv_env_set(struct strv *sv, char *kv)
 	} else
 		strv_push(sv, kv);
 }
+
+void
+strv_env_unset_prefix(struct strv *sv, const char *prefix)
+{
+	size_t n = strlen(prefix), j = 0;
+
+	for (size_t i = 0; i < sv->n; i++) {
+		if (strncmp(sv->v[i], prefix, n) == 0)
+			free(sv->v[i]);
+		else
+			sv->v[j++] = sv->v[i];
+	}
+	sv->n = j;
+	if (sv->v)
+		sv->v[j] = NULL;
+}

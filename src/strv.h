@@ -19,6 +19,8 @@ void	 strv_copy(struct strv *dst, const struct strv *src);
 int	 strv_env_find(const struct strv *, const char *key, size_t keylen);
 /* Set KEY=VALUE (given as one "KEY=VALUE" string), replacing an earlier KEY. */
 void	 strv_env_set(struct strv *, char *owned_kv);
+/* Drop every entry that starts with prefix. */
+void	 strv_env_unset_prefix(struct strv *, const char *prefix);
 
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);

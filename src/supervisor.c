@@ -26,6 +26,7 @@ extern char **environ;
 enum { SIG_TERM, SIG_INT, SIG_QUIT, SIG_HUP, SIG_USR2, SIG_TTIN, SIG_TTOU };
 
 static void	slot_start(struct slot *);
+static void	cleanup(struct supervisor *);
 
 /* What clusterd itself was handed for its own use never reaches a worker. */
 static int
@@ -391,15 +392,18 @@ sup_init(struct supervisor *sup, struct config *cfg)
 	}
 	if (pc->rlimit_nofile > 0)
 		sup->nofile.rlim_cur = sup->nofile.rlim_max = (rlim_t)pc->rlimit_nofile;
-	if (pc->directory && (stat(pc->directory, &st) == -1 || !S_ISDIR(st.st_mode))) {
-		if (errno == 0 || S_ISDIR(st.st_mode) == 0)
-			errno = errno ? errno : ENOTDIR;
+	if (pc->directory && stat(pc->directory, &st) == -1) {
 		log_err("directory %s", pc->directory);
-		return -1;
+		goto fail;
+	}
+	if (pc->directory && !S_ISDIR(st.st_mode)) {
+		log_errx("directory %s: %s", pc->directory, strerror(ENOTDIR));
+		goto fail;
 	}
 	if (resolve_user(sup, pc) == -1)
-		return -1;
-	sup->ncpus = cpus_available();
+		goto fail;
+	if (pc->cpu_affinity)
+		sup->ncpus = cpus_list(&sup->cpus);
 	if (cfg->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn("PR_SET_CHILD_SUBREAPER");
 
@@ -407,12 +411,12 @@ sup_init(struct supervisor *sup, struct config *cfg)
 	sup->lst = xcalloc(cfg->nsocks, sizeof(*sup->lst));
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		if (listener_open(&sup->lst[i], &cfg->socks[i]) == -1)
-			return -1;
+			goto fail;
 		sup->nlst++;
 	}
 	if (cfg->pidfile) {
 		if (write_pidfile(cfg->pidfile) == -1)
-			return -1;
+			goto fail;
 		sup->pidfile_written = 1;
 	}
 
@@ -423,6 +427,10 @@ sup_init(struct supervisor *sup, struct config *cfg)
 		ev_signal_start(sup->loop, &sup->sigs[i]);
 	}
 	return 0;
+fail:
+	/* Leave no socket file behind from the sockets bound before. */
+	cleanup(sup);
+	return -1;
 }
 
 /* Start-up: the first worker is waited for, so a command that cannot run
@@ -465,6 +473,7 @@ cleanup(struct supervisor *sup)
 	free(sup->slots);
 	free(sup->lst);
 	free(sup->groups);
+	free(sup->cpus);
 	strv_free(&sup->base_env);
 	close(sup->devnull);
 }

@@ -33,6 +33,7 @@ struct supervisor {
 	gid_t		 gid;
 	gid_t		*groups;
 	int		 ngroups;
+	int		*cpus;		/* the CPUs we may use, for cpu_affinity */
 	int		 ncpus;
 	int		 pidfile_written;
 	ev_signal	 sigs[7];

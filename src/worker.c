@@ -94,6 +94,8 @@ build_env(const struct supervisor *sup, const struct slot *slot, struct strv *en
 	strv_copy(env, &sup->base_env);
 	for (size_t i = 0; i < cfg->env.n; i++)
 		strv_env_set(env, expand(sup, slot, cfg->env.v[i]));
+	/* The fd protocol's names are clusterd's to set, whatever [env] says. */
+	strv_env_unset_prefix(env, "LISTEN_");
 	strv_env_set(env, xasprintf("CLUSTERD_WORKER_ID=%u", slot->id));
 	strv_env_set(env, xasprintf("CLUSTERD_WORKERS=%zu", sup->nslots));
 	strv_env_set(env, xasprintf("CLUSTERD_GENERATION=%u", sup->generation));
@@ -259,7 +261,8 @@ worker_spawn(struct slot *slot)
 	sp.umask = pc->umask;
 	sp.nofile = sup->nofile;
 	sp.pdeathsig = pc->parent_death_signal;
-	sp.cpu = pc->cpu_affinity && sup->ncpus > 0 ? (int)(slot->id % sup->ncpus) : -1;
+	sp.cpu = pc->cpu_affinity && sup->ncpus > 0 ?
+	    sup->cpus[slot->id % sup->ncpus] : -1;
 
 	pid = spawn_start(&sp, &report);
 	/* The child has its own copy; the pidfd entry may be NULL there only. */

@@ -1,0 +1,68 @@
+# --check prints the effective settings as a valid INI file and exits 0,
+# or 2 on a bad file; its output reads back to the same settings.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Clusterd;
+
+my $conf = write_file("$TMPDIR/web.conf", <<'END');
+[clusterd]
+workers = 3
+stop_timeout = 5s
+[socket:http]
+listen = 127.0.0.1:8080
+[program]
+command = ./server --fd {fd:http} "two words"
+restart = on-failure
+backoff_initial = 250ms
+[env]
+NODE_ENV = production
+END
+
+my ($code, $out, $err) = run_clusterd(args => ['--check', '-c', $conf,
+    '-t', '3s']);
+is($code, 0, '--check: exit 0');
+like($out, qr/^\[clusterd\]$/m, '[clusterd] section');
+like($out, qr/^workers\s*=\s*3$/m, 'workers = 3');
+like($out, qr/^stop_timeout\s*=\s*3s$/m, '-t overrides stop_timeout');
+like($out, qr/^\[socket:http\]$/m, '[socket:http] section');
+like($out, qr/^listen\s*=\s*127\.0\.0\.1:8080$/m, 'listen');
+like($out, qr/^\[program\]$/m, '[program] section');
+like($out, qr/^command\s*=\s*.*server.*\{fd:http\}.*two words/m, 'command');
+like($out, qr/^restart\s*=\s*on-failure$/m, 'restart');
+like($out, qr/^backoff_initial\s*=\s*250ms$/m, 'backoff_initial');
+like($out, qr/^NODE_ENV\s*=\s*production$/m, '[env]');
+is($err, '', 'nothing on stderr');
+unlike($out . $err, qr/started|listening on/, 'nothing bound or started');
+
+# The output is a config file that gives the same settings.
+my $again = write_file("$TMPDIR/again.conf", $out);
+my ($code2, $out2, $err2) = run_clusterd(args => ['--check', '-c', $again]);
+is($code2, 0, 'the printed settings pass --check');
+is($out2, $out, 'and read back the same');
+is($err2, '', 'without a warning');
+
+# Command line only.
+($code, $out, $err) = run_clusterd(args => ['--check', '-n', 2, '-l',
+    'web=127.0.0.1:9', '-e', 'A=b', '--', 'sleep', '1000']);
+is($code, 0, 'command-line --check: exit 0');
+like($out, qr/^workers\s*=\s*2$/m, 'workers = 2');
+like($out, qr/^\[socket:web\]\nlisten\s*=\s*127\.0\.0\.1:9$/m, 'socket web');
+like($out, qr/^command\s*=\s*sleep 1000$/m, 'command');
+like($out, qr/^A\s*=\s*b$/m, '-e in [env]');
+
+# Bad file: exit 2, the error, nothing on stdout.
+my $bad = write_file("$TMPDIR/bad.conf", "[clusterd]\nworkers = x\n"
+    . "[program]\ncommand = sleep 1\n");
+($code, $out, $err) = run_clusterd(args => ['--check', '-c', $bad]);
+is($code, 2, '--check on a bad file: exit 2');
+like($err, qr/bad\.conf:2: bad number "x"/, 'the error');
+is($out, '', 'no settings printed');
+
+($code, $out, $err) = run_clusterd(args => ['--check', '-n', 'x', '--',
+    'sleep', '1']);
+is($code, 2, '--check with a bad option: exit 2');
+
+done_testing();

@@ -1,0 +1,469 @@
+package Clusterd;
+
+# Helpers for the clusterd TAP tests (t/*.t): start the real binary, wait on
+# conditions (never bare sleeps), look at workers through /proc, and kill
+# everything a test started, by pid, however the test ends.
+#
+#	use FindBin; use lib "$FindBin::Bin/lib"; use Clusterd;
+#	my $c = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port",
+#	    '--', $HELLO]);
+#	$c->wait_log(qr/2 workers ready/) or BAIL_OUT(...);
+#	my @pids = worker_pids($c->pid);
+#	kill TERM => $c->pid; is(wait_exit($c), 0, 'exit 0');
+#
+# Environment: CLUSTERD (the binary), top_builddir, top_srcdir (set by
+# make check), CLUSTERD_TEST_SLOW (a factor for every timeout, e.g. 3 under
+# sanitizers or valgrind).
+
+use strict;
+use warnings;
+use Cwd qw(abs_path getcwd);
+use Errno qw(EINTR);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::IP;
+use IO::Socket::UNIX;
+use POSIX qw(:sys_wait_h);
+use Socket qw(SOCK_STREAM SOCK_DGRAM);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+our @EXPORT = qw(
+	$CLUSTERD $HELLO $TOP_BUILDDIR $TOP_SRCDIR $TMPDIR $PYTHON3
+	free_port free_udp_port have_ipv6 start_clusterd run_clusterd
+	wait_for log_text log_matches wait_log wait_exit
+	http_get http_get_unix udp_get worker_pids wait_workers answers_from_all
+	proc_env proc_fds proc_stat proc_cmdline tagged_pids alive
+	write_file slurp timeout dur_re pidfd_inode have_pidfs
+);
+
+our $SLOW = $ENV{CLUSTERD_TEST_SLOW} || 1;
+our $TOP_SRCDIR = $ENV{top_srcdir} // abs_path(dirname(abs_path($0)) . '/..');
+our $TOP_BUILDDIR = $ENV{top_builddir}
+    // (-x getcwd() . '/src/clusterd' ? getcwd() : $TOP_SRCDIR);
+our $CLUSTERD = $ENV{CLUSTERD} // "$TOP_BUILDDIR/src/clusterd";
+our $HELLO = "$TOP_BUILDDIR/examples/hello";
+our $PYTHON3 = '/usr/bin/python3';	# Debian's, which has python3-systemd
+our $TMPDIR = tempdir('clusterd-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+# Every process tree a test starts carries this mark in its environment,
+# so cleanup can find workers that were never seen (orphans included).
+my $TAG = "$$-" . int(time() * 1000);
+my $counter = 0;
+my @started;		# clusterd objects
+my %seen;		# pid => start time, every worker ever seen
+
+sub timeout { return $_[0] * $SLOW }
+
+sub slurp {
+	my ($path) = @_;
+	open(my $fh, '<', $path) or return undef;
+	local $/;
+	my $s = <$fh>;
+	return $s // '';
+}
+
+sub write_file {
+	my ($path, $content, $mode) = @_;
+	open(my $fh, '>', $path) or die "$path: $!";
+	print {$fh} $content;
+	close($fh) or die "$path: $!";
+	chmod($mode, $path) if defined $mode;
+	return $path;
+}
+
+# A duration as clusterd logs it: 0.3 matches "0.3s" or "300ms".
+sub dur_re {
+	my ($secs) = @_;
+	my $ms = int($secs * 1000 + 0.5);
+	my $s = $secs;
+	$s =~ s/\.?0+$// if $s =~ /\./;
+	return qr/(?:\Q$s\Es|\Q$ms\Ems)/;
+}
+
+# The inode of a pidfd for $pid (pidfd_open is syscall 434 everywhere);
+# LISTEN_PIDFDID is this number where the kernel has pidfs.
+sub pidfd_inode {
+	my ($pid) = @_;
+	my $fd = syscall(434, $pid + 0, 0);
+	return undef if $fd < 0;
+	my $ino = (stat("/proc/$$/fd/$fd"))[1];
+	POSIX::close($fd);
+	return $ino;
+}
+
+# pidfs gives every process its own pidfd inode (Linux 6.9+); before it,
+# all pidfds shared one anonymous inode.
+sub have_pidfs {
+	my ($a, $b) = (pidfd_inode($$), pidfd_inode(getppid()));
+	return defined $a && defined $b && $a != $b;
+}
+
+sub free_port {
+	my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
+	    Proto => 'tcp', Listen => 1, ReuseAddr => 0) or die "bind: $!";
+	return $s->sockport;
+}
+
+sub free_udp_port {
+	my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
+	    Proto => 'udp') or die "bind: $!";
+	return $s->sockport;
+}
+
+sub have_ipv6 {
+	my $s = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0,
+	    Proto => 'tcp', Listen => 1);
+	return defined $s;
+}
+
+# Poll $cond every 15ms until it returns true or $secs pass.  Returns the
+# condition's last value; says what it waited for when it times out.
+sub wait_for {
+	my ($cond, $secs, $what) = @_;
+	my $deadline = time() + timeout($secs // 5);
+	while (1) {
+		my $v = $cond->();
+		return $v if $v;
+		if (time() >= $deadline) {
+			diag("timed out after ${\ ($secs // 5)}s waiting for "
+			    . ($what // 'a condition'));
+			return $v;
+		}
+		sleep(0.015);
+	}
+}
+
+# start_clusterd(args => [...], env => {K => V or undef}, dir => DIR,
+#     split => 1): fork and exec the binary with stdin /dev/null and
+# stdout+stderr to a log file ($c->{log}), or to $c->{out} and $c->{err}
+# with split.  LISTEN_* and NOTIFY_SOCKET of the test's own environment
+# are dropped unless env gives them.
+sub start_clusterd {
+	my (%o) = @_;
+	my $n = ++$counter;
+	my $c = bless({ args => $o{args} // [], n => $n }, __PACKAGE__);
+	if ($o{split}) {
+		$c->{out} = "$TMPDIR/clusterd-$n.out";
+		$c->{err} = $c->{log} = "$TMPDIR/clusterd-$n.err";
+	} else {
+		$c->{out} = $c->{err} = $c->{log} = "$TMPDIR/clusterd-$n.log";
+	}
+	my $bin = $o{binary} // $CLUSTERD;
+	die "$bin is not built\n" unless -x $bin;
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0) {
+		delete @ENV{qw(LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
+		    LISTEN_PIDFDID NOTIFY_SOCKET PORT)};
+		$ENV{CLUSTERD_TEST_TAG} = $TAG;
+		for my $k (keys %{ $o{env} // {} }) {
+			if (defined $o{env}{$k}) {
+				$ENV{$k} = $o{env}{$k};
+			} else {
+				delete $ENV{$k};
+			}
+		}
+		# no die here: it would run the END block in the child
+		my $ok = (!defined $o{dir} || chdir($o{dir}))
+		    && open(STDIN, '<', '/dev/null')
+		    && open(STDOUT, '>', $c->{out})
+		    && ($o{split} ? open(STDERR, '>', $c->{err})
+			: open(STDERR, '>&', \*STDOUT));
+		exec { $bin } $bin, @{ $c->{args} } if $ok;
+		print STDERR "cannot start $bin: $!\n";
+		POSIX::_exit(99);
+	}
+	$c->{pid} = $pid;
+	$c->{started} = time();
+	push(@started, $c);
+	return $c;
+}
+
+# run_clusterd(...): start_clusterd with split output, wait for the exit.
+# Returns (exit code, stdout, stderr).
+sub run_clusterd {
+	my (%o) = @_;
+	my $secs = delete $o{timeout} // 5;
+	my $c = start_clusterd(%o, split => 1);
+	my $code = wait_exit($c, $secs);
+	return ($code, slurp($c->{out}), slurp($c->{err}), $c);
+}
+
+sub pid { $_[0]{pid} }
+sub log_file { $_[0]{log} }
+
+sub log_text {
+	my ($c) = @_;
+	return slurp($c->{log}) // '';
+}
+
+# In list context the captures of the first match (or (1)), else a boolean.
+sub log_matches {
+	my ($c, $re) = @_;
+	my @m = log_text($c) =~ $re;
+	return wantarray ? @m : scalar(@m) > 0;
+}
+
+sub wait_log {
+	my ($c, $re, $secs) = @_;
+	my @m;
+	wait_for(sub { @m = log_text($c) =~ $re; scalar @m }, $secs,
+	    "log line $re");
+	return wantarray ? @m : scalar(@m) > 0;
+}
+
+# Wait for the process to exit; returns its exit code, 128 + the signal
+# when killed, or undef on timeout.  The raw status is in $c->{status}.
+sub wait_exit {
+	my ($c, $secs) = @_;
+	return $c->{code} if exists $c->{code};
+	my $ok = wait_for(sub {
+		my $r = waitpid($c->{pid}, WNOHANG);
+		if ($r == $c->{pid} || ($r == -1 && $! != EINTR)) {
+			$c->{status} = $?;
+			return 1;
+		}
+		return 0;
+	}, $secs // 5, "pid $c->{pid} to exit");
+	return undef unless $ok;
+	$c->{code} = WIFEXITED($c->{status}) ? WEXITSTATUS($c->{status})
+	    : 128 + WTERMSIG($c->{status});
+	$c->{ended} = time();
+	return $c->{code};
+}
+
+sub kill_it {
+	my ($c, $sig) = @_;
+	return kill($sig, $c->{pid});
+}
+
+sub proc_stat {
+	my ($pid) = @_;
+	my $s = slurp("/proc/$pid/stat") // return undef;
+	my ($comm, $rest) = $s =~ /^\d+ \((.*)\) (.*)$/s or return undef;
+	my @f = split(' ', $rest);
+	return { comm => $comm, state => $f[0], ppid => $f[1], pgid => $f[2],
+	    sid => $f[3], starttime => $f[19] };
+}
+
+sub alive {
+	my ($pid) = @_;
+	my $st = proc_stat($pid);
+	return $st && $st->{state} ne 'Z' && $st->{state} ne 'X';
+}
+
+# The children of $pid (all its threads), as a sorted list; each one is
+# remembered for cleanup.
+sub worker_pids {
+	my ($pid) = @_;
+	my @kids;
+	for my $f (glob("/proc/$pid/task/*/children")) {
+		push(@kids, split(' ', slurp($f) // ''));
+	}
+	for my $k (@kids) {
+		my $st = proc_stat($k) or next;
+		$seen{$k} = $st->{starttime};
+	}
+	return sort { $a <=> $b } @kids;
+}
+
+# Wait until $pid has $n live children that have exec'd (their name is
+# no longer clusterd's; $comm: that name); returns them.  A hello worker
+# counts once it has set up its signals.
+sub wait_workers {
+	my ($pid, $n, $secs, $comm) = @_;
+	my @w;
+	wait_for(sub {
+		@w = grep {
+			my $st = proc_stat($_);
+			$st && $st->{state} ne 'Z' && $st->{comm} ne 'clusterd'
+			    && (!$comm || $st->{comm} eq $comm)
+			    && ($st->{comm} ne 'hello' || hello_ready($_));
+		} worker_pids($pid);
+		return @w == $n;
+	}, $secs, "$n workers of $pid");
+	return @w;
+}
+
+# Which of @$pids answer through a shared socket?  $ask->() makes one
+# request and returns the pid that answered.  The kernel picks the worker
+# that accepts, and may favour some for a long time; so first up to 100
+# plain requests, then, for each pid not heard from, one request while all
+# the others are stopped (SIGSTOP), so that only it can accept.  Returns
+# {pid => answers}.
+sub answers_from_all {
+	my ($pids, $ask) = @_;
+	my %got;
+	my $n = 0;
+	wait_for(sub {
+		my $p = $ask->();
+		$got{$p}++ if defined $p;
+		return ++$n >= 100 || !grep { !$got{$_} } @$pids;
+	}, 10, 'answers');
+	for my $p (grep { !$got{$_} } @$pids) {
+		my @others = grep { $_ != $p } @$pids;
+		kill(STOP => @others);
+		my $q = eval { $ask->() };
+		kill(CONT => @others);
+		$got{$q}++ if defined $q;
+	}
+	return \%got;
+}
+
+# hello is ready (its signal handling set up) once it has a signalfd.
+sub hello_ready {
+	my ($pid) = @_;
+	my $fds = proc_fds($pid) or return 0;
+	return grep { /signalfd/ } values %$fds;
+}
+
+sub proc_env {
+	my ($pid) = @_;
+	my $s = slurp("/proc/$pid/environ") // return undef;
+	my %env;
+	for my $kv (split(/\0/, $s)) {
+		my ($k, $v) = split(/=/, $kv, 2);
+		$env{$k} = $v;
+	}
+	return \%env;
+}
+
+sub proc_cmdline {
+	my ($pid) = @_;
+	my $s = slurp("/proc/$pid/cmdline") // return ();
+	$s =~ s/\0\z//;
+	return split(/\0/, $s, -1);
+}
+
+sub proc_fds {
+	my ($pid) = @_;
+	opendir(my $d, "/proc/$pid/fd") or return undef;
+	my %fds;
+	for my $fd (grep { /^\d+$/ } readdir($d)) {
+		$fds{$fd} = readlink("/proc/$pid/fd/$fd");
+	}
+	return \%fds;
+}
+
+# Every live process that carries this test run's mark.
+sub tagged_pids {
+	my @pids;
+	for my $dir (glob('/proc/[0-9]*')) {
+		my ($pid) = $dir =~ /(\d+)$/;
+		next if $pid == $$;
+		my $env = slurp("$dir/environ") // next;
+		push(@pids, $pid) if index($env, "CLUSTERD_TEST_TAG=$TAG\0") >= 0
+		    && alive($pid);
+	}
+	return @pids;
+}
+
+sub read_all {
+	my ($s, $secs) = @_;
+	my $sel = IO::Select->new($s);
+	my $deadline = time() + timeout($secs);
+	my $buf = '';
+	while (time() < $deadline) {
+		last unless $sel->can_read($deadline - time());
+		my $n = sysread($s, $buf, 65536, length($buf));
+		last unless $n;
+	}
+	return $buf;
+}
+
+sub http_exchange {
+	my ($s, $path, $secs) = @_;
+	return undef unless $s;
+	$path //= '/';
+	syswrite($s, "GET $path HTTP/1.1\r\nHost: localhost\r\n"
+	    . "Connection: close\r\n\r\n");
+	my $r = read_all($s, $secs);
+	my ($status, $head, $body) =
+	    $r =~ m{^HTTP/1\.[01] (\d+)[^\r]*\r\n(.*?\r\n)\r\n(.*)}s
+	    or return undef;
+	return undef unless $status == 200;
+	if ($head =~ /^Transfer-Encoding:\s*chunked\r$/mi) {
+		my $plain = '';
+		while ($body =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//) {
+			my $n = hex($1);
+			last if $n == 0 || length($body) < $n + 2;
+			$plain .= substr($body, 0, $n);
+			substr($body, 0, $n + 2) = '';
+		}
+		$body = $plain;
+	}
+	return $body;
+}
+
+# GET http://HOST:PORT/PATH with Connection: close; the body, or undef.
+sub http_get {
+	my ($host, $port, $path, $secs) = @_;
+	$secs //= 3;
+	my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
+	    Proto => 'tcp', Timeout => timeout($secs));
+	return http_exchange($s, $path, $secs);
+}
+
+# The same over a UNIX stream socket; "@name" is an abstract one.
+sub http_get_unix {
+	my ($path, $upath, $secs) = @_;
+	$secs //= 3;
+	(my $peer = $path) =~ s/^@/\0/;
+	my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $peer);
+	return http_exchange($s, $upath, $secs);
+}
+
+# One datagram to HOST:PORT; the answer, or undef.
+sub udp_get {
+	my ($host, $port, $msg, $secs) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
+	    Proto => 'udp') or return undef;
+	syswrite($s, $msg // 'hello');
+	return undef unless IO::Select->new($s)->can_read(timeout($secs // 3));
+	my $buf;
+	sysread($s, $buf, 65536) or return undef;
+	return $buf;
+}
+
+# Kill all that this test started: each clusterd, every worker seen and
+# every process carrying the mark, by pid.  A worker that is a process group
+# leader gets its group killed too.
+sub cleanup {
+	my @pids = map { $_->{pid} } grep { !exists $_->{code} } @started;
+	for my $pid (keys %seen) {
+		my $st = proc_stat($pid);
+		push(@pids, $pid) if $st && $st->{starttime} == $seen{$pid};
+	}
+	push(@pids, tagged_pids());
+	for my $pid (@pids) {
+		my $st = proc_stat($pid) or next;
+		kill(KILL => -$pid) if $st->{pgid} == $pid && $pid != getpgrp();
+		kill(KILL => $pid);
+	}
+	for my $c (@started) {
+		waitpid($c->{pid}, 0) unless exists $c->{code};
+	}
+}
+
+sub show_logs {
+	for my $c (@started) {
+		diag("clusterd " . join(' ', @{ $c->{args} }) . ":");
+		diag("  $_") for split(/\n/, log_text($c));
+		diag("  stdout: $_") for $c->{out} ne $c->{log}
+		    ? split(/\n/, slurp($c->{out}) // '') : ();
+	}
+}
+
+$SIG{INT} = $SIG{TERM} = $SIG{HUP} = sub { die "killed by SIG$_[0]\n" };
+$SIG{PIPE} = 'IGNORE';
+
+END {
+	my $failed = $? != 0 || !Test::More->builder->is_passing;
+	local $?;
+	show_logs() if @started && $failed;
+	cleanup();
+}
+
+1;

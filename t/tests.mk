@@ -1,0 +1,27 @@
+# TAP tests against the real binary; included from the top Makefile.am.
+# Each runs by hand too: prove -v t/hello.t (from the build directory).
+TESTS = \
+	t/options.t \
+	t/config.t \
+	t/check.t \
+	t/hello.t \
+	t/env.t \
+	t/port0.t \
+	t/default-port.t \
+	t/ncpus.t \
+	t/bind.t \
+	t/unix.t \
+	t/ipv6.t \
+	t/udp.t \
+	t/exec.t \
+	t/restart.t \
+	t/backoff.t \
+	t/giveup.t \
+	t/batch.t \
+	t/stop.t \
+	t/pdeathsig.t \
+	t/subreaper.t \
+	t/peer-python.t \
+	t/peer-node.t
+
+EXTRA_DIST += t/lib/Clusterd.pm $(TESTS)
