@@ -13,23 +13,27 @@ int
 main(int argc, char **argv)
 {
 	struct supervisor sup;
-	struct config cfg;
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
 	struct cli cli;
 	int status;
 
 	log_init();
 	cli_parse(&cli, argc, argv);
 	log_set_verbosity(cli.verbosity);
-	if (config_load(&cfg, &cli) == -1)
+	if (config_load(cfg, &cli, NULL) == -1)
 		status = 2;
 	else if (cli.check) {
-		config_print(&cfg, stdout);
+		config_print(cfg, stdout);
 		status = 0;
-	} else if (sup_init(&sup, &cfg) == -1)
-		status = 2;
-	else
-		status = sup_run(&sup);
-	config_free(&cfg);
+	} else {
+		/* The supervisor's generations own cfg from here on. */
+		status = sup_init(&sup, &cli, cfg) == -1 ? 2 : sup_run(&sup);
+		cfg = NULL;
+	}
+	if (cfg) {
+		config_free(cfg);
+		free(cfg);
+	}
 	cli_free(&cli);
 	return status;
 }

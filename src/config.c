@@ -47,7 +47,7 @@ struct key {
 
 static const struct key clusterd_keys[] = {
 	{ "workers",		K_INT,		C(workers), 0, MAX_WORKERS, NULL },
-	{ "control",		K_STRING,	C(control), 0, 0, "the control socket" },
+	{ "control",		K_STRING,	C(control), 0, 0, NULL },
 	{ "pidfile",		K_STRING,	C(pidfile), 0, 0, NULL },
 	{ "stop_timeout",	K_DURATION,	C(stop_timeout), 0, 0, NULL },
 	{ "name",		K_STRING,	C(name), 0, 0, NULL },
@@ -56,7 +56,7 @@ static const struct key clusterd_keys[] = {
 	{ "compat",		K_COMPAT,	C(compat), 0, 0, "einhorn/server_starter variables" },
 	{ "subreaper",		K_BOOL,		C(subreaper), 0, 0, NULL },
 	{ "bind_shim",		K_BOOL,		C(bind_shim), 0, 0, "the bind shim" },
-	{ "restart_batch",	K_INT,		C(restart_batch), 1, MAX_WORKERS, "rolling restarts" },
+	{ "restart_batch",	K_INT,		C(restart_batch), 1, MAX_WORKERS, NULL },
 };
 
 static const struct key socket_keys[] = {
@@ -90,9 +90,9 @@ static const struct key program_keys[] = {
 	{ "backoff_max",	K_DURATION,	P(backoff_max), 0, 0, NULL },
 	{ "stable_after",	K_DURATION,	P(stable_after), 0, 0, NULL },
 	{ "stop_signal",	K_SIGNAL,	P(stop_signal), 0, 0, NULL },
-	{ "watchdog",		K_DURATION,	P(watchdog), 0, 0, "the worker watchdog" },
+	{ "watchdog",		K_DURATION,	P(watchdog), 0, 0, NULL },
 	{ "parent_death_signal", K_SIGNAL,	P(parent_death_signal), 0, 0, NULL },
-	{ "restart_mode",	K_RESTART_MODE,	P(restart_mode), 0, 0, "rolling restarts" },
+	{ "restart_mode",	K_RESTART_MODE,	P(restart_mode), 0, 0, NULL },
 	{ "cpu_affinity",	K_AFFINITY,	P(cpu_affinity), 0, 0, NULL },
 };
 
@@ -290,12 +290,9 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 
 		if (strcmp(v, "exec") == 0)
 			pc->ready = READY_EXEC;
-		else if (strcmp(v, "notify") == 0) {
+		else if (strcmp(v, "notify") == 0)
 			pc->ready = READY_NOTIFY;
-			log_warnx("%s%s%.0d%sready = notify is not supported yet; "
-			    "workers are ready once exec'd", ps->file ? ps->file : "",
-			    ps->file ? ":" : "", ps->line, ps->file ? ": " : "");
-		} else if (parse_duration(v, &d) == 0) {
+		else if (parse_duration(v, &d) == 0) {
 			pc->ready = READY_DELAY;
 			pc->ready_delay = d;
 		} else {
@@ -805,7 +802,7 @@ finalize(struct parse *ps, const struct cli *cli)
 }
 
 int
-config_load(struct config *cfg, const struct cli *cli)
+config_load(struct config *cfg, const struct cli *cli, struct strv *errors)
 {
 	struct parse ps = { 0 };
 
@@ -822,10 +819,14 @@ out:;
 
 	int nerr = (int)ps.errors.n;
 
-	for (size_t i = 0; i < ps.errors.n; i++)
-		log_errx("%s", ps.errors.v[i]);
-	if (ps.cli_errors)
-		fprintf(stderr, "Try 'clusterd --help'.\n");
+	if (errors)
+		strv_copy(errors, &ps.errors);
+	else {
+		for (size_t i = 0; i < ps.errors.n; i++)
+			log_errx("%s", ps.errors.v[i]);
+		if (ps.cli_errors)
+			fprintf(stderr, "Try 'clusterd --help'.\n");
+	}
 	strv_free(&ps.errors);
 	free(ps.sock_seen);
 	free(ps.env_line);
@@ -934,6 +935,7 @@ config_print(const struct config *cfg, FILE *fp)
 	print_duration(fp, "stop_timeout", cfg->stop_timeout);
 	print_int(fp, "give_up_after", cfg->give_up_after);
 	print_bool(fp, "subreaper", cfg->subreaper);
+	print_int(fp, "restart_batch", cfg->restart_batch);
 
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		const struct sock_cfg *sc = &cfg->socks[i];
@@ -977,6 +979,9 @@ config_print(const struct config *cfg, FILE *fp)
 	print_str(fp, "stop_signal", signal_name(pc->stop_signal));
 	print_str(fp, "parent_death_signal", signal_name(pc->parent_death_signal));
 	print_str(fp, "cpu_affinity", pc->cpu_affinity ? "auto" : "none");
+	if (pc->watchdog > 0)
+		print_duration(fp, "watchdog", pc->watchdog);
+	print_str(fp, "restart_mode", pc->restart_mode == RESTART_SURGE ? "surge" : "replace");
 
 	if (cfg->env.n > 0)
 		fprintf(fp, "\n[env]\n");

@@ -41,6 +41,7 @@ struct program_cfg {
 };
 
 struct config {
+	int		 refs;		/* generations sharing it */
 	char		*file;		/* -c path, or NULL */
 	int		 workers;
 	char		*control;
@@ -78,8 +79,9 @@ struct cli {
 
 void	cli_parse(struct cli *, int argc, char **argv);
 void	cli_free(struct cli *);
-/* Build the effective config; on errors print them all and return -1. */
-int	config_load(struct config *, const struct cli *);
+/* Build the effective config. On errors return -1, and either push them
+ * to errors or, when errors is NULL, log them all. */
+int	config_load(struct config *, const struct cli *, struct strv *errors);
 void	config_free(struct config *);
 void	config_print(const struct config *, FILE *);
 

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
@@ -21,6 +22,42 @@
 
 #include "listen.h"
 #include "log.h"
+
+/* Why the last listener_open() failed; the caller decides how to say it. */
+static char last_error[512];
+
+static void lfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void lfail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+lfail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+static void
+lfail_errno(const char *fmt, ...)
+{
+	int e = errno;
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	n = strlen(last_error);
+	snprintf(last_error + n, sizeof(last_error) - n, ": %s", strerror(e));
+}
+
+const char *
+listener_error(void)
+{
+	return last_error;
+}
 
 void
 sock_cfg_init(struct sock_cfg *sc)
@@ -238,23 +275,23 @@ unix_clear_stale(const struct sock_cfg *sc, const struct addr *a)
 	if (sun->sun_path[0] == '\0' || lstat(sun->sun_path, &st) == -1)
 		return 0;
 	if (!S_ISSOCK(st.st_mode)) {
-		log_errx("%s: file exists and is not a socket", sc->listen);
+		lfail("%s: file exists and is not a socket", sc->listen);
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC, 0)) == -1) {
-		log_err("%s: socket", sc->listen);
+		lfail_errno("%s: socket", sc->listen);
 		return -1;
 	}
 	r = connect(fd, (const struct sockaddr *)sun, a->len);
 	close(fd);
 	if (r == 0) {
-		log_errx("%s: %s", sc->listen, strerror(EADDRINUSE));
+		lfail("%s: %s", sc->listen, strerror(EADDRINUSE));
 		return -1;
 	}
 	if (errno == ECONNREFUSED) {
 		log_debug("%s: removing stale socket file", sc->listen);
 		if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
-			log_err("%s: unlink", sc->listen);
+			lfail_errno("%s: unlink", sc->listen);
 			return -1;
 		}
 	}
@@ -266,7 +303,7 @@ setopt(const struct sock_cfg *sc, int fd, int level, int opt, int val,
     const char *what)
 {
 	if (setsockopt(fd, level, opt, &val, sizeof(val)) == -1) {
-		log_err("%s: %s", sc->listen, what);
+		lfail_errno("%s: %s", sc->listen, what);
 		return -1;
 	}
 	return 0;
@@ -321,7 +358,7 @@ unix_set_owner(const struct sock_cfg *sc, const char *path)
 		struct passwd *pw = getpwnam(sc->owner);
 
 		if (pw == NULL) {
-			log_errx("%s: unknown user \"%s\"", sc->listen, sc->owner);
+			lfail("%s: unknown user \"%s\"", sc->listen, sc->owner);
 			return -1;
 		}
 		uid = pw->pw_uid;
@@ -330,13 +367,13 @@ unix_set_owner(const struct sock_cfg *sc, const char *path)
 		struct group *gr = getgrnam(sc->group);
 
 		if (gr == NULL) {
-			log_errx("%s: unknown group \"%s\"", sc->listen, sc->group);
+			lfail("%s: unknown group \"%s\"", sc->listen, sc->group);
 			return -1;
 		}
 		gid = gr->gr_gid;
 	}
 	if ((sc->owner || sc->group) && chown(path, uid, gid) == -1) {
-		log_err("%s: chown", sc->listen);
+		lfail_errno("%s: chown", sc->listen);
 		return -1;
 	}
 	return 0;
@@ -357,7 +394,7 @@ do_bind(const struct sock_cfg *sc, const struct addr *a, int fd)
 	if (named && sc->mode >= 0)
 		umask(old);
 	if (r == -1) {
-		log_errx("%s: %s", sc->listen, strerror(errno));
+		lfail("%s: %s", sc->listen, strerror(errno));
 		return -1;
 	}
 	if (named && unix_set_owner(sc, sun->sun_path) == -1)
@@ -395,18 +432,18 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 		fd = socket(a->family, a->type | SOCK_CLOEXEC, 0);
 	}
 	if (fd == -1) {
-		log_err("%s: socket", sc->listen);
+		lfail_errno("%s: socket", sc->listen);
 		return -1;
 	}
 	if (apply_options(sc, a, fd) == -1 || do_bind(sc, a, fd) == -1)
 		goto fail;
 	if (a->type == SOCK_STREAM &&
 	    listen(fd, sc->backlog > 0 ? sc->backlog : SOMAXCONN) == -1) {
-		log_err("%s: listen", sc->listen);
+		lfail_errno("%s: listen", sc->listen);
 		goto fail;
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
-		log_err("%s: getsockname", sc->listen);
+		lfail_errno("%s: getsockname", sc->listen);
 		goto fail;
 	}
 	if (a->family == AF_INET)
@@ -448,4 +485,23 @@ listener_close(struct listener *l)
 	if (stat(sun->sun_path, &st) == 0 && st.st_dev == l->dev &&
 	    st.st_ino == l->ino)
 		unlink(sun->sun_path);
+}
+
+static int
+streq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int
+sock_cfg_equal(const struct sock_cfg *a, const struct sock_cfg *b)
+{
+	return streq(a->name, b->name) && streq(a->listen, b->listen) &&
+	    a->backlog == b->backlog && a->reuseport == b->reuseport &&
+	    a->mode == b->mode && streq(a->owner, b->owner) &&
+	    streq(a->group, b->group) && a->ipv6only == b->ipv6only &&
+	    a->freebind == b->freebind && a->nodelay == b->nodelay &&
+	    a->defer_accept == b->defer_accept && a->keepalive == b->keepalive &&
+	    a->rcvbuf == b->rcvbuf && a->sndbuf == b->sndbuf &&
+	    a->transparent == b->transparent;
 }

@@ -46,6 +46,7 @@ struct listener {
 	int		 port;		/* bound port, 0 for UNIX */
 	dev_t		 dev;		/* the UNIX socket file we created */
 	ino_t		 ino;
+	int		 refs;		/* generations using it */
 };
 
 /* Parse ADDR into a; on error return -1 with a message in err. */
@@ -54,8 +55,12 @@ int	 addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
 void	 addr_format(const struct sockaddr *, socklen_t, int type, char *buf,
 	    size_t len);
 void	 sock_cfg_init(struct sock_cfg *);
-/* Bind and listen; on error logs "ADDR: reason" and returns -1. */
+/* Bind and listen; on error returns -1 and listener_error() says
+ * "ADDR: reason". */
 int	 listener_open(struct listener *, const struct sock_cfg *);
+const char *listener_error(void);
+/* Same address and options: a reload keeps the bound socket. */
+int	 sock_cfg_equal(const struct sock_cfg *, const struct sock_cfg *);
 void	 listener_close(struct listener *);
 
 #endif

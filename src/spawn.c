@@ -149,6 +149,9 @@ child(const struct spawn *sp, pid_t parent, int report)
 	if (sp->listen_pid)
 		snprintf(sp->listen_pid, LISTEN_PID_ROOM + sizeof("LISTEN_PID="),
 		    "LISTEN_PID=%d", (int)getpid());
+	if (sp->watchdog_pid)
+		snprintf(sp->watchdog_pid, LISTEN_PID_ROOM + sizeof("WATCHDOG_PID="),
+		    "WATCHDOG_PID=%d", (int)getpid());
 	if (sp->pidfd_id)
 		fill_pidfd_id(sp->pidfd_id);
 

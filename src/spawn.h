@@ -9,6 +9,7 @@ struct spawn {
 	char	*const *argv;
 	char	**envp;
 	char	 *listen_pid;	/* envp entry the child fills: "LISTEN_PID=" + room */
+	char	 *watchdog_pid;	/* likewise "WATCHDOG_PID=", or NULL */
 	char	**pidfd_id;	/* envp's last entry, "LISTEN_PIDFDID=" + room, or
 				   NULL; the child drops it without pidfs */
 	const int *fds;		/* become 3, 4, ... */

@@ -22,6 +22,18 @@ void	 strv_env_set(struct strv *, char *owned_kv);
 /* Drop every entry that starts with prefix. */
 void	 strv_env_unset_prefix(struct strv *, const char *prefix);
 
+/* A growing string buffer for replies. */
+struct sbuf {
+	char	*s;		/* NUL-terminated, or NULL while empty */
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 sbuf_printf(struct sbuf *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void	 sbuf_add(struct sbuf *, const char *, size_t);
+void	 sbuf_free(struct sbuf *);
+
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);

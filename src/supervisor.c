@@ -1,13 +1,11 @@
 /*
- * The cluster: bind, start the slots, replace what dies (with per-slot
- * backoff), answer signals, stop in order, and pick the exit status.
+ * The cluster: start the slots, replace what dies (with per-slot backoff),
+ * scale, answer signals, stop in order, and pick the exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "cpus.h"
+#include "ctlpath.h"
 #include "log.h"
 #include "supervisor.h"
 
 extern char **environ;
 
-enum { SIG_TERM, SIG_INT, SIG_QUIT, SIG_HUP, SIG_USR2, SIG_TTIN, SIG_TTOU };
-
-static void	slot_start(struct slot *);
 static void	cleanup(struct supervisor *);
 
 /* What clusterd itself was handed for its own use never reaches a worker. */
@@ -40,48 +37,6 @@ private_var(const char *kv)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strncmp(kv, names[i], strlen(names[i])) == 0)
 			return 1;
-	return 0;
-}
-
-static int
-resolve_user(struct supervisor *sup, const struct program_cfg *pc)
-{
-	struct passwd *pw = NULL;
-	struct group *gr;
-	int n = 64;
-
-	if (pc->user == NULL && pc->group == NULL)
-		return 0;
-	sup->drop = 1;
-	sup->uid = getuid();
-	sup->gid = getgid();
-	if (pc->user) {
-		if ((pw = getpwnam(pc->user)) == NULL) {
-			log_errx("unknown user \"%s\"", pc->user);
-			return -1;
-		}
-		sup->uid = pw->pw_uid;
-		sup->gid = pw->pw_gid;
-	}
-	if (pc->group) {
-		if ((gr = getgrnam(pc->group)) == NULL) {
-			log_errx("unknown group \"%s\"", pc->group);
-			return -1;
-		}
-		sup->gid = gr->gr_gid;
-	}
-	/* The user's supplementary groups, as a login would give them. */
-	sup->groups = xreallocarray(NULL, n, sizeof(gid_t));
-	if (pw) {
-		if (getgrouplist(pw->pw_name, sup->gid, sup->groups, &n) == -1) {
-			sup->groups = xreallocarray(sup->groups, n, sizeof(gid_t));
-			getgrouplist(pw->pw_name, sup->gid, sup->groups, &n);
-		}
-	} else {
-		sup->groups[0] = sup->gid;
-		n = 1;
-	}
-	sup->ngroups = n;
 	return 0;
 }
 
@@ -127,98 +82,121 @@ remove_pidfile(const char *path)
 		unlink(path);
 }
 
-static int
-all_ready(const struct supervisor *sup)
+int
+sup_ready_count(const struct supervisor *sup)
 {
+	int n = 0;
+
 	for (size_t i = 0; i < sup->nslots; i++) {
 		const struct slot *s = sup->slots[i];
 
-		if (s->w == NULL || s->w->state != W_READY)
-			return 0;
+		if (s->w && s->w->state == W_READY)
+			n++;
 	}
-	return 1;
+	return n;
+}
+
+const char *
+sup_state(const struct supervisor *sup)
+{
+	return sup->stopping ? "stopping" : sup->ro.active ? "restarting" : "running";
+}
+
+void
+slot_set_gen(struct slot *s, struct gen *g)
+{
+	if (s->gen == g)
+		return;
+	gen_ref(g);
+	if (s->gen)
+		gen_unref(s->sup, s->gen);
+	s->gen = g;
 }
 
 void
 sup_worker_ready(struct worker *w)
 {
-	struct supervisor *sup = w->slot->sup;
+	struct slot *s = w->slot;
+	struct supervisor *sup = s->sup;
 
-	log_debug("worker %u (pid %d) ready", w->slot->id, (int)w->pid);
-	if (!sup->announced && !sup->stopping && all_ready(sup)) {
+	log_debug("worker %u (pid %d) ready", s->id, (int)w->pid);
+	if (w == s->next) {
+		rollout_worker_ready(sup, w);
+		return;
+	}
+	if (!sup->announced && !sup->stopping &&
+	    sup_ready_count(sup) == (int)sup->nslots) {
 		sup->announced = 1;
 		log_info("%zu worker%s ready", sup->nslots, sup->nslots == 1 ? "" : "s");
 	}
 }
 
-static int
-live_workers(const struct supervisor *sup)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < sup->nslots; i++)
-		if (sup->slots[i]->w)
-			n++;
-	return n;
-}
-
 static void
 finish_if_done(struct supervisor *sup)
 {
+	int failed = 0;
+
 	if (sup->stopping) {
-		if (live_workers(sup) == 0)
+		if (TAILQ_EMPTY(&sup->workers))
 			ev_break(sup->loop, EVBREAK_ALL);
 		return;
 	}
 	/* A batch pool: every slot ran out of restarts, so the job is over. */
 	if (sup->nslots == 0)
 		return;
-	int failed = 0;
-
 	for (size_t i = 0; i < sup->nslots; i++) {
 		const struct slot *s = sup->slots[i];
 
-		if (!s->done || s->w)
+		if (!s->done || s->w || s->next)
 			return;
 		failed |= s->failed;
 	}
 	log_info("all workers have ended; exiting");
 	sup->exit_status = failed ? 1 : 0;
 	sup->stopping = 1;
-	ev_break(sup->loop, EVBREAK_ALL);
+	if (TAILQ_EMPTY(&sup->workers))
+		ev_break(sup->loop, EVBREAK_ALL);
 }
 
-static void
+void
 sup_stop(struct supervisor *sup, int status)
 {
+	struct worker *w;
 	char dur[32];
-	int n = live_workers(sup);
+	int n = 0;
 
 	if (sup->stopping)
 		return;
 	sup->stopping = 1;
 	sup->exit_status = status;
+	rollout_abort(sup);
 	for (size_t i = 0; i < sup->nslots; i++)
 		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
-	format_duration(dur, sizeof(dur), sup->cfg->stop_timeout);
+	TAILQ_FOREACH(w, &sup->workers, entry)
+		if (w->state != W_STOPPING)
+			n++;
+	format_duration(dur, sizeof(dur), sup->cur->cfg->stop_timeout);
 	if (n > 0)
 		log_info("stopping %d worker%s (SIG%s, timeout %s)", n, n == 1 ? "" : "s",
-		    signal_name(sup->cfg->prog.stop_signal), dur);
-	for (size_t i = 0; i < sup->nslots; i++)
-		if (sup->slots[i]->w)
-			worker_stop(sup->slots[i]->w);
+		    signal_name(sup->cur->cfg->prog.stop_signal), dur);
+	TAILQ_FOREACH(w, &sup->workers, entry)
+		worker_stop(w, NULL);
 	finish_if_done(sup);
 }
 
 static void
 sup_kill_all(struct supervisor *sup)
 {
-	sup->stopping = 1;
-	for (size_t i = 0; i < sup->nslots; i++) {
-		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
-		if (sup->slots[i]->w)
-			worker_kill(sup->slots[i]->w);
+	struct worker *w;
+
+	if (!sup->stopping) {
+		sup->stopping = 1;
+		rollout_abort(sup);
 	}
+	for (size_t i = 0; i < sup->nslots; i++)
+		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
+	TAILQ_FOREACH(w, &sup->workers, entry)
+		worker_kill(w);
 	finish_if_done(sup);
 }
 
@@ -234,77 +212,141 @@ backoff_delay(const struct slot *s, const struct program_cfg *pc)
 	return d < pc->backoff_max ? d : pc->backoff_max;
 }
 
-void
-sup_worker_exited(struct worker *w, int status)
+static void
+slot_free(struct slot *s)
 {
-	struct slot *s = w->slot;
+	ev_timer_stop(s->sup->loop, &s->backoff);
+	if (s->gen)
+		gen_unref(s->sup, s->gen);
+	free(s->last_exit);
+	free(s);
+}
+
+/* The serving worker of a slot died: restart it by the policy. */
+static void
+slot_worker_died(struct slot *s, struct worker *w, int status, const char *what)
+{
 	struct supervisor *sup = s->sup;
-	const struct program_cfg *pc = &sup->cfg->prog;
-	double lived = ev_now(sup->loop) - w->started;
-	int clean = !w->failed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	char what[512], dur[32];
-	int restart;
+	const struct program_cfg *pc = &s->gen->cfg->prog;
+	int clean = !w->failed && !w->why && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	double lived = ev_now(sup->loop) - w->started, delay;
+	char dur[32];
+	pid_t pid = w->pid;
 
-	worker_describe_exit(w, status, what, sizeof(what));
-	if (s->w == w)
-		s->w = NULL;
-	s->last_status = status;
+	s->w = NULL;
 	s->failed = !clean;
-
-	if (sup->stopping || w->state == W_STOPPING) {
-		log_info("worker %u (pid %d) %s", s->id, (int)w->pid, what);
-		worker_free(w);
-		finish_if_done(sup);
-		return;
-	}
-	restart = pc->restart == RESTART_ALWAYS ||
-	    (pc->restart == RESTART_ON_FAILURE && !clean);
-	if (!restart) {
+	if (pc->restart == RESTART_NEVER || (pc->restart == RESTART_ON_FAILURE && clean)) {
 		log_info("worker %u (pid %d) %s; not restarting (restart = %s)", s->id,
-		    (int)w->pid, what, pc->restart == RESTART_NEVER ? "never" : "on-failure");
+		    (int)pid, what, pc->restart == RESTART_NEVER ? "never" : "on-failure");
 		s->done = 1;
 		worker_free(w);
 		finish_if_done(sup);
 		return;
 	}
-
+	worker_free(w);
 	s->streak = lived < pc->stable_after ? s->streak + 1 : 0;
-	if (sup->cfg->give_up_after > 0 && s->streak >= (unsigned)sup->cfg->give_up_after) {
-		log_errx("worker %u (pid %d) %s", s->id, (int)w->pid, what);
+	if (sup->cur->cfg->give_up_after > 0 &&
+	    s->streak >= (unsigned)sup->cur->cfg->give_up_after) {
+		log_errx("worker %u (pid %d) %s", s->id, (int)pid, what);
 		log_errx("worker %u died %u times in a row; giving up", s->id, s->streak);
-		worker_free(w);
 		sup_stop(sup, 3);
 		return;
 	}
-	double delay = backoff_delay(s, pc);
-
 	s->restarts++;
+	delay = backoff_delay(s, pc);
 	if (delay == 0) {
-		log_warnx("worker %u (pid %d) %s; restarting now", s->id, (int)w->pid, what);
-		worker_free(w);
+		log_warnx("worker %u (pid %d) %s; restarting now", s->id, (int)pid, what);
 		slot_start(s);
 	} else {
 		format_duration(dur, sizeof(dur), delay);
-		log_warnx("worker %u (pid %d) %s; restarting in %s", s->id, (int)w->pid,
+		log_warnx("worker %u (pid %d) %s; restarting in %s", s->id, (int)pid,
 		    what, dur);
-		worker_free(w);
 		ev_timer_set(&s->backoff, delay, 0);
 		ev_timer_start(sup->loop, &s->backoff);
 	}
 }
 
-static void
+void
+sup_worker_exited(struct worker *w, int status)
+{
+	struct slot *s = w->slot;
+	struct supervisor *sup = s->sup;
+	char what[512], full[640];
+
+	worker_describe_exit(w, status, what, sizeof(what));
+	if (w->why) {
+		snprintf(full, sizeof(full), "%s (%s)", what, w->why);
+		memcpy(what, full, sizeof(what) - 1);
+		what[sizeof(what) - 1] = '\0';
+	}
+	free(s->last_exit);
+	s->last_exit = xstrdup(what);
+
+	if (sup->stopping || s->removed ||
+	    (w != s->w && w != s->next)) {
+		/* Asked to go: stopping, scaled away, or replaced. */
+		log_info("worker %u (pid %d) %s", s->id, (int)w->pid, what);
+		worker_free(w);
+		if (s->removed && s->nworkers == 0)
+			slot_free(s);
+		finish_if_done(sup);
+		return;
+	}
+	if (w == s->next) {
+		char reason[700];
+
+		snprintf(reason, sizeof(reason), "worker %u (pid %d) %s before it was ready",
+		    s->id, (int)w->pid, what);
+		s->next = NULL;
+		worker_free(w);
+		rollout_worker_failed(sup, NULL, reason);
+		return;
+	}
+	if (s->replace_wait) {
+		/* restart_mode = replace: the old one is gone, now the new one. */
+		log_info("worker %u (pid %d) %s", s->id, (int)w->pid, what);
+		s->replace_wait = 0;
+		s->w = NULL;
+		worker_free(w);
+		s->next = worker_spawn(s, sup->ro.to);
+		if (s->next == NULL)
+			rollout_worker_failed(sup, NULL, "fork failed");
+		return;
+	}
+	slot_worker_died(s, w, status, what);
+}
+
+void
+sup_worker_timeout(struct worker *w, const char *why)
+{
+	struct slot *s = w->slot;
+	char reason[300];
+
+	if (w == s->next) {
+		snprintf(reason, sizeof(reason), "worker %u (pid %d) %s", s->id, (int)w->pid,
+		    why);
+		s->next = NULL;
+		worker_stop(w, why);
+		rollout_worker_failed(s->sup, w, reason);
+		return;
+	}
+	log_warnx("worker %u (pid %d) %s; stopping it", s->id, (int)w->pid, why);
+	worker_stop(w, why);
+}
+
+struct worker *
 slot_start(struct slot *s)
 {
 	struct supervisor *sup = s->sup;
 
-	s->w = worker_spawn(s);
+	s->w = worker_spawn(s, s->gen);
 	if (s->w == NULL) {
 		/* fork failed (out of memory or pids): try again later. */
 		s->streak++;
-		ev_timer_set(&s->backoff, backoff_delay(s, &sup->cfg->prog) + 0.1, 0);
+		ev_timer_set(&s->backoff, backoff_delay(s, &s->gen->cfg->prog) + 0.1, 0);
 		ev_timer_start(sup->loop, &s->backoff);
 	}
+	return s->w;
 }
 
 static void
@@ -314,7 +356,7 @@ backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!s->sup->stopping && s->w == NULL)
+	if (!s->sup->stopping && s->w == NULL && !s->removed)
 		slot_start(s);
 }
 
@@ -325,16 +367,84 @@ slot_new(struct supervisor *sup, unsigned id)
 
 	s->sup = sup;
 	s->id = id;
-	s->last_status = -1;
+	slot_set_gen(s, sup->cur);
 	ev_timer_init(&s->backoff, backoff_cb, 0, 0);
 	s->backoff.data = s;
 	return s;
+}
+
+int
+sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
+{
+	size_t old = sup->nslots;
+
+	if (sup->stopping) {
+		snprintf(msg, len, "clusterd is stopping");
+		return -1;
+	}
+	if (n > 100000) {
+		snprintf(msg, len, "at most 100000 workers");
+		return -1;
+	}
+	if (n == old) {
+		snprintf(msg, len, "already %zu worker%s", n, n == 1 ? "" : "s");
+		return 0;
+	}
+	snprintf(msg, len, "scaling from %zu to %zu workers", old, n);
+	log_info("%s", msg);
+	if (n > old) {
+		sup->slots = xreallocarray(sup->slots, n, sizeof(*sup->slots));
+		for (size_t i = old; i < n; i++)
+			sup->slots[i] = slot_new(sup, (unsigned)i);
+		sup->nslots = n;
+		for (size_t i = old; i < n; i++)
+			slot_start(sup->slots[i]);
+		sup->announced = 0;
+		return 0;
+	}
+	/* The highest slots go, each worker stopped gracefully. */
+	sup->nslots = n;
+	for (size_t i = n; i < old; i++) {
+		struct slot *s = sup->slots[i];
+
+		s->removed = 1;
+		ev_timer_stop(sup->loop, &s->backoff);
+		rollout_slot_removed(sup, s);
+		if (s->next)
+			worker_stop(s->next, NULL);
+		if (s->w)
+			worker_stop(s->w, NULL);
+		if (s->nworkers == 0)
+			slot_free(s);
+	}
+	finish_if_done(sup);
+	return 0;
+}
+
+int
+sup_signal_workers(struct supervisor *sup, int sig, long id, char *msg, size_t len)
+{
+	struct worker *w;
+	int n = 0;
+
+	TAILQ_FOREACH(w, &sup->workers, entry)
+		if ((id < 0 || (long)w->slot->id == id) && !w->slot->removed &&
+		    kill(w->pid, sig) == 0)
+			n++;
+	if (n == 0) {
+		snprintf(msg, len, id < 0 ? "no worker to signal" : "no worker %ld", id);
+		return -1;
+	}
+	snprintf(msg, len, "sent SIG%s to %d worker%s", signal_name(sig), n,
+	    n == 1 ? "" : "s");
+	return 0;
 }
 
 static void
 signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
 	struct supervisor *sup = sig->data;
+	char msg[128];
 
 	(void)loop;
 	(void)revents;
@@ -352,34 +462,64 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 		log_info("SIGQUIT: killing the workers now");
 		sup_kill_all(sup);
 		break;
-	default:
-		log_warnx("SIG%s: not supported yet; ignored", signal_name(sig->signum));
+	case SIGHUP:
+		sup_request(sup, sup->cli->config ? OP_RELOAD : OP_RESTART, NULL);
+		break;
+	case SIGUSR2:
+		sup_request(sup, OP_RESTART, NULL);
+		break;
+	case SIGTTIN:
+		sup_scale(sup, sup->nslots + 1, msg, sizeof(msg));
+		break;
+	case SIGTTOU:
+		if (sup->nslots > 0)
+			sup_scale(sup, sup->nslots - 1, msg, sizeof(msg));
 		break;
 	}
 }
 
+/* The private directory for the workers' notify sockets. */
+static int
+make_notify_dir(struct supervisor *sup)
+{
+	char path[PATH_MAX], err[256], *slash;
+
+	if (ctl_default_path(sup->cur->cfg->name, path, sizeof(path), 1, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s; workers get no NOTIFY_SOCKET", err);
+		return sup->cur->cfg->prog.ready == READY_NOTIFY ? -1 : 0;
+	}
+	if ((slash = strrchr(path, '/')) == NULL)
+		return -1;
+	snprintf(slash, sizeof(path) - (size_t)(slash - path), "/notify.%d", (int)getpid());
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		log_err("%s", path);
+		return -1;
+	}
+	sup->notify_dir = xstrdup(path);
+	return 0;
+}
+
 int
-sup_init(struct supervisor *sup, struct config *cfg)
+sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 {
 	static const int signums[] = {
-		[SIG_TERM] = SIGTERM, [SIG_INT] = SIGINT, [SIG_QUIT] = SIGQUIT,
-		[SIG_HUP] = SIGHUP, [SIG_USR2] = SIGUSR2, [SIG_TTIN] = SIGTTIN,
-		[SIG_TTOU] = SIGTTOU,
+		SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU,
 	};
-	const struct program_cfg *pc = &cfg->prog;
+	struct strv errors = { 0 };
+	char path[PATH_MAX], err[256];
 	struct rlimit rl;
-	struct stat st;
 
 	memset(sup, 0, sizeof(*sup));
-	sup->cfg = cfg;
-	sup->generation = 1;
+	TAILQ_INIT(&sup->workers);
+	sup->cli = cli;
 	/* signalfd: no wake-up pipe, and signals wait in the queue, not a handler. */
 	sup->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD);
 	if (sup->loop == NULL)
 		fatalx(1, "cannot initialise libev");
+	sup->started = ev_now(sup->loop);
 	if ((sup->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		fatal(1, "/dev/null");
-
 	for (char **e = environ; *e; e++)
 		if (!private_var(*e))
 			strv_push(&sup->base_env, xstrdup(*e));
@@ -390,34 +530,46 @@ sup_init(struct supervisor *sup, struct config *cfg)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (pc->rlimit_nofile > 0)
-		sup->nofile.rlim_cur = sup->nofile.rlim_max = (rlim_t)pc->rlimit_nofile;
-	if (pc->directory && stat(pc->directory, &st) == -1) {
-		log_err("directory %s", pc->directory);
-		goto fail;
-	}
-	if (pc->directory && !S_ISDIR(st.st_mode)) {
-		log_errx("directory %s: %s", pc->directory, strerror(ENOTDIR));
-		goto fail;
-	}
-	if (resolve_user(sup, pc) == -1)
-		goto fail;
-	if (pc->cpu_affinity)
+	if (cfg->prog.cpu_affinity)
 		sup->ncpus = cpus_list(&sup->cpus);
 	if (cfg->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn("PR_SET_CHILD_SUBREAPER");
 
 	/* Bind everything before the first fork: a busy port fails the start. */
-	sup->lst = xcalloc(cfg->nsocks, sizeof(*sup->lst));
-	for (size_t i = 0; i < cfg->nsocks; i++) {
-		if (listener_open(&sup->lst[i], &cfg->socks[i]) == -1)
-			goto fail;
-		sup->nlst++;
+	sup->cur = gen_new(sup, cfg, sup->last_number = 1, &errors);
+	if (sup->cur == NULL) {
+		for (size_t i = 0; i < errors.n; i++)
+			log_errx("%s", errors.v[i]);
+		strv_free(&errors);
+		goto fail;
 	}
+	if (make_notify_dir(sup) == -1)
+		goto fail;
+
+	const char *ctlpath = cfg->control;
+	int busy;
+
+	if (ctlpath == NULL) {
+		if (ctl_default_path(cfg->name, path, sizeof(path), 1, err, sizeof(err)) == -1) {
+			log_errx("control socket: %s", err);
+			goto fail;
+		}
+		ctlpath = path;
+	}
+	sup->ctl = ctl_open(sup, ctlpath, &busy);
+	if (sup->ctl == NULL && busy && cfg->control == NULL)
+		/* A second unnamed cluster on this host: it runs, unreachable. */
+		log_warnx("control socket %s is in use by another clusterd; running "
+		    "without one (set -s or [clusterd] name)", ctlpath);
+	else if (sup->ctl == NULL && busy) {
+		log_errx("control socket %s: in use by another clusterd", ctlpath);
+		goto fail;
+	} else if (sup->ctl == NULL)
+		goto fail;
 	if (cfg->pidfile) {
 		if (write_pidfile(cfg->pidfile) == -1)
 			goto fail;
-		sup->pidfile_written = 1;
+		sup->pidfile = xstrdup(cfg->pidfile);
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -443,8 +595,7 @@ start_first(struct supervisor *sup)
 	char what[512];
 	int status;
 
-	slot_start(s);
-	if ((w = s->w) == NULL || worker_wait_exec(w) == 0)
+	if ((w = slot_start(s)) == NULL || worker_wait_exec(w) == 0)
 		return 0;
 	worker_describe_exit(w, 0, what, sizeof(what));
 	log_errx("%s", what);
@@ -460,19 +611,28 @@ start_first(struct supervisor *sup)
 static void
 cleanup(struct supervisor *sup)
 {
-	for (size_t i = 0; i < sup->nlst; i++)
-		listener_close(&sup->lst[i]);
-	if (sup->pidfile_written)
-		remove_pidfile(sup->cfg->pidfile);
-	for (size_t i = 0; i < sup->nslots; i++) {
-		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
-		free(sup->slots[i]);
+	struct gen *cur = sup->cur;
+
+	if (sup->ctl)
+		ctl_close(sup->ctl);
+	sup->ctl = NULL;
+	if (sup->pidfile)
+		remove_pidfile(sup->pidfile);
+	free(sup->pidfile);
+	for (size_t i = 0; i < sup->nslots; i++)
+		slot_free(sup->slots[i]);
+	free(sup->slots);
+	sup->nslots = 0;
+	if (sup->notify_dir) {
+		rmdir(sup->notify_dir);
+		free(sup->notify_dir);
 	}
 	for (size_t i = 0; i < sizeof(sup->sigs) / sizeof(sup->sigs[0]); i++)
 		ev_signal_stop(sup->loop, &sup->sigs[i]);
-	free(sup->slots);
-	free(sup->lst);
-	free(sup->groups);
+	sup->stopping = 1;	/* quiet: no "closing" lines for the sockets */
+	if (cur)
+		gen_unref(sup, cur);
+	free(sup->pool);
 	free(sup->cpus);
 	strv_free(&sup->base_env);
 	close(sup->devnull);
@@ -481,7 +641,7 @@ cleanup(struct supervisor *sup)
 int
 sup_run(struct supervisor *sup)
 {
-	size_t n = (size_t)sup->cfg->workers;
+	size_t n = (size_t)sup->cur->cfg->workers;
 	int status = 0;
 
 	sup->slots = xcalloc(n, sizeof(*sup->slots));

@@ -1,49 +1,101 @@
 /*
- * The cluster as a whole: its sockets, its slots, the signals it answers,
- * and how it ends.
+ * The cluster as a whole: its generations and sockets, its slots, the
+ * signals and requests it answers, and how it ends.
  */
 #ifndef CLUSTERD_SUPERVISOR_H
 #define CLUSTERD_SUPERVISOR_H
 
 #include <ev.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
 #include "config.h"
+#include "gen.h"
 #include "listen.h"
 #include "strv.h"
 #include "worker.h"
 
+struct ctl;
+struct ctl_conn;
+
+enum op_kind { OP_RESTART, OP_RELOAD };
+
+/* A restart or reload asked for, with the clients waiting for its result. */
+struct op {
+	enum op_kind	 kind;
+	struct ctl_conn	**waiters;
+	size_t		 nwaiters;
+	struct op	*next;
+};
+
+struct rollout {
+	int		 active;
+	int		 rollback;	/* this one undoes a failed rollout */
+	struct gen	*to;
+	struct gen	*from;
+	size_t		 next;		/* next slot index to move */
+	int		 inflight;
+	char		*failure;	/* why the forward rollout failed */
+	unsigned	 failed_number;
+};
+
 struct supervisor {
 	struct ev_loop	*loop;
-	struct config	*cfg;
-	struct listener	*lst;
-	size_t		 nlst;
+	const struct cli *cli;
+	ev_tstamp	 started;
+	struct gen	*cur;		/* what new workers run */
+	unsigned	 last_number;	/* highest generation number used */
+	struct listener	**pool;		/* every bound socket */
+	size_t		 npool;
 	struct slot	**slots;
 	size_t		 nslots;
-	unsigned	 generation;
+	TAILQ_HEAD(, worker) workers;
+	struct rollout	 ro;
+	struct op	*ops;		/* head is the running one when ro.active */
 	int		 stopping;
 	int		 exit_status;
 	int		 announced;	/* "N workers ready" was logged */
 	struct strv	 base_env;	/* clusterd's environment, LISTEN_* removed */
 	int		 devnull;
 	struct rlimit	 nofile;	/* what workers get */
-	int		 drop;		/* workers run as uid/gid/groups */
-	uid_t		 uid;
-	gid_t		 gid;
-	gid_t		*groups;
-	int		 ngroups;
 	int		*cpus;		/* the CPUs we may use, for cpu_affinity */
 	int		 ncpus;
-	int		 pidfile_written;
+	char		*notify_dir;
+	unsigned long	 notify_serial;
+	char		*pidfile;
+	struct ctl	*ctl;
 	ev_signal	 sigs[7];
-	ev_timer	 kill_all;	/* second stage of a stop */
 };
 
-int	sup_init(struct supervisor *, struct config *);
+int	sup_init(struct supervisor *, const struct cli *, struct config *);
 int	sup_run(struct supervisor *);
-/* Called by worker.c. */
+
+/* From worker.c. */
 void	sup_worker_ready(struct worker *);
 void	sup_worker_exited(struct worker *, int status);
+void	sup_worker_timeout(struct worker *, const char *why);
+
+/* Requests (signals, control socket). */
+void	sup_stop(struct supervisor *, int status);
+int	sup_scale(struct supervisor *, size_t n, char *msg, size_t len);
+int	sup_signal_workers(struct supervisor *, int sig, long id, char *msg, size_t len);
+void	sup_request(struct supervisor *, enum op_kind, struct ctl_conn *);
+void	sup_forget_conn(struct supervisor *, struct ctl_conn *);
+int	sup_ready_count(const struct supervisor *);
+const char *sup_state(const struct supervisor *);
+
+/* rollout.c */
+void	rollout_start(struct supervisor *, struct gen *to);
+void	rollout_worker_ready(struct supervisor *, struct worker *);
+void	rollout_worker_failed(struct supervisor *, struct worker *, const char *what);
+void	rollout_slot_removed(struct supervisor *, struct slot *);
+void	rollout_abort(struct supervisor *);
+void	ops_run_next(struct supervisor *);
+void	ops_finish(struct supervisor *, int code, const char *msg, const char *body);
+
+/* Shared by supervisor.c and rollout.c. */
+struct worker *slot_start(struct slot *);
+void	slot_set_gen(struct slot *, struct gen *);
 
 #endif

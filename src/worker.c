@@ -1,6 +1,7 @@
 /*
  * Worker processes: building their argv and environment, watching them
- * through exec, readiness and exit, and stopping them.
+ * through exec, readiness, notify messages, watchdog and exit, and
+ * stopping them. What a death means for the slot is supervisor.c's call.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gen.h"
 #include "log.h"
+#include "notify.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -28,14 +31,14 @@ worker_state_name(enum worker_state s)
 
 /* Expand {worker}, {workers}, {generation}, {fd:NAME}, {port:NAME}, {{. */
 static char *
-expand(const struct supervisor *sup, const struct slot *slot, const char *s)
+expand(const struct slot *slot, const struct gen *g, const char *s)
 {
 	size_t cap = strlen(s) + 64, n = 0;
 	char *out = xmalloc(cap);
 
 	while (*s) {
 		char val[32];
-		const char *add = NULL, *end;
+		const char *add, *end;
 
 		if (s[0] == '{' && s[1] == '{') {
 			add = "{";
@@ -48,21 +51,21 @@ expand(const struct supervisor *sup, const struct slot *slot, const char *s)
 			if (len == 6 && strncmp(name, "worker", 6) == 0)
 				snprintf(val, sizeof(val), "%u", slot->id);
 			else if (len == 7 && strncmp(name, "workers", 7) == 0)
-				snprintf(val, sizeof(val), "%zu", sup->nslots);
+				snprintf(val, sizeof(val), "%zu", slot->sup->nslots);
 			else if (len == 10 && strncmp(name, "generation", 10) == 0)
-				snprintf(val, sizeof(val), "%u", sup->generation);
+				snprintf(val, sizeof(val), "%u", g->number);
 			else {
 				int fd = strncmp(name, "fd:", 3) == 0;
 				const char *sname = name + (fd ? 3 : 5);
 				size_t slen = len - (fd ? 3 : 5);
 
 				/* config.c checked every name: one of these matches. */
-				for (size_t i = 0; i < sup->nlst; i++) {
-					const char *ln = sup->lst[i].cfg->name;
+				for (size_t i = 0; i < g->nlst; i++) {
+					const char *ln = g->cfg->socks[i].name;
 
 					if (strlen(ln) == slen && strncmp(ln, sname, slen) == 0)
 						snprintf(val, sizeof(val), "%d",
-						    fd ? 3 + (int)i : sup->lst[i].port);
+						    fd ? 3 + (int)i : g->lst[i]->port);
 				}
 			}
 			add = val;
@@ -85,63 +88,92 @@ expand(const struct supervisor *sup, const struct slot *slot, const char *s)
 	return out;
 }
 
-static void
-build_env(const struct supervisor *sup, const struct slot *slot, struct strv *env,
-    char **listen_pid, int *pidfd_idx)
+static char *
+pid_slot(struct strv *env, const char *prefix)
 {
-	const struct config *cfg = sup->cfg;
+	char *p = xcalloc(1, strlen(prefix) + 1 + LISTEN_PID_ROOM);
+
+	strv_push(env, p);	/* filled in by the child, which alone knows its pid */
+	return p;
+}
+
+static void
+build_env(const struct slot *slot, const struct gen *g, const char *notify_path,
+    struct spawn *sp, struct strv *env)
+{
+	const struct supervisor *sup = slot->sup;
+	const struct config *cfg = g->cfg;
 
 	strv_copy(env, &sup->base_env);
 	for (size_t i = 0; i < cfg->env.n; i++)
-		strv_env_set(env, expand(sup, slot, cfg->env.v[i]));
-	/* The fd protocol's names are clusterd's to set, whatever [env] says. */
+		strv_env_set(env, expand(slot, g, cfg->env.v[i]));
+	/* The protocols' names are clusterd's to set, whatever [env] says. */
 	strv_env_unset_prefix(env, "LISTEN_");
+	strv_env_unset_prefix(env, "WATCHDOG_");
 	strv_env_set(env, xasprintf("CLUSTERD_WORKER_ID=%u", slot->id));
 	strv_env_set(env, xasprintf("CLUSTERD_WORKERS=%zu", sup->nslots));
-	strv_env_set(env, xasprintf("CLUSTERD_GENERATION=%u", sup->generation));
-	*listen_pid = NULL;
-	*pidfd_idx = -1;
-	if (sup->nlst == 0)
+	strv_env_set(env, xasprintf("CLUSTERD_GENERATION=%u", g->number));
+	if (notify_path)
+		strv_env_set(env, xasprintf("NOTIFY_SOCKET=%s", notify_path));
+	else
+		strv_env_unset_prefix(env, "NOTIFY_SOCKET=");
+	if (cfg->prog.watchdog > 0) {
+		strv_push(env, xasprintf("WATCHDOG_USEC=%lld",
+		    (long long)(cfg->prog.watchdog * 1e6)));
+		sp->watchdog_pid = pid_slot(env, "WATCHDOG_PID=");
+	}
+	if (g->nlst == 0)
 		return;
 
 	size_t namelen = 0;
 
-	for (size_t i = 0; i < sup->nlst; i++)
-		namelen += strlen(sup->lst[i].cfg->name) + 1;
+	for (size_t i = 0; i < g->nlst; i++)
+		namelen += strlen(cfg->socks[i].name) + 1;
 
 	char *names = xmalloc(namelen + sizeof("LISTEN_FDNAMES="));
 	char *p = stpcpy(names, "LISTEN_FDNAMES=");
 
-	for (size_t i = 0; i < sup->nlst; i++) {
+	for (size_t i = 0; i < g->nlst; i++) {
 		if (i)
 			*p++ = ':';
-		p = stpcpy(p, sup->lst[i].cfg->name);
+		p = stpcpy(p, cfg->socks[i].name);
 	}
-	strv_push(env, xasprintf("LISTEN_FDS=%zu", sup->nlst));
+	strv_push(env, xasprintf("LISTEN_FDS=%zu", g->nlst));
 	strv_push(env, names);
-	/* Filled in by the child, which alone knows its pid. */
-	*listen_pid = xcalloc(1, sizeof("LISTEN_PID=") + LISTEN_PID_ROOM);
-	strv_push(env, *listen_pid);
-	strv_push(env, xcalloc(1, sizeof("LISTEN_PIDFDID=") + LISTEN_PID_ROOM));
-	*pidfd_idx = (int)env->n - 1;
+	sp->listen_pid = pid_slot(env, "LISTEN_PID=");
+	pid_slot(env, "LISTEN_PIDFDID=");	/* last: the child may cut it off */
+	sp->pidfd_id = &env->v[env->n - 1];
+}
+
+static void
+become_ready(struct worker *w)
+{
+	ev_timer_stop(w->slot->sup->loop, &w->timer);
+	w->state = W_READY;
+	sup_worker_ready(w);
 }
 
 static void
 on_exec_ok(struct worker *w)
 {
-	const struct program_cfg *pc = &w->slot->sup->cfg->prog;
+	const struct program_cfg *pc = &w->gen->cfg->prog;
+	struct ev_loop *loop = w->slot->sup->loop;
 
 	if (pc->ready == READY_DELAY && pc->ready_delay > 0) {
 		ev_timer_set(&w->timer, pc->ready_delay, 0);
-		ev_timer_start(w->slot->sup->loop, &w->timer);
-	} else {
-		w->state = W_READY;
-		sup_worker_ready(w);
-	}
+		ev_timer_start(loop, &w->timer);
+	} else if (pc->ready == READY_NOTIFY) {
+		/* READY=1 may have come before the pipe's EOF was read. */
+		if (w->state == W_STARTING && pc->ready_timeout > 0) {
+			ev_timer_set(&w->timer, pc->ready_timeout, 0);
+			ev_timer_start(loop, &w->timer);
+		}
+	} else
+		become_ready(w);
 }
 
 /* Read what the exec pipe has: a failure report, or EOF. */
-static int
+static void
 read_report(struct worker *w, int fd)
 {
 	ssize_t n;
@@ -151,17 +183,14 @@ read_report(struct worker *w, int fd)
 	while (n == -1 && errno == EINTR);
 	if (n == (ssize_t)sizeof(w->fail))
 		w->failed = 1;
-	return n > 0 ? 1 : 0;
 }
 
 static void
 report_close(struct worker *w)
 {
-	struct ev_loop *loop = w->slot->sup->loop;
-
 	if (w->report.fd < 0)
 		return;
-	ev_io_stop(loop, &w->report);
+	ev_io_stop(w->slot->sup->loop, &w->report);
 	close(w->report.fd);
 	w->report.fd = -1;
 }
@@ -192,6 +221,47 @@ worker_wait_exec(struct worker *w)
 }
 
 static void
+notify_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = container_of(io, struct worker, notify);
+	const struct program_cfg *pc = &w->gen->cfg->prog;
+	struct notify_msg m;
+	const char *why;
+	int r, budget = 64;
+
+	(void)revents;
+	/* Bounded: a worker flooding its socket cannot starve the others. */
+	while (budget-- > 0 && (r = notify_recv(io->fd, &m, &why)) != 0) {
+		if (r == -1) {
+			log_warnx("worker %u (pid %d): %s", w->slot->id, (int)w->pid, why);
+			continue;
+		}
+		if (m.has_status) {
+			free(w->status);
+			w->status = xstrdup(m.status);
+		}
+		if (m.watchdog && pc->watchdog > 0)
+			ev_timer_again(loop, &w->watchdog);
+		if (m.extend_usec > 0 && w->state == W_STARTING && ev_is_active(&w->timer)) {
+			double left = ev_timer_remaining(loop, &w->timer);
+			double want = (double)m.extend_usec / 1e6;
+
+			if (want > left) {
+				ev_timer_stop(loop, &w->timer);
+				ev_timer_set(&w->timer, want, 0);
+				ev_timer_start(loop, &w->timer);
+			}
+		}
+		/* Only the exec'd program has the socket's name: READY=1 may even
+		 * be read before the exec pipe's EOF. */
+		if (m.ready && w->state == W_STARTING && pc->ready == READY_NOTIFY)
+			become_ready(w);
+		if (m.stopping)
+			log_debug("worker %u (pid %d) is stopping", w->slot->id, (int)w->pid);
+	}
+}
+
+static void
 child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct worker *w = container_of(c, struct worker, child);
@@ -199,6 +269,7 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	(void)revents;
 	ev_child_stop(loop, c);
 	ev_timer_stop(loop, &w->timer);
+	ev_timer_stop(loop, &w->watchdog);
 	/* The child is gone, so the pipe holds all it will ever say. */
 	if (w->report.fd >= 0) {
 		read_report(w, w->report.fd);
@@ -211,96 +282,140 @@ static void
 timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = container_of(t, struct worker, timer);
-	struct supervisor *sup = w->slot->sup;
-	char dur[32];
+	const struct config *cfg = w->gen->cfg;
+	char dur[32], why[96];
 
 	(void)loop;
 	(void)revents;
-	if (w->state == W_STARTING) {
-		w->state = W_READY;
-		sup_worker_ready(w);
-		return;
-	}
-	if (w->state == W_STOPPING && !w->killed) {
-		format_duration(dur, sizeof(dur), sup->cfg->stop_timeout);
+	if (w->state == W_STARTING && cfg->prog.ready == READY_DELAY) {
+		become_ready(w);
+	} else if (w->state == W_STARTING) {
+		format_duration(dur, sizeof(dur), cfg->prog.ready_timeout);
+		snprintf(why, sizeof(why), "not ready within %s", dur);
+		sup_worker_timeout(w, why);
+	} else if (w->state == W_STOPPING && !w->killed) {
+		format_duration(dur, sizeof(dur), w->slot->sup->cur->cfg->stop_timeout);
 		log_warnx("worker %u (pid %d) did not stop within %s; killing",
 		    w->slot->id, (int)w->pid, dur);
 		worker_kill(w);
 	}
 }
 
+static void
+watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = container_of(t, struct worker, watchdog);
+	char dur[32], why[128];
+
+	(void)revents;
+	ev_timer_stop(loop, t);
+	if (w->state == W_STOPPING)
+		return;
+	format_duration(dur, sizeof(dur), w->gen->cfg->prog.watchdog);
+	snprintf(why, sizeof(why), "watchdog timeout (no WATCHDOG=1 within %s)", dur);
+	sup_worker_timeout(w, why);
+}
+
 struct worker *
-worker_spawn(struct slot *slot)
+worker_spawn(struct slot *slot, struct gen *g)
 {
 	struct supervisor *sup = slot->sup;
-	const struct program_cfg *pc = &sup->cfg->prog;
+	const struct program_cfg *pc = &g->cfg->prog;
 	struct worker *w = xcalloc(1, sizeof(*w));
 	struct strv argv = { 0 }, env = { 0 };
-	int fds[sup->nlst > 0 ? sup->nlst : 1];
+	int fds[g->nlst > 0 ? g->nlst : 1];
 	struct spawn sp = { 0 };
-	int report, pidfd_idx;
+	int report, nfd = -1;
 	pid_t pid;
 
+	if (sup->notify_dir) {
+		nfd = notify_open(sup->notify_dir, ++sup->notify_serial, &w->notify_path);
+		if (nfd == -1)
+			log_warn("worker %u: notify socket", slot->id);
+		else if (g->drop && chown(w->notify_path, g->uid, g->gid) == -1)
+			log_warn("worker %u: chown %s", slot->id, w->notify_path);
+	}
 	for (size_t i = 0; i < pc->argv.n; i++)
-		strv_push(&argv, expand(sup, slot, pc->argv.v[i]));
-	build_env(sup, slot, &env, &sp.listen_pid, &pidfd_idx);
-	for (size_t i = 0; i < sup->nlst; i++)
-		fds[i] = sup->lst[i].fd;
+		strv_push(&argv, expand(slot, g, pc->argv.v[i]));
+	build_env(slot, g, w->notify_path, &sp, &env);
+	for (size_t i = 0; i < g->nlst; i++)
+		fds[i] = g->lst[i]->fd;
 	sp.argv = argv.v;
 	sp.envp = env.v;
-	sp.pidfd_id = pidfd_idx >= 0 ? &env.v[pidfd_idx] : NULL;
 	sp.fds = fds;
-	sp.nfds = (int)sup->nlst;
+	sp.nfds = (int)g->nlst;
 	sp.devnull = sup->devnull;
 	sp.directory = pc->directory;
-	sp.drop = sup->drop;
-	sp.uid = sup->uid;
-	sp.gid = sup->gid;
-	sp.groups = sup->groups;
-	sp.ngroups = sup->ngroups;
+	sp.drop = g->drop;
+	sp.uid = g->uid;
+	sp.gid = g->gid;
+	sp.groups = g->groups;
+	sp.ngroups = g->ngroups;
 	sp.umask = pc->umask;
 	sp.nofile = sup->nofile;
+	if (pc->rlimit_nofile > 0)
+		sp.nofile.rlim_cur = sp.nofile.rlim_max = (rlim_t)pc->rlimit_nofile;
 	sp.pdeathsig = pc->parent_death_signal;
 	sp.cpu = pc->cpu_affinity && sup->ncpus > 0 ?
 	    sup->cpus[slot->id % sup->ncpus] : -1;
 
 	pid = spawn_start(&sp, &report);
-	/* The child has its own copy; the pidfd entry may be NULL there only. */
 	strv_free(&argv);
 	strv_free(&env);
 	if (pid == -1) {
 		log_err("worker %u: fork", slot->id);
+		if (nfd != -1) {
+			close(nfd);
+			unlink(w->notify_path);
+		}
+		free(w->notify_path);
 		free(w);
 		return NULL;
 	}
 	w->slot = slot;
+	w->gen = g;
+	gen_ref(g);
+	slot->nworkers++;
 	w->pid = pid;
 	w->state = W_STARTING;
-	w->generation = sup->generation;
 	w->started = ev_now(sup->loop);
 	ev_child_init(&w->child, child_cb, pid, 0);
 	ev_child_start(sup->loop, &w->child);
 	ev_io_init(&w->report, report_cb, report, EV_READ);
 	ev_io_start(sup->loop, &w->report);
+	ev_io_init(&w->notify, notify_cb, nfd, EV_READ);
+	if (nfd != -1)
+		ev_io_start(sup->loop, &w->notify);
 	ev_timer_init(&w->timer, timer_cb, 0, 0);
-	log_info("worker %u (pid %d) started", slot->id, (int)pid);
+	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
+	if (pc->watchdog > 0)
+		ev_timer_again(sup->loop, &w->watchdog);
+	TAILQ_INSERT_TAIL(&sup->workers, w, entry);
+	if (g->number > 1)
+		log_info("worker %u (pid %d) started (generation %u)", slot->id, (int)pid,
+		    g->number);
+	else
+		log_info("worker %u (pid %d) started", slot->id, (int)pid);
 	return w;
 }
 
 void
-worker_stop(struct worker *w)
+worker_stop(struct worker *w, const char *why)
 {
 	struct supervisor *sup = w->slot->sup;
-	int sig = sup->cfg->prog.stop_signal;
+	int sig = w->gen->cfg->prog.stop_signal;
 
 	if (w->state == W_STOPPING)
 		return;
+	if (why && w->why == NULL)
+		w->why = xstrdup(why);
 	w->state = W_STOPPING;
 	/* The whole group: a shell wrapper's children hear it too. */
 	if (kill(-w->pid, sig) == -1)
 		kill(w->pid, sig);
 	ev_timer_stop(sup->loop, &w->timer);
-	ev_timer_set(&w->timer, sup->cfg->stop_timeout, 0);
+	ev_timer_stop(sup->loop, &w->watchdog);
+	ev_timer_set(&w->timer, sup->cur->cfg->stop_timeout, 0);
 	ev_timer_start(sup->loop, &w->timer);
 }
 
@@ -310,6 +425,7 @@ worker_kill(struct worker *w)
 	w->state = W_STOPPING;
 	w->killed = 1;
 	ev_timer_stop(w->slot->sup->loop, &w->timer);
+	ev_timer_stop(w->slot->sup->loop, &w->watchdog);
 	if (kill(-w->pid, SIGKILL) == -1)
 		kill(w->pid, SIGKILL);
 }
@@ -317,25 +433,39 @@ worker_kill(struct worker *w)
 void
 worker_free(struct worker *w)
 {
-	struct ev_loop *loop = w->slot->sup->loop;
+	struct supervisor *sup = w->slot->sup;
 
-	ev_child_stop(loop, &w->child);
-	ev_timer_stop(loop, &w->timer);
+	ev_child_stop(sup->loop, &w->child);
+	ev_timer_stop(sup->loop, &w->timer);
+	ev_timer_stop(sup->loop, &w->watchdog);
 	report_close(w);
+	if (w->notify.fd >= 0) {
+		ev_io_stop(sup->loop, &w->notify);
+		close(w->notify.fd);
+	}
+	if (w->notify_path) {
+		unlink(w->notify_path);
+		free(w->notify_path);
+	}
+	TAILQ_REMOVE(&sup->workers, w, entry);
+	w->slot->nworkers--;
+	gen_unref(sup, w->gen);
+	free(w->why);
+	free(w->status);
 	free(w);
 }
 
 void
 worker_describe_exit(const struct worker *w, int status, char *buf, size_t len)
 {
-	const char *argv0 = w->slot->sup->cfg->prog.argv.v[0];
+	const struct program_cfg *pc = &w->gen->cfg->prog;
 
 	if (w->failed && w->fail.stage == STAGE_DIRECTORY)
 		snprintf(buf, len, "%s %s: %s", spawn_stage_what(w->fail.stage),
-		    w->slot->sup->cfg->prog.directory, strerror(w->fail.err));
+		    pc->directory, strerror(w->fail.err));
 	else if (w->failed)
 		snprintf(buf, len, "%s %s: %s", spawn_stage_what(w->fail.stage),
-		    w->fail.stage == STAGE_EXEC ? argv0 : "worker",
+		    w->fail.stage == STAGE_EXEC ? pc->argv.v[0] : "worker",
 		    strerror(w->fail.err));
 	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));

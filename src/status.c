@@ -1,0 +1,210 @@
+/*
+ * `clusterctl status`: the state the supervisor keeps, shown as a table or
+ * as JSON. Nothing here recomputes what the supervisor already knows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "status.h"
+#include "supervisor.h"
+
+static void
+uptime(char *buf, size_t len, double secs)
+{
+	long s = (long)secs;
+
+	if (s < 60)
+		snprintf(buf, len, "%lds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%ldm%lds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%ldh%ldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%ldd%ldh", s / 86400, s % 86400 / 3600);
+}
+
+static int
+by_slot(const void *a, const void *b)
+{
+	const struct worker *x = *(const struct worker *const *)a;
+	const struct worker *y = *(const struct worker *const *)b;
+
+	if (x->slot->id != y->slot->id)
+		return x->slot->id < y->slot->id ? -1 : 1;
+	return x->started < y->started ? -1 : x->started > y->started;
+}
+
+/* Every worker, ordered by slot id and age; the caller frees the array. */
+static struct worker **
+sorted_workers(const struct supervisor *sup, size_t *n)
+{
+	struct worker *w, **v;
+	size_t count = 0;
+
+	TAILQ_FOREACH(w, &sup->workers, entry)
+		count++;
+	v = xcalloc(count, sizeof(*v));
+	count = 0;
+	TAILQ_FOREACH(w, &sup->workers, entry)
+		v[count++] = w;
+	qsort(v, count, sizeof(*v), by_slot);
+	*n = count;
+	return v;
+}
+
+static const char *
+state_of(const struct worker *w)
+{
+	return worker_state_name(w->state);
+}
+
+/* Slots with no worker at all (in backoff, or done). */
+static void
+empty_slots(const struct supervisor *sup, struct worker **v, size_t n, int *empty)
+{
+	for (size_t i = 0; i < sup->nslots; i++)
+		empty[i] = 1;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->slot->id < sup->nslots && !v[i]->slot->removed)
+			empty[v[i]->slot->id] = 0;
+}
+
+void
+status_text(const struct supervisor *sup, struct sbuf *b)
+{
+	double now = ev_now(sup->loop);
+	size_t n;
+	struct worker **v = sorted_workers(sup, &n);
+	int *empty = xcalloc(sup->nslots, sizeof(int));
+	char up[32];
+
+	uptime(up, sizeof(up), now - sup->started);
+	sbuf_printf(b, "clusterd%s%s (pid %d), %s, up %s, generation %u, %d of %zu "
+	    "workers ready\n", sup->cur->cfg->name ? " " : "",
+	    sup->cur->cfg->name ? sup->cur->cfg->name : "", (int)getpid(), sup_state(sup),
+	    up, sup->cur->number, sup_ready_count(sup), sup->nslots);
+	sbuf_printf(b, "command: %s\n", sup->cur->cfg->prog.command);
+	if (sup->cur->nlst > 0)
+		sbuf_printf(b, "%-12s %-32s %s\n", "SOCKET", "ADDRESS", "FD");
+	for (size_t i = 0; i < sup->cur->nlst; i++)
+		sbuf_printf(b, "%-12s %-32s %zu\n", sup->cur->cfg->socks[i].name,
+		    sup->cur->lst[i]->bound, 3 + i);
+	sbuf_printf(b, "%-4s %-8s %-9s %-4s %-8s %-8s %-28s %s\n", "ID", "PID", "STATE",
+	    "GEN", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS");
+	empty_slots(sup, v, n, empty);
+	size_t j = 0;
+
+	for (size_t id = 0; id <= sup->nslots; id++) {
+		for (; j < n && (id == sup->nslots || v[j]->slot->id <= id); j++) {
+			const struct worker *w = v[j];
+
+			uptime(up, sizeof(up), now - w->started);
+			sbuf_printf(b, "%-4u %-8d %-9s %-4u %-8s %-8u %-28.28s %s\n",
+			    w->slot->id, (int)w->pid, state_of(w), w->gen->number, up,
+			    w->slot->restarts, w->slot->last_exit ? w->slot->last_exit : "-",
+			    w->status ? w->status : "");
+		}
+		if (id < sup->nslots && empty[id]) {
+			const struct slot *s = sup->slots[id];
+
+			sbuf_printf(b, "%-4zu %-8s %-9s %-4s %-8s %-8u %-28.28s\n", id, "-",
+			    s->done ? "done" : "backoff", "-", "-", s->restarts,
+			    s->last_exit ? s->last_exit : "-");
+		}
+	}
+	free(empty);
+	free(v);
+}
+
+static void
+json_str(struct sbuf *b, const char *s)
+{
+	if (s == NULL) {
+		sbuf_add(b, "null", 4);
+		return;
+	}
+	sbuf_add(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			sbuf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			sbuf_printf(b, "\\u%04x", c);
+		else
+			sbuf_add(b, (const char *)&c, 1);
+	}
+	sbuf_add(b, "\"", 1);
+}
+
+static void
+json_worker(struct sbuf *b, const struct worker *w, double now, double wall)
+{
+	sbuf_printf(b, "{\"id\":%u,\"pid\":%d,\"state\":\"%s\",\"generation\":%u,"
+	    "\"started\":%.3f,\"uptime\":%.3f,\"restarts\":%u,\"last_exit\":",
+	    w->slot->id, (int)w->pid, state_of(w), w->gen->number,
+	    wall - (now - w->started), now - w->started, w->slot->restarts);
+	json_str(b, w->slot->last_exit);
+	sbuf_add(b, ",\"status\":", 10);
+	json_str(b, w->status);
+	sbuf_add(b, "}", 1);
+}
+
+void
+status_json(const struct supervisor *sup, struct sbuf *b)
+{
+	double now = ev_now(sup->loop), wall = ev_time();
+	const struct gen *g = sup->cur;
+	size_t n;
+	struct worker **v = sorted_workers(sup, &n);
+	int *empty = xcalloc(sup->nslots, sizeof(int));
+	int first = 1;
+
+	sbuf_printf(b, "{\"pid\":%d,\"name\":", (int)getpid());
+	json_str(b, g->cfg->name);
+	sbuf_printf(b, ",\"uptime\":%.3f,\"generation\":%u,\"state\":\"%s\","
+	    "\"workers_wanted\":%zu,\"workers_ready\":%d,\"command\":",
+	    now - sup->started, g->number, sup_state(sup), sup->nslots,
+	    sup_ready_count(sup));
+	json_str(b, g->cfg->prog.command);
+	sbuf_add(b, ",\"sockets\":[", 12);
+	for (size_t i = 0; i < g->nlst; i++) {
+		sbuf_add(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+		json_str(b, g->cfg->socks[i].name);
+		sbuf_add(b, ",\"address\":", 11);
+		json_str(b, g->lst[i]->bound);
+		if (g->lst[i]->addr.family == AF_UNIX)
+			sbuf_printf(b, ",\"port\":null,\"fd\":%zu}", 3 + i);
+		else
+			sbuf_printf(b, ",\"port\":%d,\"fd\":%zu}", g->lst[i]->port, 3 + i);
+	}
+	sbuf_add(b, "],\"workers\":[", 13);
+	empty_slots(sup, v, n, empty);
+	for (size_t i = 0; i < n; i++) {
+		if (!first)
+			sbuf_add(b, ",", 1);
+		first = 0;
+		json_worker(b, v[i], now, wall);
+	}
+	for (size_t id = 0; id < sup->nslots; id++) {
+		const struct slot *s = sup->slots[id];
+
+		if (!empty[id])
+			continue;
+		if (!first)
+			sbuf_add(b, ",", 1);
+		first = 0;
+		sbuf_printf(b, "{\"id\":%zu,\"pid\":null,\"state\":\"%s\",\"generation\":null,"
+		    "\"started\":null,\"uptime\":null,\"restarts\":%u,\"last_exit\":", id,
+		    s->done ? "done" : "backoff", s->restarts);
+		json_str(b, s->last_exit);
+		sbuf_add(b, ",\"status\":null}", 15);
+	}
+	sbuf_add(b, "]}\n", 3);
+	free(empty);
+	free(v);
+}
