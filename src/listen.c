@@ -22,6 +22,7 @@
 
 #include "listen.h"
 #include "log.h"
+#include "strv.h"
 
 /* Why the last listener_open() failed; the caller decides how to say it. */
 static char last_error[512];
@@ -411,7 +412,6 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	int fd;
 
 	memset(l, 0, sizeof(*l));
-	l->cfg = sc;
 	l->fd = -1;
 	*a = sc->addr;
 	if (a->family == AF_UNIX && unix_clear_stale(sc, a) == -1)
@@ -460,6 +460,7 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 		}
 	}
 	l->fd = fd;
+	l->cfg = sock_cfg_dup(sc);
 	addr_format((struct sockaddr *)&ss, len, a->type, l->bound, sizeof(l->bound));
 	log_info("listening on %s (%s)", l->bound, sc->name);
 	return 0;
@@ -478,6 +479,8 @@ listener_close(struct listener *l)
 		return;
 	close(l->fd);
 	l->fd = -1;
+	sock_cfg_free(l->cfg);
+	l->cfg = NULL;
 	if (l->ino == 0)
 		return;
 	/* Remove the file only if it is still ours, not a successor's. */
@@ -504,4 +507,36 @@ sock_cfg_equal(const struct sock_cfg *a, const struct sock_cfg *b)
 	    a->defer_accept == b->defer_accept && a->keepalive == b->keepalive &&
 	    a->rcvbuf == b->rcvbuf && a->sndbuf == b->sndbuf &&
 	    a->transparent == b->transparent;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct sock_cfg *
+sock_cfg_dup(const struct sock_cfg *sc)
+{
+	struct sock_cfg *c = xmalloc(sizeof(*c));
+
+	*c = *sc;
+	c->name = dup_or_null(sc->name);
+	c->listen = dup_or_null(sc->listen);
+	c->owner = dup_or_null(sc->owner);
+	c->group = dup_or_null(sc->group);
+	c->file = NULL;		/* the config file's name lives with the config */
+	return c;
+}
+
+void
+sock_cfg_free(struct sock_cfg *sc)
+{
+	if (sc == NULL)
+		return;
+	free(sc->name);
+	free(sc->listen);
+	free(sc->owner);
+	free(sc->group);
+	free(sc);
 }

@@ -39,7 +39,7 @@ struct sock_cfg {
 };
 
 struct listener {
-	const struct sock_cfg *cfg;
+	struct sock_cfg	*cfg;		/* its own copy: configs come and go */
 	struct addr	 addr;		/* cfg's, or its IPv4 fallback */
 	char		 bound[160];	/* the bound address, formatted */
 	int		 fd;
@@ -55,6 +55,8 @@ int	 addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
 void	 addr_format(const struct sockaddr *, socklen_t, int type, char *buf,
 	    size_t len);
 void	 sock_cfg_init(struct sock_cfg *);
+struct sock_cfg *sock_cfg_dup(const struct sock_cfg *);
+void	 sock_cfg_free(struct sock_cfg *);
 /* Bind and listen; on error returns -1 and listener_error() says
  * "ADDR: reason". */
 int	 listener_open(struct listener *, const struct sock_cfg *);

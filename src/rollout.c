@@ -71,6 +71,7 @@ rollout_done(struct supervisor *sup)
 	}
 	rollout_end(sup);
 	ops_finish(sup, code, msg, NULL);
+	sup_check_ready(sup);
 	ops_run_next(sup);
 }
 

@@ -124,7 +124,14 @@ sup_worker_ready(struct worker *w)
 		rollout_worker_ready(sup, w);
 		return;
 	}
-	if (!sup->announced && !sup->stopping &&
+	sup_check_ready(sup);
+}
+
+/* Say once when every slot has a ready worker (again after a scale-up). */
+void
+sup_check_ready(struct supervisor *sup)
+{
+	if (!sup->announced && !sup->stopping && !sup->ro.active &&
 	    sup_ready_count(sup) == (int)sup->nslots) {
 		sup->announced = 1;
 		log_info("%zu worker%s ready", sup->nslots, sup->nslots == 1 ? "" : "s");

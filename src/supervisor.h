@@ -83,6 +83,7 @@ int	sup_signal_workers(struct supervisor *, int sig, long id, char *msg, size_t 
 void	sup_request(struct supervisor *, enum op_kind, struct ctl_conn *);
 void	sup_forget_conn(struct supervisor *, struct ctl_conn *);
 int	sup_ready_count(const struct supervisor *);
+void	sup_check_ready(struct supervisor *);
 const char *sup_state(const struct supervisor *);
 
 /* rollout.c */
