@@ -8,11 +8,18 @@
  * where ID is $CLUSTERD_WORKER_ID; HTTP/1.1 connections are kept alive,
  * HTTP/1.0 and "Connection: close" ones closed.  A datagram socket answers
  * each datagram with the same line.  SIGTERM or SIGINT: stop accepting, finish
- * the requests in flight, close idle connections, exit 0.
+ * the requests in flight, close idle keep-alive connections, exit 0.  A
+ * connection accepted whose first request has not arrived yet is not idle:
+ * its client is sending one, so it is answered too (else a rolling restart
+ * would lose it).
  *
  * Test knobs, from the environment:
  *	HELLO_IGNORE_TERM=1	ignore SIGTERM (to test clusterd's stop timeout)
  *	HELLO_DELAY_MS=N	wait N ms (a timerfd, no sleep) before each answer
+ *	HELLO_FAIL=1		exit 1 at once (a broken deploy)
+ *	HELLO_NOTIFY=1		send READY=1 to $NOTIFY_SOCKET once serving
+ *				(for ready = notify; without it, never ready)
+ *	HELLO_STATUS=TEXT	send STATUS=TEXT to $NOTIFY_SOCKET once serving
  *
  * Without clusterd: systemd-socket-activate -l 3000 ./hello
  */
@@ -21,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +38,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 
 enum kind { LISTENER, DATAGRAM, SIGNALS, CONN, TIMER };
 
@@ -44,6 +53,7 @@ struct conn {
 	struct conn	*prev, *next;	/* all open connections */
 	int		 busy;		/* answering a request */
 	int		 closing;	/* close once the answer is out */
+	int		 served;	/* answers sent: idle only after one */
 	int		 eof;		/* the client sends no more */
 	int		 dead;		/* closed, freed after this epoll round */
 	size_t		 inlen, outlen, outoff;
@@ -100,6 +110,7 @@ conn_write(struct conn *c)
 		c->outoff += n;
 	}
 	c->busy = 0;
+	c->served++;
 	if (c->closing)
 		conn_close(c);
 	else
@@ -129,7 +140,7 @@ conn_request(struct conn *c)
 	c->in[c->inlen] = '\0';
 	if ((end = strstr(c->in, "\r\n\r\n")) == NULL) {
 		if (c->eof || c->inlen == sizeof(c->in) - 1 ||
-		    (stopping && c->inlen == 0))
+		    (stopping && c->inlen == 0 && c->served > 0))
 			conn_close(c);	/* no whole request is coming */
 		return;
 	}
@@ -231,7 +242,7 @@ handle(struct source *s, struct source *listeners, int n)
 			close(listeners[i].fd);
 		for (struct conn *c = conns, *next; c != NULL; c = next) {
 			next = c->next;
-			if (!c->busy && c->inlen == 0)
+			if (!c->busy && c->inlen == 0 && c->served > 0)
 				conn_close(c);	/* idle keep-alive */
 		}
 		break;
@@ -248,6 +259,39 @@ handle(struct source *s, struct source *listeners, int n)
 	}
 }
 
+/* One sd_notify(3) datagram to $NOTIFY_SOCKET ("@name": abstract). */
+static void
+notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (path == NULL || path[0] == '\0' ||
+	    strlen(path) >= sizeof(sun.sun_path)) {
+		warnx("no usable NOTIFY_SOCKET");
+		return;
+	}
+	strcpy(sun.sun_path, path);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sun, len) == -1)
+		warn("notify %s", path);
+	if (fd != -1)
+		close(fd);
+}
+
+static int
+knob(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
 int
 main(void)
 {
@@ -259,6 +303,8 @@ main(void)
 	int n, type;
 	socklen_t len = sizeof(type);
 
+	if (knob("HELLO_FAIL"))
+		errx(1, "HELLO_FAIL=1: failing at once");
 	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid() ||
 	    (n = atoi(fds)) < 1)
 		errx(1, "no sockets in LISTEN_FDS; "
@@ -270,7 +316,7 @@ main(void)
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
-	if ((v = getenv("HELLO_IGNORE_TERM")) != NULL && strcmp(v, "1") == 0)
+	if (knob("HELLO_IGNORE_TERM"))
 		signal(SIGTERM, SIG_IGN);
 	else
 		sigaddset(&mask, SIGTERM);
@@ -288,6 +334,14 @@ main(void)
 		fcntl(3 + i, F_SETFL, fcntl(3 + i, F_GETFL) | O_NONBLOCK);
 		/* every idle worker wakes; the first to accept() wins */
 		watch(&listeners[i], EPOLLIN);
+	}
+	if ((v = getenv("HELLO_STATUS")) != NULL || knob("HELLO_NOTIFY")) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s%s%s", knob("HELLO_NOTIFY") ?
+		    "READY=1\n" : "", v != NULL ? "STATUS=" : "",
+		    v != NULL ? v : "");
+		notify(msg);
 	}
 
 	while (!stopping || conns != NULL) {

@@ -28,6 +28,7 @@ static const char usage_text[] =
 "  -u, --user=USER[:GROUP]  run workers as this user\n"
 "  -d, --directory=DIR      workers' working directory\n"
 "      --subreaper          reap orphaned descendants (PR_SET_CHILD_SUBREAPER)\n"
+"      --bind-shim          let workers' own bind() take the shared sockets\n"
 "      --check              check the settings, print them, and exit\n"
 "  -q, --quiet              log warnings and errors only\n"
 "  -v, --verbose            log debugging detail\n"
@@ -124,7 +125,8 @@ cli_parse(struct cli *cli, int argc, char **argv)
 		case OPT_REUSEPORT:
 			usage_error("%s: not supported yet", "--reuseport");
 		case OPT_BIND_SHIM:
-			usage_error("%s: not supported yet", "--bind-shim");
+			cli->bind_shim = 1;
+			break;
 		case 'q':
 			cli->verbosity = -1;
 			break;

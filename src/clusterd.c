@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "inherit.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -20,6 +21,7 @@ main(int argc, char **argv)
 	log_init();
 	cli_parse(&cli, argc, argv);
 	log_set_verbosity(cli.verbosity);
+	inherit_scan();
 	if (config_load(cfg, &cli, NULL) == -1)
 		status = 2;
 	else if (cli.check) {

@@ -17,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "config.h"
 #include "cpus.h"
+#include "inherit.h"
 #include "log.h"
 
 #define MAX_LINE	199	/* what inih's 200-byte buffer holds */
@@ -52,10 +54,10 @@ static const struct key clusterd_keys[] = {
 	{ "stop_timeout",	K_DURATION,	C(stop_timeout), 0, 0, NULL },
 	{ "name",		K_STRING,	C(name), 0, 0, NULL },
 	{ "give_up_after",	K_INT,		C(give_up_after), 0, 1000000, NULL },
-	{ "log_prefix",		K_BOOL,		C(log_prefix), 0, 0, "worker output prefixing" },
-	{ "compat",		K_COMPAT,	C(compat), 0, 0, "einhorn/server_starter variables" },
+	{ "log_prefix",		K_BOOL,		C(log_prefix), 0, 0, NULL },
+	{ "compat",		K_COMPAT,	C(compat), 0, 0, NULL },
 	{ "subreaper",		K_BOOL,		C(subreaper), 0, 0, NULL },
-	{ "bind_shim",		K_BOOL,		C(bind_shim), 0, 0, "the bind shim" },
+	{ "bind_shim",		K_BOOL,		C(bind_shim), 0, 0, NULL },
 	{ "restart_batch",	K_INT,		C(restart_batch), 1, MAX_WORKERS, NULL },
 };
 
@@ -665,6 +667,8 @@ apply_cli(struct parse *ps, const struct cli *cli)
 	}
 	if (cli->subreaper)
 		cfg->subreaper = 1;
+	if (cli->bind_shim)
+		cfg->bind_shim = 1;
 	if (cli->ready) {
 		static const struct key k = { "ready", K_READY, P(ready), 0, 0, NULL };
 
@@ -744,6 +748,71 @@ apply_cli(struct parse *ps, const struct cli *cli)
 	}
 }
 
+/*
+ * Sockets a service manager gave clusterd: with none configured, each one
+ * is a socket; otherwise each configured one takes its namesake (or, with
+ * no names given, the one in its position), which must match its address.
+ */
+static void
+adopt_inherited(struct parse *ps, int none)
+{
+	struct config *cfg = ps->cfg;
+	size_t n = inherit_count();
+	int named = 0;
+	char err[256], have[160];
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		inherit_get(i)->used = 0;
+		named |= inherit_get(i)->name != NULL;
+	}
+	if (none)
+		return;
+	if (cfg->nsocks == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct inherited *in = inherit_get(i);
+			char auto_name[32];
+			struct sock_cfg *sc;
+
+			snprintf(auto_name, sizeof(auto_name), "listen%zu", i);
+			sc = sock_add(cfg, in->name ? in->name : auto_name, "LISTEN_FDS", 0);
+			addr_format((struct sockaddr *)&in->ss, in->len, in->type, have,
+			    sizeof(have));
+			sc->listen = xstrdup(have);
+			if (addr_parse(have, &sc->addr, err, sizeof(err)) == -1)
+				memcpy(&sc->addr.ss, &in->ss, sc->addr.len = in->len);
+			sc->addr.type = in->type;
+			sc->adopt_fd = in->fd;
+			in->used = 1;
+		}
+		return;
+	}
+	for (size_t i = 0; i < cfg->nsocks; i++) {
+		struct sock_cfg *sc = &cfg->socks[i];
+		struct inherited *in = NULL;
+
+		if (sc->listen == NULL)
+			continue;
+		for (size_t j = 0; named && j < n; j++)
+			if (inherit_get(j)->name && strcmp(inherit_get(j)->name, sc->name) == 0)
+				in = inherit_get(j);
+		if (!named)
+			in = inherit_get(i);
+		if (in == NULL)
+			continue;	/* bound by clusterd as usual */
+		addr_format((struct sockaddr *)&in->ss, in->len, in->type, have, sizeof(have));
+		if (!addr_matches(&in->ss, in->len, in->type, &sc->addr)) {
+			perr(ps, sc->line, "[socket:%s]: inherited fd %d is %s (%s), not %s",
+			    sc->name, in->fd, have, in->type == SOCK_DGRAM ? "datagram" : "stream",
+			    sc->listen);
+			continue;
+		}
+		sc->adopt_fd = in->fd;
+		in->used = 1;
+	}
+}
+
 static void
 finalize(struct parse *ps, const struct cli *cli)
 {
@@ -760,6 +829,7 @@ finalize(struct parse *ps, const struct cli *cli)
 		perr(ps, 0, "-l none cannot be combined with other sockets");
 		ps->file = cfg->file;
 	}
+	adopt_inherited(ps, none);
 	if (!none && cfg->nsocks == 0 && cfg->file == NULL) {
 		/* Plain command-line use: the seed's port, or $PORT as PaaS set it. */
 		const char *port = getenv("PORT");
@@ -793,12 +863,22 @@ finalize(struct parse *ps, const struct cli *cli)
 	for (size_t i = 0; i < cfg->env.n; i++)
 		check_placeholders(ps, i < ps->nenv_line ? ps->env_line[i] : 0, "env",
 		    cfg->env.v[i]);
+	if (cfg->bind_shim && access(config_shim_path(), R_OK) == -1)
+		perr(ps, 0, "bind shim %s: %s", config_shim_path(), strerror(errno));
 	if (cfg->prog.backoff_max < cfg->prog.backoff_initial)
 		perr(ps, 0, "backoff_max is shorter than backoff_initial");
 	if (cfg->workers < 0)
 		cfg->workers = cpus_available();
 	if (cfg->restart_batch > 1 && cfg->restart_batch > cfg->workers && cfg->workers > 0)
 		cfg->restart_batch = cfg->workers;
+}
+
+const char *
+config_shim_path(void)
+{
+	const char *p = getenv("CLUSTERD_SHIM");
+
+	return p && *p ? p : SHIM_PATH;
 }
 
 int
@@ -935,6 +1015,12 @@ config_print(const struct config *cfg, FILE *fp)
 	print_duration(fp, "stop_timeout", cfg->stop_timeout);
 	print_int(fp, "give_up_after", cfg->give_up_after);
 	print_bool(fp, "subreaper", cfg->subreaper);
+	print_bool(fp, "log_prefix", cfg->log_prefix);
+	print_bool(fp, "bind_shim", cfg->bind_shim);
+	if (cfg->compat)
+		fprintf(fp, "compat = %s%s%s\n", cfg->compat & COMPAT_EINHORN ? "einhorn" : "",
+		    cfg->compat == (COMPAT_EINHORN | COMPAT_SERVER_STARTER) ? ", " : "",
+		    cfg->compat & COMPAT_SERVER_STARTER ? "server_starter" : "");
 	print_int(fp, "restart_batch", cfg->restart_batch);
 
 	for (size_t i = 0; i < cfg->nsocks; i++) {

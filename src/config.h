@@ -72,6 +72,7 @@ struct cli {
 	const char	*user;
 	const char	*directory;
 	int		 subreaper;
+	int		 bind_shim;
 	int		 check;
 	int		 verbosity;
 	struct strv	 argv;		/* worker command */
@@ -84,6 +85,8 @@ void	cli_free(struct cli *);
 int	config_load(struct config *, const struct cli *, struct strv *errors);
 void	config_free(struct config *);
 void	config_print(const struct config *, FILE *);
+/* The --bind-shim library: $CLUSTERD_SHIM, else the installed one. */
+const char *config_shim_path(void);
 
 
 #endif

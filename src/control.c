@@ -18,6 +18,7 @@
 #include "log.h"
 #include "status.h"
 #include "supervisor.h"
+#include "util.h"
 
 #define CTL_LINE_MAX	1024
 #define CTL_IDLE	10.0
@@ -45,9 +46,6 @@ struct ctl {
 	int		 nconns;
 	LIST_HEAD(, ctl_conn) conns;
 };
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 static void
 conn_close(struct ctl_conn *c)
@@ -309,13 +307,16 @@ ctl_open(struct supervisor *sup, const char *path, int *busy)
 		return NULL;
 	}
 	if (lstat(path, &st) == 0) {
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* Non-blocking: a stuck owner with a full backlog is still an owner. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 		if (!S_ISSOCK(st.st_mode)) {
 			log_errx("control socket %s: file exists and is not a socket", path);
 			goto fail;
 		}
 		r = connect(probe, (struct sockaddr *)&sun, sizeof(sun));
+		if (r == -1 && (errno == EAGAIN || errno == EINPROGRESS))
+			r = 0;
 		close(probe);
 		if (r == 0) {
 			*busy = 1;

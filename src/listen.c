@@ -75,6 +75,7 @@ sock_cfg_init(struct sock_cfg *sc)
 	sc->rcvbuf = -1;
 	sc->sndbuf = -1;
 	sc->transparent = -1;
+	sc->adopt_fd = -1;
 }
 
 static int
@@ -222,6 +223,36 @@ addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 	return parse_inet(s, a, err, errlen);
 }
 
+int
+addr_matches(const struct sockaddr_storage *ss, socklen_t len, int type,
+    const struct addr *a)
+{
+	const struct sockaddr *x = (const struct sockaddr *)ss;
+	const struct sockaddr *y = (const struct sockaddr *)&a->ss;
+
+	if (type != a->type)
+		return 0;
+	if (x->sa_family == AF_UNIX || y->sa_family == AF_UNIX)
+		return x->sa_family == y->sa_family && len == a->len &&
+		    memcmp(ss, &a->ss, a->len) == 0;
+	int xport = x->sa_family == AF_INET ? ((const struct sockaddr_in *)x)->sin_port :
+	    ((const struct sockaddr_in6 *)x)->sin6_port;
+	int yport = y->sa_family == AF_INET ? ((const struct sockaddr_in *)y)->sin_port :
+	    ((const struct sockaddr_in6 *)y)->sin6_port;
+
+	if (xport != yport && yport != 0)
+		return 0;
+	if (a->dualstack)
+		return 1;	/* any interface: however the manager bound it */
+	if (x->sa_family != y->sa_family)
+		return 0;
+	if (x->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)x)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)y)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr,
+	    &((const struct sockaddr_in6 *)y)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
 void
 addr_format(const struct sockaddr *sa, socklen_t len, int type, char *buf,
     size_t buflen)
@@ -279,11 +310,13 @@ unix_clear_stale(const struct sock_cfg *sc, const struct addr *a)
 		lfail("%s: file exists and is not a socket", sc->listen);
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC, 0)) == -1) {
+	if ((fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
 		lfail_errno("%s: socket", sc->listen);
 		return -1;
 	}
 	r = connect(fd, (const struct sockaddr *)sun, a->len);
+	if (r == -1 && (errno == EAGAIN || errno == EINPROGRESS))
+		r = 0;		/* alive, only too busy to answer now */
 	close(fd);
 	if (r == 0) {
 		lfail("%s: %s", sc->listen, strerror(EADDRINUSE));
@@ -403,6 +436,28 @@ do_bind(const struct sock_cfg *sc, const struct addr *a, int fd)
 	return 0;
 }
 
+/* A socket the service manager bound for us: config.c checked it matches. */
+static int
+adopt(struct listener *l, const struct sock_cfg *sc)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(sc->adopt_fd, (struct sockaddr *)&ss, &len) == -1) {
+		lfail_errno("%s: inherited fd %d", sc->listen, sc->adopt_fd);
+		return -1;
+	}
+	l->fd = sc->adopt_fd;
+	if (ss.ss_family == AF_INET)
+		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		l->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	l->cfg = sock_cfg_dup(sc);
+	addr_format((struct sockaddr *)&ss, len, sc->addr.type, l->bound, sizeof(l->bound));
+	log_info("adopted %s (%s) from the service manager", l->bound, sc->name);
+	return 0;
+}
+
 int
 listener_open(struct listener *l, const struct sock_cfg *sc)
 {
@@ -414,6 +469,8 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
 	*a = sc->addr;
+	if (sc->adopt_fd >= 0)
+		return adopt(l, sc);
 	if (a->family == AF_UNIX && unix_clear_stale(sc, a) == -1)
 		return -1;
 	fd = socket(a->family, a->type | SOCK_CLOEXEC, 0);
@@ -506,7 +563,7 @@ sock_cfg_equal(const struct sock_cfg *a, const struct sock_cfg *b)
 	    a->freebind == b->freebind && a->nodelay == b->nodelay &&
 	    a->defer_accept == b->defer_accept && a->keepalive == b->keepalive &&
 	    a->rcvbuf == b->rcvbuf && a->sndbuf == b->sndbuf &&
-	    a->transparent == b->transparent;
+	    a->transparent == b->transparent && a->adopt_fd == b->adopt_fd;
 }
 
 static char *

@@ -34,6 +34,7 @@ struct sock_cfg {
 	int		 rcvbuf;
 	int		 sndbuf;
 	int		 transparent;
+	int		 adopt_fd;	/* inherited from the service manager, or -1 */
 	const char	*file;		/* where it was defined, for messages */
 	int		 line;
 };
@@ -54,6 +55,10 @@ int	 addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
 /* "127.0.0.1:80", "[::]:80", "unix:/p", "unix:@n", "udp:..." */
 void	 addr_format(const struct sockaddr *, socklen_t, int type, char *buf,
 	    size_t len);
+/* Is a socket bound to ss (and of type) good for the address a asks for?
+ * A wildcard ":PORT" takes any address; port 0 takes any port. */
+int	 addr_matches(const struct sockaddr_storage *ss, socklen_t len, int type,
+	    const struct addr *a);
 void	 sock_cfg_init(struct sock_cfg *);
 struct sock_cfg *sock_cfg_dup(const struct sock_cfg *);
 void	 sock_cfg_free(struct sock_cfg *);

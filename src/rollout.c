@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "control.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "supervisor.h"
 
 static void rollout_step(struct supervisor *);
@@ -33,11 +35,17 @@ rollout_start(struct supervisor *sup, struct gen *to)
 	gen_unref(sup, sup->cur);
 	sup->cur = to;
 	gen_ref(to);
-	if (!ro->rollback)
+	if (!ro->rollback) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)ts.tv_sec * 1000000 +
+		    ts.tv_nsec / 1000);
 		log_info("rolling restart to generation %u (%zu worker%s, %d at a time%s)",
 		    to->number, sup->nslots, sup->nslots == 1 ? "" : "s",
 		    cfg->restart_batch,
 		    cfg->prog.restart_mode == RESTART_REPLACE ? ", replace" : "");
+	}
 	rollout_step(sup);
 }
 
@@ -71,6 +79,7 @@ rollout_done(struct supervisor *sup)
 	}
 	rollout_end(sup);
 	ops_finish(sup, code, msg, NULL);
+	sdnotify("READY=1");
 	sup_check_ready(sup);
 	ops_run_next(sup);
 }

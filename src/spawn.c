@@ -134,6 +134,9 @@ child(const struct spawn *sp, pid_t parent, int report)
 	 */
 	if (report < top && (report = fcntl(report, F_DUPFD_CLOEXEC, top)) == -1)
 		_exit(125);
+	if ((sp->stdout_fd >= 0 && dup2(sp->stdout_fd, 1) == -1) ||
+	    (sp->stderr_fd >= 0 && dup2(sp->stderr_fd, 2) == -1))
+		child_fail(report, STAGE_SETUP);
 	int moved[sp->nfds > 0 ? sp->nfds : 1];
 
 	for (int i = 0; i < sp->nfds; i++)

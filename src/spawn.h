@@ -15,6 +15,8 @@ struct spawn {
 	const int *fds;		/* become 3, 4, ... */
 	int	  nfds;
 	int	  devnull;
+	int	  stdout_fd;	/* log_prefix pipes, or -1 to share clusterd's */
+	int	  stderr_fd;
 	const char *directory;
 	int	  drop;		/* change credentials to uid/gid/groups */
 	uid_t	  uid;

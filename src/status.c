@@ -83,11 +83,14 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 	char up[32];
 
 	uptime(up, sizeof(up), now - sup->started);
-	sbuf_printf(b, "clusterd%s%s (pid %d), %s, up %s, generation %u, %d of %zu "
+	sbuf_printf(b, "clusterd%s%s (pid %d), up %s, generation %u, %d of %zu "
 	    "workers ready\n", sup->cur->cfg->name ? " " : "",
-	    sup->cur->cfg->name ? sup->cur->cfg->name : "", (int)getpid(), sup_state(sup),
+	    sup->cur->cfg->name ? sup->cur->cfg->name : "", (int)getpid(),
 	    up, sup->cur->number, sup_ready_count(sup), sup->nslots);
 	sbuf_printf(b, "command: %s\n", sup->cur->cfg->prog.command);
+	if (strcmp(sup_state(sup), "running") != 0)
+		sbuf_printf(b, "state: %s\n", sup->ro.active ?
+		    "rolling restart in progress" : sup_state(sup));
 	if (sup->cur->nlst > 0)
 		sbuf_printf(b, "%-12s %-32s %s\n", "SOCKET", "ADDRESS", "FD");
 	for (size_t i = 0; i < sup->cur->nlst; i++)

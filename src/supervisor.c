@@ -18,7 +18,9 @@
 #include "control.h"
 #include "cpus.h"
 #include "ctlpath.h"
+#include "inherit.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "supervisor.h"
 
 extern char **environ;
@@ -127,14 +129,31 @@ sup_worker_ready(struct worker *w)
 	sup_check_ready(sup);
 }
 
-/* Say once when every slot has a ready worker (again after a scale-up). */
+/* Say once when every slot has a ready worker (again after a scale-up);
+ * keep the service manager's STATUS= current. */
 void
 sup_check_ready(struct supervisor *sup)
 {
+	int ready = sup_ready_count(sup);
+
 	if (!sup->announced && !sup->stopping && !sup->ro.active &&
-	    sup_ready_count(sup) == (int)sup->nslots) {
+	    ready == (int)sup->nslots) {
 		sup->announced = 1;
 		log_info("%zu worker%s ready", sup->nslots, sup->nslots == 1 ? "" : "s");
+		sdnotify("READY=1\nSTATUS=%d of %zu workers ready, generation %u", ready,
+		    sup->nslots, sup->cur->number);
+		sup->told_ready = ready;
+		sup->told_gen = sup->cur->number;
+		sup->told_n = sup->nslots;
+		return;
+	}
+	if (ready != sup->told_ready || sup->cur->number != sup->told_gen ||
+	    sup->nslots != sup->told_n) {
+		sup->told_ready = ready;
+		sup->told_gen = sup->cur->number;
+		sup->told_n = sup->nslots;
+		sdnotify("STATUS=%d of %zu workers ready, generation %u", ready,
+		    sup->nslots, sup->cur->number);
 	}
 }
 
@@ -176,6 +195,7 @@ sup_stop(struct supervisor *sup, int status)
 		return;
 	sup->stopping = 1;
 	sup->exit_status = status;
+	sdnotify("STOPPING=1");
 	rollout_abort(sup);
 	for (size_t i = 0; i < sup->nslots; i++)
 		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
@@ -288,6 +308,7 @@ sup_worker_exited(struct worker *w, int status)
 	}
 	free(s->last_exit);
 	s->last_exit = xstrdup(what);
+	sup->told_ready = -1;	/* the count may have changed: say so below */
 
 	if (sup->stopping || s->removed ||
 	    (w != s->w && w != s->next)) {
@@ -321,6 +342,7 @@ sup_worker_exited(struct worker *w, int status)
 		return;
 	}
 	slot_worker_died(s, w, status, what);
+	sup_check_ready(sup);
 }
 
 void
@@ -485,7 +507,12 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 	}
 }
 
-/* The private directory for the workers' notify sockets. */
+/*
+ * The private directory for the workers' notify sockets, beside the
+ * control directory (mkdtemp: never one somebody made for us). It is 0700,
+ * or 0711 once workers run as another user, who can then reach the socket
+ * file that is theirs (0600) and nothing else there.
+ */
 static int
 make_notify_dir(struct supervisor *sup)
 {
@@ -496,10 +523,12 @@ make_notify_dir(struct supervisor *sup)
 		log_warnx("%s; workers get no NOTIFY_SOCKET", err);
 		return sup->cur->cfg->prog.ready == READY_NOTIFY ? -1 : 0;
 	}
-	if ((slash = strrchr(path, '/')) == NULL)
+	for (int i = 0; i < 2 && (slash = strrchr(path, '/')) != NULL; i++)
+		*slash = '\0';		/* DIR/clusterd.sock -> DIR's parent */
+	if (strlen(path) + sizeof("/clusterd-notify.XXXXXX") > sizeof(path))
 		return -1;
-	snprintf(slash, sizeof(path) - (size_t)(slash - path), "/notify.%d", (int)getpid());
-	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+	strcat(path, "/clusterd-notify.XXXXXX");
+	if (mkdtemp(path) == NULL) {
 		log_err("%s", path);
 		return -1;
 	}
@@ -525,6 +554,7 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 	if (sup->loop == NULL)
 		fatalx(1, "cannot initialise libev");
 	sup->started = ev_now(sup->loop);
+	sdnotify_init(sup->loop);
 	if ((sup->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		fatal(1, "/dev/null");
 	for (char **e = environ; *e; e++)
@@ -549,6 +579,15 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 			log_errx("%s", errors.v[i]);
 		strv_free(&errors);
 		goto fail;
+	}
+	for (size_t i = 0; i < inherit_count(); i++) {
+		struct inherited *in = inherit_get(i);
+
+		if (!in->used) {
+			log_warnx("inherited fd %d%s%s%s is not used; closing", in->fd,
+			    in->name ? " (" : "", in->name ? in->name : "", in->name ? ")" : "");
+			close(in->fd);
+		}
 	}
 	if (make_notify_dir(sup) == -1)
 		goto fail;
@@ -643,6 +682,7 @@ cleanup(struct supervisor *sup)
 	free(sup->cpus);
 	strv_free(&sup->base_env);
 	close(sup->devnull);
+	sdnotify_close();
 }
 
 int

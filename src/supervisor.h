@@ -56,12 +56,16 @@ struct supervisor {
 	int		 stopping;
 	int		 exit_status;
 	int		 announced;	/* "N workers ready" was logged */
+	int		 told_ready;	/* what the service manager last heard */
+	unsigned	 told_gen;
+	size_t		 told_n;
 	struct strv	 base_env;	/* clusterd's environment, LISTEN_* removed */
 	int		 devnull;
 	struct rlimit	 nofile;	/* what workers get */
 	int		*cpus;		/* the CPUs we may use, for cpu_affinity */
 	int		 ncpus;
 	char		*notify_dir;
+	int		 notify_dir_shared;	/* 0711: workers run as others */
 	unsigned long	 notify_serial;
 	char		*pidfile;
 	struct ctl	*ctl;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +19,7 @@
 #include "notify.h"
 #include "supervisor.h"
 #include "worker.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
+#include "util.h"
 
 const char *
 worker_state_name(enum worker_state s)
@@ -97,6 +97,38 @@ pid_slot(struct strv *env, const char *prefix)
 	return p;
 }
 
+/* The variables einhorn and Server::Starter give their workers, so apps
+ * written for them move over unchanged. */
+static void
+compat_env(const struct gen *g, struct strv *env)
+{
+	if (g->cfg->compat & COMPAT_EINHORN) {
+		strv_env_unset_prefix(env, "EINHORN_FD_");
+		strv_push(env, xasprintf("EINHORN_FD_COUNT=%zu", g->nlst));
+		for (size_t i = 0; i < g->nlst; i++)
+			strv_push(env, xasprintf("EINHORN_FD_%zu=%zu", i, 3 + i));
+	}
+	if (g->cfg->compat & COMPAT_SERVER_STARTER) {
+		struct sbuf b = { 0 };
+
+		for (size_t i = 0; i < g->nlst; i++) {
+			const struct listener *l = g->lst[i];
+			const char *addr = l->bound;
+
+			if (strncmp(addr, "udp:", 4) == 0)
+				addr += 4;
+			if (l->addr.family == AF_UNIX)
+				addr += 5;	/* "unix:" */
+			else if (l->addr.dualstack || strncmp(addr, "0.0.0.0:", 8) == 0 ||
+			    strncmp(addr, "[::]:", 5) == 0)
+				addr = strrchr(addr, ':') + 1;	/* a wildcard: the port alone */
+			sbuf_printf(&b, "%s%s=%zu", i ? ";" : "", addr, 3 + i);
+		}
+		strv_env_set(env, xasprintf("SERVER_STARTER_PORT=%s", b.s ? b.s : ""));
+		sbuf_free(&b);
+	}
+}
+
 static void
 build_env(const struct slot *slot, const struct gen *g, const char *notify_path,
     struct spawn *sp, struct strv *env)
@@ -113,6 +145,13 @@ build_env(const struct slot *slot, const struct gen *g, const char *notify_path,
 	strv_env_set(env, xasprintf("CLUSTERD_WORKER_ID=%u", slot->id));
 	strv_env_set(env, xasprintf("CLUSTERD_WORKERS=%zu", sup->nslots));
 	strv_env_set(env, xasprintf("CLUSTERD_GENERATION=%u", g->number));
+	if (cfg->bind_shim) {
+		int i = strv_env_find(env, "LD_PRELOAD", 10);
+
+		/* Ours first; whatever the user preloads still loads after it. */
+		strv_env_set(env, i < 0 ? xasprintf("LD_PRELOAD=%s", config_shim_path()) :
+		    xasprintf("LD_PRELOAD=%s %s", config_shim_path(), env->v[i] + 11));
+	}
 	if (notify_path)
 		strv_env_set(env, xasprintf("NOTIFY_SOCKET=%s", notify_path));
 	else
@@ -140,6 +179,8 @@ build_env(const struct slot *slot, const struct gen *g, const char *notify_path,
 	}
 	strv_push(env, xasprintf("LISTEN_FDS=%zu", g->nlst));
 	strv_push(env, names);
+	if (cfg->compat)
+		compat_env(g, env);
 	sp->listen_pid = pid_slot(env, "LISTEN_PID=");
 	pid_slot(env, "LISTEN_PIDFDID=");	/* last: the child may cut it off */
 	sp->pidfd_id = &env->v[env->n - 1];
@@ -332,8 +373,20 @@ worker_spawn(struct slot *slot, struct gen *g)
 		nfd = notify_open(sup->notify_dir, ++sup->notify_serial, &w->notify_path);
 		if (nfd == -1)
 			log_warn("worker %u: notify socket", slot->id);
-		else if (g->drop && chown(w->notify_path, g->uid, g->gid) == -1)
-			log_warn("worker %u: chown %s", slot->id, w->notify_path);
+		else if (g->drop && g->uid != geteuid()) {
+			if (!sup->notify_dir_shared && chmod(sup->notify_dir, 0711) == 0)
+				sup->notify_dir_shared = 1;
+			if (chmod(w->notify_path, 0600) == -1 ||
+			    chown(w->notify_path, g->uid, g->gid) == -1)
+				log_warn("worker %u: %s", slot->id, w->notify_path);
+		}
+	}
+	sp.stdout_fd = sp.stderr_fd = -1;
+	if (g->cfg->log_prefix) {
+		w->out = xcalloc(2, sizeof(*w->out));
+		if (output_open(&w->out[0], 1, &sp.stdout_fd) == -1 ||
+		    output_open(&w->out[1], 2, &sp.stderr_fd) == -1)
+			log_warn("worker %u: output pipe", slot->id);
 	}
 	for (size_t i = 0; i < pc->argv.n; i++)
 		strv_push(&argv, expand(slot, g, pc->argv.v[i]));
@@ -362,6 +415,10 @@ worker_spawn(struct slot *slot, struct gen *g)
 	pid = spawn_start(&sp, &report);
 	strv_free(&argv);
 	strv_free(&env);
+	if (sp.stdout_fd >= 0)
+		close(sp.stdout_fd);
+	if (sp.stderr_fd >= 0)
+		close(sp.stderr_fd);
 	if (pid == -1) {
 		log_err("worker %u: fork", slot->id);
 		if (nfd != -1) {
@@ -369,6 +426,11 @@ worker_spawn(struct slot *slot, struct gen *g)
 			unlink(w->notify_path);
 		}
 		free(w->notify_path);
+		if (w->out) {
+			output_close(sup->loop, &w->out[0]);
+			output_close(sup->loop, &w->out[1]);
+			free(w->out);
+		}
 		free(w);
 		return NULL;
 	}
@@ -390,6 +452,10 @@ worker_spawn(struct slot *slot, struct gen *g)
 	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
 	if (pc->watchdog > 0)
 		ev_timer_again(sup->loop, &w->watchdog);
+	if (w->out) {
+		output_start(sup->loop, &w->out[0], slot->id, pid);
+		output_start(sup->loop, &w->out[1], slot->id, pid);
+	}
 	TAILQ_INSERT_TAIL(&sup->workers, w, entry);
 	if (g->number > 1)
 		log_info("worker %u (pid %d) started (generation %u)", slot->id, (int)pid,
@@ -446,6 +512,11 @@ worker_free(struct worker *w)
 	if (w->notify_path) {
 		unlink(w->notify_path);
 		free(w->notify_path);
+	}
+	if (w->out) {
+		output_close(sup->loop, &w->out[0]);
+		output_close(sup->loop, &w->out[1]);
+		free(w->out);
 	}
 	TAILQ_REMOVE(&sup->workers, w, entry);
 	w->slot->nworkers--;

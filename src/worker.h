@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "output.h"
 #include "spawn.h"
 
 struct supervisor;
@@ -36,6 +37,7 @@ struct worker {
 	int		 killed;	/* SIGKILL was sent */
 	char		*why;		/* why clusterd stopped it, for the exit line */
 	char		*status;	/* last STATUS= */
+	struct output	*out;		/* log_prefix: stdout and stderr, or NULL */
 };
 
 struct slot {

@@ -41,11 +41,18 @@ my ($code, $out, $err) = run_clusterd(args => ['-n', '2']);
 is($code, 2, 'no command: exit 2');
 like($err, qr/no command/, 'no command: says so');
 
-for my $opt ('--reuseport', '--bind-shim') {
+for my $opt ('--reuseport') {
 	($code, $out, $err) = run_clusterd(args => [$opt, '--', 'sleep', '1']);
 	is($code, 2, "$opt: exit 2 (not yet)");
 	like($err, qr/not supported yet/, "$opt: not supported yet");
 }
+
+# --bind-shim needs its library: a missing one is a clear error, exit 2.
+($code, $out, $err) = run_clusterd(args => ['--bind-shim', '--', 'sleep', '1'],
+    env => { CLUSTERD_SHIM => '/nonexistent/clusterd-shim.so' });
+is($code, 2, '--bind-shim without its library: exit 2');
+like($err, qr{bind shim /nonexistent/clusterd-shim\.so: No such file or directory},
+    '--bind-shim without its library: says which file');
 
 ($code, $out, $err) = run_clusterd(args => ['-V']);
 is($code, 0, '-V: exit 0');

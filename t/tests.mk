@@ -22,6 +22,15 @@ TESTS = \
 	t/pdeathsig.t \
 	t/subreaper.t \
 	t/peer-python.t \
-	t/peer-node.t
+	t/peer-node.t \
+	t/notify.t \
+	t/watchdog.t \
+	t/rolling.t \
+	t/rolling-modes.t \
+	t/rollback.t \
+	t/reload.t \
+	t/scale.t \
+	t/control.t \
+	t/clusterctl.t
 
-EXTRA_DIST += t/lib/Clusterd.pm $(TESTS)
+EXTRA_DIST += t/lib/Clusterd.pm t/bin/notify-worker $(TESTS)

@@ -37,6 +37,10 @@ our @EXPORT = qw(
 	http_get http_get_unix udp_get worker_pids wait_workers answers_from_all
 	proc_env proc_fds proc_stat proc_cmdline tagged_pids alive
 	write_file slurp timeout dur_re pidfd_inode have_pidfs
+	$CLUSTERCTL $NOTIFY_WORKER run_clusterctl spawn_clusterctl
+	finish_clusterctl clusterctl ctl_request
+	ctl_status live_workers worker_gens wait_generation
+	start_load load_progress wait_load stop_load
 );
 
 our $SLOW = $ENV{CLUSTERD_TEST_SLOW} || 1;
@@ -46,6 +50,8 @@ our $TOP_BUILDDIR = $ENV{top_builddir}
 our $CLUSTERD = $ENV{CLUSTERD} // "$TOP_BUILDDIR/src/clusterd";
 our $HELLO = "$TOP_BUILDDIR/examples/hello";
 our $PYTHON3 = '/usr/bin/python3';	# Debian's, which has python3-systemd
+our $CLUSTERCTL = $ENV{CLUSTERCTL} // "$TOP_BUILDDIR/src/clusterctl";
+our $NOTIFY_WORKER = "$TOP_SRCDIR/t/bin/notify-worker";	# run it with $PYTHON3
 our $TMPDIR = tempdir('clusterd-t-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
 # Every process tree a test starts carries this mark in its environment,
@@ -464,6 +470,267 @@ END {
 	local $?;
 	show_logs() if @started && $failed;
 	cleanup();
+}
+
+# --- Control socket and clusterctl (issue 4) ---
+
+my @ctls;		# clusterctl runs not waited for yet
+
+# spawn_clusterctl(args => [...], env => {K => V or undef}, prefix =>
+# [CMD...]): start clusterctl (after prefix, e.g. setpriv) with stdin
+# /dev/null, without waiting; finish_clusterctl($h, SECS) waits for it
+# (killing it after SECS) and returns (exit code or undef on timeout,
+# stdout, stderr).  run_clusterctl(..., timeout => SECS) does both.
+sub spawn_clusterctl {
+	my (%o) = @_;
+	die "$CLUSTERCTL is not built\n" unless -x $CLUSTERCTL;
+	my $n = ++$counter;
+	my $h = { out => "$TMPDIR/clusterctl-$n.out",
+	    err => "$TMPDIR/clusterctl-$n.err", args => $o{args} // [] };
+	my @cmd = (@{ $o{prefix} // [] }, $CLUSTERCTL, @{ $h->{args} });
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0) {
+		delete @ENV{qw(LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
+		    LISTEN_PIDFDID NOTIFY_SOCKET)};
+		for my $k (keys %{ $o{env} // {} }) {
+			if (defined $o{env}{$k}) {
+				$ENV{$k} = $o{env}{$k};
+			} else {
+				delete $ENV{$k};
+			}
+		}
+		my $ok = open(STDIN, '<', '/dev/null')
+		    && open(STDOUT, '>', $h->{out})
+		    && open(STDERR, '>', $h->{err});
+		exec { $cmd[0] } @cmd if $ok;
+		print STDERR "cannot run $cmd[0]: $!\n";
+		POSIX::_exit(99);
+	}
+	$h->{pid} = $pid;
+	push(@ctls, $h);
+	return $h;
+}
+
+sub finish_clusterctl {
+	my ($h, $secs) = @_;
+	my $status;
+	my $done = wait_for(sub {
+		my $r = waitpid($h->{pid}, WNOHANG);
+		$status = $? if $r == $h->{pid};
+		return $r == $h->{pid} || ($r == -1 && $! != EINTR);
+	}, $secs // 15, "clusterctl @{ $h->{args} }");
+	unless ($done) {
+		kill(KILL => $h->{pid});
+		waitpid($h->{pid}, 0);
+	}
+	@ctls = grep { $_ != $h } @ctls;
+	my $code = !defined $status ? undef : WIFEXITED($status)
+	    ? WEXITSTATUS($status) : 128 + WTERMSIG($status);
+	return ($code, slurp($h->{out}) // '', slurp($h->{err}) // '');
+}
+
+sub run_clusterctl {
+	my (%o) = @_;
+	my $secs = delete $o{timeout};
+	return finish_clusterctl(spawn_clusterctl(%o), $secs);
+}
+
+# clusterctl($ctlsock, ARG...): run_clusterctl with -s $ctlsock.
+sub clusterctl {
+	my ($sock, @args) = @_;
+	return run_clusterctl(args => ['-s', $sock, @args]);
+}
+
+# Send $line (give the "\n") on a new connection to the control socket,
+# read the answer until the server closes it.  Returns (code, message,
+# body, raw answer), or () when the connection fails ($! says why).
+sub ctl_request {
+	my ($path, $line, $secs) = @_;
+	my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path)
+	    or return ();
+	syswrite($s, $line) if defined $line && length $line;
+	my $raw = read_all($s, $secs // 15);
+	my ($code, $msg, $body) = $raw =~ /\A(\d+) ([^\n]*)\n(.*)\z/s;
+	return ($code, $msg, $body, $raw);
+}
+
+# `status json` over the control socket, decoded; undef if that fails.
+sub ctl_status {
+	my ($path) = @_;
+	require JSON::PP;
+	my ($code, $msg, $body) = ctl_request($path, "status json\n", 5);
+	return undef unless defined $body;
+	return eval { JSON::PP::decode_json($body) };
+}
+
+# The live children of clusterd $pid that have exec'd ($comm: that name;
+# hello ones once they have set up their signals), sorted by pid.
+sub live_workers {
+	my ($pid, $comm) = @_;
+	return grep {
+		my $st = proc_stat($_);
+		$st && $st->{state} ne 'Z' && $st->{comm} ne 'clusterd'
+		    && (!$comm || $st->{comm} eq $comm)
+		    && ($st->{comm} ne 'hello' || hello_ready($_));
+	} worker_pids($pid);
+}
+
+# {pid => [CLUSTERD_WORKER_ID, CLUSTERD_GENERATION]} of those workers.
+sub worker_gens {
+	my ($pid, $comm) = @_;
+	my %w;
+	for my $p (live_workers($pid, $comm)) {
+		my $env = proc_env($p) or next;
+		$w{$p} = [$env->{CLUSTERD_WORKER_ID}, $env->{CLUSTERD_GENERATION}];
+	}
+	return \%w;
+}
+
+# Wait until clusterd $pid has exactly $n exec'd workers, all of generation
+# $gen; returns their pids.
+sub wait_generation {
+	my ($pid, $n, $gen, $secs, $comm) = @_;
+	my @w;
+	wait_for(sub {
+		my $g = worker_gens($pid, $comm);
+		@w = sort { $a <=> $b } keys %$g;
+		return @w == $n && !grep { ($g->{$_}[1] // '') ne $gen } @w;
+	}, $secs, "$n workers of generation $gen");
+	return @w;
+}
+
+# --- A load generator: connection-per-request GETs in a child process ---
+#
+#	my $load = start_load($port);		# forks; returns at once
+#	wait_load($load, 20);			# until 20 requests were answered
+#	... restart, reload, scale ...
+#	my $r = stop_load($load);
+#	is($r->{failed}, 0, 'no failed request') or diag(@{ $r->{errors} });
+#
+# Each request is a new connection to HOST:PORT (127.0.0.1), "GET /" with
+# Connection: close, answered by hello ("hello world from worker ID (pid
+# PID)") within timeout (2s) or it counts as failed.  The child stops when
+# stop_load asks (a file, so that no signal interrupts a request) or after
+# max seconds (30).  stop_load returns {ok, failed, errors => [text...],
+# pids => {pid => {id, gen, n}}, gens => {generation => answers}}.
+
+my @loads;
+
+sub start_load {
+	my ($port, %o) = @_;
+	my $n = ++$counter;
+	my $l = bless({ file => "$TMPDIR/load-$n", port => $port,
+	    host => $o{host} // '127.0.0.1', timeout => $o{timeout} // 2,
+	    max => $o{max} // 30 }, 'Clusterd::Load');
+	unlink("$l->{file}.stop", "$l->{file}.progress", $l->{file});
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0) {
+		$SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+		eval { load_loop($l) };
+		print STDERR "load: $@" if $@;
+		POSIX::_exit(0);	# never the END blocks of the test
+	}
+	$l->{pid} = $pid;
+	push(@loads, $l);
+	return $l;
+}
+
+sub load_request {
+	my ($l) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => $l->{host},
+	    PeerPort => $l->{port}, Proto => 'tcp',
+	    Timeout => timeout($l->{timeout}))
+	    or return (undef, "connect: " . ($@ || $!));
+	syswrite($s, "GET / HTTP/1.1\r\nHost: localhost\r\n"
+	    . "Connection: close\r\n\r\n")
+	    or return (undef, "write: $!");
+	my $t0 = time();
+	my $r = read_all($s, $l->{timeout});
+	return ($1, $2) if $r =~ m{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nhello world from worker (\d+) \(pid (\d+)\)\n\z}s;
+	return (undef, sprintf('%s after %.2fs: "%s"',
+	    length $r ? 'bad answer' : 'no answer', time() - $t0,
+	    substr($r =~ s/\r?\n/ /gr, 0, 80)));
+}
+
+sub load_loop {
+	my ($l) = @_;
+	my $start = time();
+	my ($ok, $failed, $last) = (0, 0, 0);
+	my (%pids, @errors);
+	my $progress = sub {
+		write_file("$l->{file}.progress.tmp", "$ok $failed\n");
+		rename("$l->{file}.progress.tmp", "$l->{file}.progress");
+	};
+	while (!-e "$l->{file}.stop" && time() - $start < $l->{max}) {
+		my ($id, $pid) = load_request($l);	# (undef, why) on failure
+		if (defined $id) {
+			$ok++;
+			$pids{$pid} //= { id => $id,
+			    gen => (proc_env($pid) // {})->{CLUSTERD_GENERATION}
+				// '?', n => 0 };
+			$pids{$pid}{n}++;
+		} else {
+			$failed++;
+			push(@errors, sprintf('%.3fs: %s', time() - $start, $pid))
+			    if @errors < 20;
+		}
+		next if time() - $last < 0.05 && defined $id;
+		$progress->();
+		$last = time();
+	}
+	$progress->();
+	my $out = "ok $ok\nfailed $failed\n";
+	$out .= "pid $_ $pids{$_}{id} $pids{$_}{gen} $pids{$_}{n}\n" for keys %pids;
+	$out .= "error $_\n" for @errors;
+	write_file("$l->{file}.tmp", $out);
+	rename("$l->{file}.tmp", $l->{file});
+}
+
+# {ok => N, failed => M} so far.
+sub load_progress {
+	my ($l) = @_;
+	my ($ok, $failed) = (slurp("$l->{file}.progress") // '0 0') =~ /(\d+) (\d+)/;
+	return { ok => $ok // 0, failed => $failed // 0 };
+}
+
+# Wait until $n more requests than now have been answered.
+sub wait_load {
+	my ($l, $n, $secs) = @_;
+	my $want = load_progress($l)->{ok} + ($n // 10);
+	return wait_for(sub { load_progress($l)->{ok} >= $want }, $secs // 10,
+	    "$want answered requests");
+}
+
+sub stop_load {
+	my ($l) = @_;
+	write_file("$l->{file}.stop", '');
+	my $done = wait_for(sub { waitpid($l->{pid}, WNOHANG) != 0 },
+	    $l->{timeout} + 5, 'the load generator to stop');
+	unless ($done) {
+		kill(KILL => $l->{pid});
+		waitpid($l->{pid}, 0);
+	}
+	@loads = grep { $_ != $l } @loads;
+	my $r = { ok => 0, failed => 0, errors => [], pids => {}, gens => {} };
+	for (split(/\n/, slurp($l->{file}) // "failed 1\nerror no result\n")) {
+		if (/^(ok|failed) (\d+)$/) {
+			$r->{$1} = $2;
+		} elsif (/^pid (\d+) (\S+) (\S+) (\d+)$/) {
+			$r->{pids}{$1} = { id => $2, gen => $3, n => $4 };
+			$r->{gens}{$3} += $4;
+		} elsif (/^error (.*)$/) {
+			push(@{ $r->{errors} }, $1);
+		}
+	}
+	return $r;
+}
+
+END {
+	local $?;
+	for my $l (@loads, @ctls) {
+		kill(KILL => $l->{pid});
+		waitpid($l->{pid}, 0);
+	}
 }
 
 1;
