@@ -50,7 +50,7 @@ log_set_verbosity(int delta)
 	verbosity = LOG_LVL_INFO + delta;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
 	/* sd-daemon priorities: err 3, warning 4, info 6, debug 7 */
