@@ -27,6 +27,7 @@ static const char usage_text[] =
 "  -e, --env=KEY=VALUE      extra environment for the workers\n"
 "  -u, --user=USER[:GROUP]  run workers as this user\n"
 "  -d, --directory=DIR      workers' working directory\n"
+"      --reuseport          a SO_REUSEPORT socket per worker, steered by clusterd\n"
 "      --subreaper          reap orphaned descendants (PR_SET_CHILD_SUBREAPER)\n"
 "      --bind-shim          let workers' own bind() take the shared sockets\n"
 "      --check              check the settings, print them, and exit\n"
@@ -123,7 +124,8 @@ cli_parse(struct cli *cli, int argc, char **argv)
 			cli->check = 1;
 			break;
 		case OPT_REUSEPORT:
-			usage_error("%s: not supported yet", "--reuseport");
+			cli->reuseport = 1;
+			break;
 		case OPT_BIND_SHIM:
 			cli->bind_shim = 1;
 			break;

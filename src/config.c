@@ -64,7 +64,7 @@ static const struct key clusterd_keys[] = {
 static const struct key socket_keys[] = {
 	{ "listen",		K_LISTEN,	S(listen), 0, 0, NULL },
 	{ "backlog",		K_INT,		S(backlog), 1, 0x7fffffff, NULL },
-	{ "reuseport",		K_BOOL,		S(reuseport), 0, 0, "reuseport mode" },
+	{ "reuseport",		K_BOOL,		S(reuseport), 0, 0, NULL },
 	{ "mode",		K_OCTAL,	S(mode), 0, 07777, NULL },
 	{ "owner",		K_STRING,	S(owner), 0, 0, NULL },
 	{ "group",		K_STRING,	S(group), 0, 0, NULL },
@@ -839,6 +839,20 @@ finalize(struct parse *ps, const struct cli *cli)
 		if (addr_parse(spec, &sc->addr, err, sizeof(err)) == -1)
 			strv_pushf(&ps->errors, "PORT=%s: %s", port, err);
 		sc->listen = spec;
+	}
+	for (size_t i = 0; i < cfg->nsocks; i++) {
+		struct sock_cfg *sc = &cfg->socks[i];
+
+		if (cli->reuseport && sc->addr.family != AF_UNIX && sc->reuseport < 0)
+			sc->reuseport = 1;
+		if (sc->reuseport > 0 && sc->listen && sc->addr.family == AF_UNIX)
+			perr(ps, sc->line, "[socket:%s]: reuseport takes TCP or UDP sockets, "
+			    "not UNIX ones", sc->name);
+		if (sc->reuseport > 0 && sc->adopt_fd >= 0) {
+			log_warnx("[socket:%s]: inherited from the service manager: one "
+			    "socket for all workers (reuseport off)", sc->name);
+			sc->reuseport = 0;
+		}
 	}
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		struct sock_cfg *sc = &cfg->socks[i];

@@ -73,6 +73,7 @@ struct cli {
 	const char	*directory;
 	int		 subreaper;
 	int		 bind_shim;
+	int		 reuseport;
 	int		 check;
 	int		 verbosity;
 	struct strv	 argv;		/* worker command */

@@ -22,6 +22,7 @@
 
 #include "listen.h"
 #include "log.h"
+#include "steer.h"
 #include "strv.h"
 
 /* Why the last listener_open() failed; the caller decides how to say it. */
@@ -351,6 +352,8 @@ apply_options(const struct sock_cfg *sc, const struct addr *a, int fd)
 
 	if (tcp && setopt(sc, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"))
 		return -1;
+	if (sc->reuseport > 0 && setopt(sc, fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT"))
+		return -1;
 	if (a->family == AF_INET6) {
 		int v6only = sc->ipv6only >= 0 ? sc->ipv6only : !a->dualstack;
 
@@ -458,19 +461,12 @@ adopt(struct listener *l, const struct sock_cfg *sc)
 	return 0;
 }
 
-int
-listener_open(struct listener *l, const struct sock_cfg *sc)
+/* socket, options, bind, listen: one socket for the address in a. */
+static int
+open_socket(const struct sock_cfg *sc, struct addr *a)
 {
-	struct addr *a = &l->addr;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	int fd;
 
-	memset(l, 0, sizeof(*l));
-	l->fd = -1;
-	*a = sc->addr;
-	if (sc->adopt_fd >= 0)
-		return adopt(l, sc);
 	if (a->family == AF_UNIX && unix_clear_stale(sc, a) == -1)
 		return -1;
 	fd = socket(a->family, a->type | SOCK_CLOEXEC, 0);
@@ -499,9 +495,31 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 		lfail_errno("%s: listen", sc->listen);
 		goto fail;
 	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int
+listener_open(struct listener *l, const struct sock_cfg *sc)
+{
+	struct addr *a = &l->addr;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	*a = sc->addr;
+	if (sc->adopt_fd >= 0)
+		return adopt(l, sc);
+	if ((fd = open_socket(sc, a)) == -1)
+		return -1;
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
 		lfail_errno("%s: getsockname", sc->listen);
-		goto fail;
+		close(fd);
+		return -1;
 	}
 	if (a->family == AF_INET)
 		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -516,14 +534,28 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 			l->ino = st.st_ino;
 		}
 	}
+	/* Port 0 picks one port for the whole cluster: the others bind it too. */
+	if (a->family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(l->port);
+	else if (a->family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(l->port);
 	l->fd = fd;
 	l->cfg = sock_cfg_dup(sc);
 	addr_format((struct sockaddr *)&ss, len, a->type, l->bound, sizeof(l->bound));
-	log_info("listening on %s (%s)", l->bound, sc->name);
+	log_info("listening on %s (%s)%s", l->bound, sc->name,
+	    sc->reuseport > 0 ? ", a socket per worker (reuseport)" : "");
 	return 0;
-fail:
-	close(fd);
-	return -1;
+}
+
+int
+listener_open_more(const struct listener *l)
+{
+	struct addr a = l->addr;
+	int fd = open_socket(l->cfg, &a);
+
+	if (fd == -1)
+		log_errx("%s", listener_error());
+	return fd;
 }
 
 void
@@ -534,6 +566,7 @@ listener_close(struct listener *l)
 
 	if (l->fd == -1)
 		return;
+	steer_free(l);
 	close(l->fd);
 	l->fd = -1;
 	sock_cfg_free(l->cfg);

@@ -48,6 +48,11 @@ struct listener {
 	dev_t		 dev;		/* the UNIX socket file we created */
 	ino_t		 ino;
 	int		 refs;		/* generations using it */
+	/* Reuseport mode: fd is slot 0's socket; the others by slot id. */
+	int		*slot_fd;	/* -1 where not open */
+	size_t		 nslot_fd;
+	unsigned	*group;		/* the kernel's group order: index -> slot */
+	size_t		 ngroup;
 };
 
 /* Parse ADDR into a; on error return -1 with a message in err. */
@@ -66,6 +71,8 @@ void	 sock_cfg_free(struct sock_cfg *);
  * "ADDR: reason". */
 int	 listener_open(struct listener *, const struct sock_cfg *);
 const char *listener_error(void);
+/* Another socket with l's address and options (reuseport mode). */
+int	 listener_open_more(const struct listener *l);
 /* Same address and options: a reload keeps the bound socket. */
 int	 sock_cfg_equal(const struct sock_cfg *, const struct sock_cfg *);
 void	 listener_close(struct listener *);

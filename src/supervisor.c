@@ -21,6 +21,7 @@
 #include "inherit.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "steer.h"
 #include "supervisor.h"
 
 extern char **environ;
@@ -104,6 +105,41 @@ sup_state(const struct supervisor *sup)
 	return sup->stopping ? "stopping" : sup->ro.active ? "restarting" : "running";
 }
 
+/* Reuseport mode: steer new connections to the slots with a ready worker. */
+void
+sup_steer(struct supervisor *sup)
+{
+	unsigned *live = NULL;
+	size_t nlive = 0;
+
+	for (size_t i = 0; i < sup->npool; i++) {
+		struct listener *l = sup->pool[i];
+
+		if (l->cfg->reuseport <= 0 || l->ngroup == 0)
+			continue;
+		if (live == NULL) {
+			live = xcalloc(sup->nslots + 1, sizeof(*live));
+			for (size_t k = 0; k < sup->nslots; k++) {
+				const struct slot *s = sup->slots[k];
+
+				if (s->w && s->w->state == W_READY)
+					live[nlive++] = s->id;
+			}
+		}
+		steer_update(l, live, nlive);
+	}
+	free(live);
+}
+
+static int
+reuseport_in_use(const struct supervisor *sup)
+{
+	for (size_t i = 0; i < sup->npool; i++)
+		if (sup->pool[i]->cfg->reuseport > 0 && sup->pool[i]->ngroup > 0)
+			return 1;
+	return 0;
+}
+
 void
 slot_set_gen(struct slot *s, struct gen *g)
 {
@@ -124,8 +160,10 @@ sup_worker_ready(struct worker *w)
 	log_debug("worker %u (pid %d) ready", s->id, (int)w->pid);
 	if (w == s->next) {
 		rollout_worker_ready(sup, w);
+		sup_steer(sup);
 		return;
 	}
+	sup_steer(sup);
 	sup_check_ready(sup);
 }
 
@@ -199,9 +237,11 @@ sup_stop(struct supervisor *sup, int status)
 	rollout_abort(sup);
 	for (size_t i = 0; i < sup->nslots; i++)
 		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
-	TAILQ_FOREACH(w, &sup->workers, entry)
+	TAILQ_FOREACH(w, &sup->workers, entry) {
+		ev_timer_stop(sup->loop, &w->slot->drain);
 		if (w->state != W_STOPPING)
 			n++;
+	}
 	format_duration(dur, sizeof(dur), sup->cur->cfg->stop_timeout);
 	if (n > 0)
 		log_info("stopping %d worker%s (SIG%s, timeout %s)", n, n == 1 ? "" : "s",
@@ -242,6 +282,14 @@ backoff_delay(const struct slot *s, const struct program_cfg *pc)
 static void
 slot_free(struct slot *s)
 {
+	struct supervisor *sup = s->sup;
+
+	/* Its reuseport sockets go with it, unless a new slot took its id. */
+	if (s->removed && s->id >= sup->nslots)
+		for (size_t i = 0; i < sup->npool; i++)
+			if (sup->pool[i]->cfg->reuseport > 0)
+				steer_slot_close(sup->pool[i], s->id);
+	ev_timer_stop(s->sup->loop, &s->drain);
 	ev_timer_stop(s->sup->loop, &s->backoff);
 	if (s->gen)
 		gen_unref(s->sup, s->gen);
@@ -342,6 +390,7 @@ sup_worker_exited(struct worker *w, int status)
 		return;
 	}
 	slot_worker_died(s, w, status, what);
+	sup_steer(sup);
 	sup_check_ready(sup);
 }
 
@@ -389,6 +438,31 @@ backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		slot_start(s);
 }
 
+/*
+ * Scale-down in reuseport mode: the slot is already steered away; its
+ * worker serves what waits in its queue, and is stopped once that is
+ * empty (or after stop_timeout), so no queued connection is reset.
+ */
+static void
+drain_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct slot *s = t->data;
+	struct supervisor *sup = s->sup;
+	int queued = 0;
+
+	(void)revents;
+	for (size_t i = 0; i < sup->npool; i++)
+		if (sup->pool[i]->cfg->reuseport > 0)
+			queued += steer_queue_len(sup->pool[i], s->id);
+	if (queued > 0 && ev_now(loop) - s->drain_since < sup->cur->cfg->stop_timeout)
+		return;
+	ev_timer_stop(loop, t);
+	if (s->next)
+		worker_stop(s->next, NULL);
+	if (s->w)
+		worker_stop(s->w, NULL);
+}
+
 static struct slot *
 slot_new(struct supervisor *sup, unsigned id)
 {
@@ -399,6 +473,8 @@ slot_new(struct supervisor *sup, unsigned id)
 	slot_set_gen(s, sup->cur);
 	ev_timer_init(&s->backoff, backoff_cb, 0, 0);
 	s->backoff.data = s;
+	ev_timer_init(&s->drain, drain_cb, 0, 0.01);
+	s->drain.data = s;
 	return s;
 }
 
@@ -429,6 +505,7 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		for (size_t i = old; i < n; i++)
 			slot_start(sup->slots[i]);
 		sup->announced = 0;
+		sup_steer(sup);
 		return 0;
 	}
 	/* The highest slots go, each worker stopped gracefully. */
@@ -439,13 +516,21 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		s->removed = 1;
 		ev_timer_stop(sup->loop, &s->backoff);
 		rollout_slot_removed(sup, s);
+		if (s->nworkers == 0) {
+			slot_free(s);
+			continue;
+		}
+		if (reuseport_in_use(sup)) {
+			s->drain_since = ev_now(sup->loop);
+			ev_timer_again(sup->loop, &s->drain);
+			continue;
+		}
 		if (s->next)
 			worker_stop(s->next, NULL);
 		if (s->w)
 			worker_stop(s->w, NULL);
-		if (s->nworkers == 0)
-			slot_free(s);
 	}
+	sup_steer(sup);
 	finish_if_done(sup);
 	return 0;
 }

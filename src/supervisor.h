@@ -102,5 +102,6 @@ void	ops_finish(struct supervisor *, int code, const char *msg, const char *body
 /* Shared by supervisor.c and rollout.c. */
 struct worker *slot_start(struct slot *);
 void	slot_set_gen(struct slot *, struct gen *);
+void	sup_steer(struct supervisor *);
 
 #endif

@@ -17,6 +17,7 @@
 #include "gen.h"
 #include "log.h"
 #include "notify.h"
+#include "steer.h"
 #include "supervisor.h"
 #include "worker.h"
 #include "util.h"
@@ -369,6 +370,15 @@ worker_spawn(struct slot *slot, struct gen *g)
 	int report, nfd = -1;
 	pid_t pid;
 
+	for (size_t i = 0; i < g->nlst; i++) {
+		fds[i] = g->lst[i]->fd;
+		/* Reuseport mode: the slot's own socket, the same for each of its workers. */
+		if (g->lst[i]->cfg->reuseport > 0 && g->lst[i]->cfg->adopt_fd < 0 &&
+		    (fds[i] = steer_slot_fd(g->lst[i], slot->id)) == -1) {
+			free(w);
+			return NULL;
+		}
+	}
 	if (sup->notify_dir) {
 		nfd = notify_open(sup->notify_dir, ++sup->notify_serial, &w->notify_path);
 		if (nfd == -1)
@@ -391,8 +401,6 @@ worker_spawn(struct slot *slot, struct gen *g)
 	for (size_t i = 0; i < pc->argv.n; i++)
 		strv_push(&argv, expand(slot, g, pc->argv.v[i]));
 	build_env(slot, g, w->notify_path, &sp, &env);
-	for (size_t i = 0; i < g->nlst; i++)
-		fds[i] = g->lst[i]->fd;
 	sp.argv = argv.v;
 	sp.envp = env.v;
 	sp.fds = fds;

@@ -48,6 +48,8 @@ struct slot {
 	struct worker	*next;		/* rolling restart: its successor */
 	int		 nworkers;	/* workers that still point here */
 	ev_timer	 backoff;
+	ev_timer	 drain;		/* reuseport scale-down: wait for an empty queue */
+	ev_tstamp	 drain_since;
 	unsigned	 streak;	/* consecutive quick deaths */
 	unsigned	 restarts;
 	char		*last_exit;

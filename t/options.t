@@ -41,11 +41,12 @@ my ($code, $out, $err) = run_clusterd(args => ['-n', '2']);
 is($code, 2, 'no command: exit 2');
 like($err, qr/no command/, 'no command: says so');
 
-for my $opt ('--reuseport') {
-	($code, $out, $err) = run_clusterd(args => [$opt, '--', 'sleep', '1']);
-	is($code, 2, "$opt: exit 2 (not yet)");
-	like($err, qr/not supported yet/, "$opt: not supported yet");
-}
+# reuseport is for TCP and UDP sockets; a UNIX one says so.
+($code, $out, $err) = run_clusterd(args => ['-c', write_file("$TMPDIR/rp.conf",
+    "[socket:u]\nlisten = unix:$TMPDIR/u.sock\nreuseport = yes\n[program]\ncommand = sleep 1\n")]);
+is($code, 2, 'reuseport on a UNIX socket: exit 2');
+like($err, qr/rp\.conf:1: \[socket:u\]: reuseport takes TCP or UDP sockets/,
+    'reuseport on a UNIX socket: FILE:LINE says why');
 
 # --bind-shim needs its library: a missing one is a clear error, exit 2.
 ($code, $out, $err) = run_clusterd(args => ['--bind-shim', '--', 'sleep', '1'],
