@@ -27,6 +27,34 @@ uptime(char *buf, size_t len, double secs)
 		snprintf(buf, len, "%ldd%ldh", s / 86400, s % 86400 / 3600);
 }
 
+/* The [socket:NAME] options that differ from the kernel's defaults. */
+static void
+sock_options(const struct listener *l, char *buf, size_t len)
+{
+	const struct sock_cfg *sc = l->cfg;
+	size_t n = 0;
+
+	buf[0] = '\0';
+#define OPT(cond, ...) \
+	if ((cond) && n < len) \
+		n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__)
+	OPT(sc->adopt_fd >= 0, " inherited");
+	OPT(sc->reuseport > 0, " reuseport");
+	OPT(sc->backlog > 0, " backlog=%d", sc->backlog);
+	OPT(sc->nodelay > 0, " nodelay");
+	OPT(sc->keepalive > 0, " keepalive");
+	OPT(sc->defer_accept > 0, " defer_accept=%gs", sc->defer_accept);
+	OPT(sc->rcvbuf > 0, " rcvbuf=%d", sc->rcvbuf);
+	OPT(sc->sndbuf > 0, " sndbuf=%d", sc->sndbuf);
+	OPT(sc->freebind > 0, " freebind");
+	OPT(sc->transparent > 0, " transparent");
+	OPT(sc->ipv6only >= 0, " ipv6only=%s", sc->ipv6only ? "yes" : "no");
+	OPT(sc->mode >= 0, " mode=%04o", (unsigned)sc->mode);
+#undef OPT
+	if (n > 0)
+		memmove(buf, buf + 1, strlen(buf));
+}
+
 static int
 by_slot(const void *a, const void *b)
 {
@@ -92,10 +120,14 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 		sbuf_printf(b, "state: %s\n", sup->ro.active ?
 		    "rolling restart in progress" : sup_state(sup));
 	if (sup->cur->nlst > 0)
-		sbuf_printf(b, "%-12s %-32s %s\n", "SOCKET", "ADDRESS", "FD");
-	for (size_t i = 0; i < sup->cur->nlst; i++)
-		sbuf_printf(b, "%-12s %-32s %zu\n", sup->cur->cfg->socks[i].name,
-		    sup->cur->lst[i]->bound, 3 + i);
+		sbuf_printf(b, "%-12s %-32s %-3s %s\n", "SOCKET", "ADDRESS", "FD", "OPTIONS");
+	for (size_t i = 0; i < sup->cur->nlst; i++) {
+		char opts[256];
+
+		sock_options(sup->cur->lst[i], opts, sizeof(opts));
+		sbuf_printf(b, "%-12s %-32s %-3zu %s\n", sup->cur->cfg->socks[i].name,
+		    sup->cur->lst[i]->bound, 3 + i, opts);
+	}
 	sbuf_printf(b, "%-4s %-8s %-9s %-4s %-8s %-8s %-28s %s\n", "ID", "PID", "STATE",
 	    "GEN", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS");
 	empty_slots(sup, v, n, empty);
@@ -180,10 +212,16 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		json_str(b, g->cfg->socks[i].name);
 		sbuf_add(b, ",\"address\":", 11);
 		json_str(b, g->lst[i]->bound);
+		char opts[256];
+
+		sock_options(g->lst[i], opts, sizeof(opts));
 		if (g->lst[i]->addr.family == AF_UNIX)
-			sbuf_printf(b, ",\"port\":null,\"fd\":%zu}", 3 + i);
+			sbuf_printf(b, ",\"port\":null,\"fd\":%zu,\"options\":", 3 + i);
 		else
-			sbuf_printf(b, ",\"port\":%d,\"fd\":%zu}", g->lst[i]->port, 3 + i);
+			sbuf_printf(b, ",\"port\":%d,\"fd\":%zu,\"options\":",
+			    g->lst[i]->port, 3 + i);
+		json_str(b, opts);
+		sbuf_add(b, "}", 1);
 	}
 	sbuf_add(b, "],\"workers\":[", 13);
 	empty_slots(sup, v, n, empty);
