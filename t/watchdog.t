@@ -51,7 +51,9 @@ ok($c->wait_log(qr/^clusterd: worker 1 \(pid $p1\) (exited|killed) .*; restartin
 my ($new) = $c->wait_log(qr/^clusterd: worker 1 \(pid (?!$p1\))(\d+)\) started(?: \(generation \d+\))?$/m);
 ok($new, 'worker 1 is replaced');
 ok(wait_for(sub { !alive($pid{1}) }, 5), 'the silent worker is gone');
-is(proc_env($new // 0)->{WATCHDOG_PID}, $new, 'the replacement has its own WATCHDOG_PID');
+wait_workers($c->pid, 2, 5, 'python3');	# the replacement has exec'd
+is((proc_env($new // 0) // {})->{WATCHDOG_PID}, $new,
+    'the replacement has its own WATCHDOG_PID');
 ok(alive($pid{0}), 'worker 0 untouched');
 
 # The replacement pings again and is left alone.

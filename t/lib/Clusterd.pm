@@ -322,7 +322,7 @@ sub answers_from_all {
 sub hello_ready {
 	my ($pid) = @_;
 	my $fds = proc_fds($pid) or return 0;
-	return grep { /signalfd/ } values %$fds;
+	return grep { defined && /signalfd/ } values %$fds;
 }
 
 sub proc_env {
