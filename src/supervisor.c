@@ -2,6 +2,7 @@
  * The cluster: start the slots, replace what dies (with per-slot backoff),
  * scale, answer signals, stop in order, and pick the exit status.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -592,6 +593,42 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 	}
 }
 
+/* A clusterd that was SIGKILLed left its notify directory: remove those
+ * of ours whose clusterd is gone. */
+static void
+remove_stale_notify_dirs(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char dir[PATH_MAX + 256], sock[PATH_MAX + 512];
+		struct stat st;
+		DIR *inner;
+		struct dirent *f;
+		int pid;
+
+		if (sscanf(e->d_name, "clusterd-notify.%d.", &pid) != 1 || pid <= 0 ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if ((inner = opendir(dir)) == NULL)
+			continue;
+		while ((f = readdir(inner)) != NULL)
+			if (f->d_name[0] != '.') {
+				snprintf(sock, sizeof(sock), "%s/%s", dir, f->d_name);
+				unlink(sock);
+			}
+		closedir(inner);
+		rmdir(dir);
+	}
+	closedir(d);
+}
+
 /*
  * The private directory for the workers' notify sockets, beside the
  * control directory (mkdtemp: never one somebody made for us). It is 0700,
@@ -602,6 +639,7 @@ static int
 make_notify_dir(struct supervisor *sup)
 {
 	char path[PATH_MAX], err[256], *slash;
+	size_t n;
 
 	if (ctl_default_path(sup->cur->cfg->name, path, sizeof(path), 1, err,
 	    sizeof(err)) == -1) {
@@ -610,9 +648,11 @@ make_notify_dir(struct supervisor *sup)
 	}
 	for (int i = 0; i < 2 && (slash = strrchr(path, '/')) != NULL; i++)
 		*slash = '\0';		/* DIR/clusterd.sock -> DIR's parent */
-	if (strlen(path) + sizeof("/clusterd-notify.XXXXXX") > sizeof(path))
+	remove_stale_notify_dirs(path);
+	n = strlen(path);
+	if (snprintf(path + n, sizeof(path) - n, "/clusterd-notify.%d.XXXXXX",
+	    (int)getpid()) >= (int)(sizeof(path) - n))
 		return -1;
-	strcat(path, "/clusterd-notify.XXXXXX");
 	if (mkdtemp(path) == NULL) {
 		log_err("%s", path);
 		return -1;
