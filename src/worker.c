@@ -275,7 +275,22 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 	/* Bounded: a worker flooding its socket cannot starve the others. */
 	while (budget-- > 0 && (r = notify_recv(io->fd, &m, &why)) != 0) {
 		if (r == -1) {
-			log_warnx("worker %u (pid %d): %s", w->slot->id, (int)w->pid, why);
+			/* Five lines a second at most: a worker spraying junk
+			 * cannot flood the log. */
+			if (ev_now(loop) - w->drop_window >= 1.0) {
+				w->drop_window = ev_now(loop);
+				w->drop_lines = 0;
+			}
+			if (w->drop_lines++ >= 5) {
+				w->drops_unlogged++;
+				continue;
+			}
+			if (w->drops_unlogged > 0)
+				log_warnx("worker %u (pid %d): %s (and %lu more dropped)",
+				    w->slot->id, (int)w->pid, why, w->drops_unlogged);
+			else
+				log_warnx("worker %u (pid %d): %s", w->slot->id, (int)w->pid, why);
+			w->drops_unlogged = 0;
 			continue;
 		}
 		if (m.has_status) {

@@ -38,6 +38,9 @@ struct worker {
 	char		*why;		/* why clusterd stopped it, for the exit line */
 	char		*status;	/* last STATUS= */
 	struct output	*out;		/* log_prefix: stdout and stderr, or NULL */
+	ev_tstamp	 drop_window;	/* rate limit of "dropped notify message" */
+	int		 drop_lines;
+	unsigned long	 drops_unlogged;
 };
 
 struct slot {
