@@ -21,6 +21,7 @@
 
 #include <ini.h>
 
+#include "confparse.h"
 #include "config.h"
 #include "cpus.h"
 #include "inherit.h"
@@ -100,36 +101,11 @@ static const struct key program_keys[] = {
 
 #define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
 
-/* The state of one parse: where we are and what was already set where. */
-struct parse {
-	struct config	*cfg;
-	const char	*file;
-	FILE		*fp;
-	char		*buf;		/* getline buffer */
-	size_t		 bufcap;
-	int		 line;
-	int		 cont;		/* this line continues the previous value */
-	int		 have_key;	/* inih's prev_name is set */
-	int		 section_line;
-	char		 section[64];	/* for continuation tracking */
-	const char	*last_key;	/* the key a continuation extends */
-	int		 clusterd_seen[NKEYS(clusterd_keys)];
-	int		 program_seen[NKEYS(program_keys)];
-	int		 (*sock_seen)[NKEYS(socket_keys)];
-	size_t		 nsock_seen;
-	int		*sock_line;
-	int		*env_line;	/* line of each [env] entry */
-	size_t		 nenv_line;
-	int		 command_line;
-	struct strv	 errors;
-	int		 cli_errors;	/* some came from options: show the hint */
-};
+_Static_assert(NKEYS(clusterd_keys) == NCLUSTERD_KEYS, "confparse.h: key count");
+_Static_assert(NKEYS(socket_keys) == NSOCKET_KEYS, "confparse.h: key count");
+_Static_assert(NKEYS(program_keys) == NPROGRAM_KEYS, "confparse.h: key count");
 
-static void
-perr(struct parse *ps, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 perr(struct parse *ps, int line, const char *fmt, ...)
 {
 	char msg[512];
@@ -223,6 +199,25 @@ suggest(const char *name, const struct key *keys, size_t n)
 	return best;
 }
 
+int
+set_ready(struct parse *ps, struct program_cfg *pc, const char *v)
+{
+	double d;
+
+	if (strcmp(v, "exec") == 0)
+		pc->ready = READY_EXEC;
+	else if (strcmp(v, "notify") == 0)
+		pc->ready = READY_NOTIFY;
+	else if (parse_duration(v, &d) == 0) {
+		pc->ready = READY_DELAY;
+		pc->ready_delay = d;
+	} else {
+		perr(ps, ps->line, "bad value \"%s\" for ready (exec, notify or a duration)", v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 {
@@ -287,23 +282,8 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 		}
 		*(int *)field = b;
 		return 0;
-	case K_READY: {
-		struct program_cfg *pc = (struct program_cfg *)base;
-
-		if (strcmp(v, "exec") == 0)
-			pc->ready = READY_EXEC;
-		else if (strcmp(v, "notify") == 0)
-			pc->ready = READY_NOTIFY;
-		else if (parse_duration(v, &d) == 0) {
-			pc->ready = READY_DELAY;
-			pc->ready_delay = d;
-		} else {
-			perr(ps, ps->line, "bad value \"%s\" for ready "
-			    "(exec, notify or a duration)", v);
-			return -1;
-		}
-		return 0;
-	}
+	case K_READY:
+		return set_ready(ps, (struct program_cfg *)base, v);
 	case K_RESTART:
 		if (strcmp(v, "always") == 0)
 			b = RESTART_ALWAYS;
@@ -384,7 +364,7 @@ bad_number:
 	return -1;
 }
 
-static int
+int
 valid_name(const char *s)
 {
 	if (*s == '\0' || strlen(s) > 255)
@@ -393,7 +373,7 @@ valid_name(const char *s)
 	    "0123456789_.-") == strlen(s);
 }
 
-static struct sock_cfg *
+struct sock_cfg *
 sock_add(struct config *cfg, const char *name, const char *file, int line)
 {
 	struct sock_cfg *sc;
@@ -407,7 +387,7 @@ sock_add(struct config *cfg, const char *name, const char *file, int line)
 	return sc;
 }
 
-static ssize_t
+ssize_t
 sock_find(const struct config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nsocks; i++)
@@ -605,288 +585,6 @@ defaults(struct config *cfg)
 	program_defaults(&cfg->prog);
 }
 
-/* Check {placeholders} now, so a typo is a config error, not a crash loop. */
-static void
-check_placeholders(struct parse *ps, int line, const char *what, const char *s)
-{
-	const struct config *cfg = ps->cfg;
-
-	for (const char *p = s; (p = strchr(p, '{')) != NULL; ) {
-		const char *end;
-		char name[128];
-		size_t n;
-
-		if (p[1] == '{') {
-			p += 2;
-			continue;
-		}
-		if ((end = strchr(p, '}')) == NULL) {
-			perr(ps, line, "%s: unterminated { in \"%s\" (write {{ for a literal {)",
-			    what, s);
-			return;
-		}
-		n = (size_t)(end - p - 1);
-		if (n >= sizeof(name))
-			n = sizeof(name) - 1;
-		memcpy(name, p + 1, n);
-		name[n] = '\0';
-		p = end + 1;
-		if (strcmp(name, "worker") == 0 || strcmp(name, "workers") == 0 ||
-		    strcmp(name, "generation") == 0)
-			continue;
-		if (strncmp(name, "fd:", 3) == 0 || strncmp(name, "port:", 5) == 0) {
-			const char *sname = strchr(name, ':') + 1;
-			ssize_t i = sock_find(cfg, sname);
-
-			if (i < 0)
-				perr(ps, line, "%s: {%s} names no socket", what, name);
-			else if (name[0] == 'p' && cfg->socks[i].addr.family == AF_UNIX)
-				perr(ps, line, "%s: {%s}: socket %s has no port", what, name,
-				    sname);
-			continue;
-		}
-		perr(ps, line, "%s: unknown placeholder {%s} (worker, workers, "
-		    "generation, fd:NAME, port:NAME)", what, name);
-	}
-}
-
-static void
-apply_cli(struct parse *ps, const struct cli *cli)
-{
-	struct config *cfg = ps->cfg;
-	char err[256];
-
-	ps->file = NULL;
-	if (cli->workers >= 0)
-		cfg->workers = cli->workers;
-	if (cli->stop_timeout >= 0)
-		cfg->stop_timeout = cli->stop_timeout;
-	if (cli->control) {
-		free(cfg->control);
-		cfg->control = xstrdup(cli->control);
-	}
-	if (cli->subreaper)
-		cfg->subreaper = 1;
-	if (cli->bind_shim)
-		cfg->bind_shim = 1;
-	if (cli->ready) {
-		static const struct key k = { "ready", K_READY, P(ready), 0, 0, NULL };
-
-		ps->line = 0;
-		set_value(ps, &k, (char *)&cfg->prog, cli->ready);
-	}
-	if (cli->directory) {
-		free(cfg->prog.directory);
-		cfg->prog.directory = xstrdup(cli->directory);
-	}
-	if (cli->user) {
-		char *colon = strchr(cli->user, ':');
-
-		free(cfg->prog.user);
-		cfg->prog.user = colon ? strndup(cli->user, colon - cli->user) :
-		    xstrdup(cli->user);
-		if (colon) {
-			free(cfg->prog.group);
-			cfg->prog.group = xstrdup(colon + 1);
-		}
-	}
-	for (size_t i = 0; i < cli->env.n; i++)
-		strv_env_set(&cfg->env, xstrdup(cli->env.v[i]));
-
-	for (size_t i = 0; i < cli->listen.n; i++) {
-		const char *spec = cli->listen.v[i], *eq = strchr(spec, '=');
-		struct sock_cfg *sc;
-		char *name = NULL;
-		ssize_t at;
-
-		if (strcmp(spec, "none") == 0)
-			continue;
-		if (eq && eq > spec && spec[0] != '/' && spec[0] != '.') {
-			name = strndup(spec, eq - spec);
-			if (!valid_name(name)) {
-				free(name);
-				name = NULL;
-			} else
-				spec = eq + 1;
-		}
-		if (name && (at = sock_find(cfg, name)) >= 0)
-			sc = &cfg->socks[at];
-		else {
-			char auto_name[32];
-
-			if (name == NULL)
-				snprintf(auto_name, sizeof(auto_name), "listen%zu", cfg->nsocks);
-			sc = sock_add(cfg, name ? name : auto_name, "-l", 0);
-		}
-		free(name);
-		if (addr_parse(spec, &sc->addr, err, sizeof(err)) == -1) {
-			perr(ps, 0, "-l %s: %s", cli->listen.v[i], err);
-			continue;
-		}
-		free(sc->listen);
-		sc->listen = xstrdup(spec);
-	}
-	if (cli->argv.n > 0) {
-		struct strv words = { 0 };
-
-		strv_free(&cfg->prog.argv);
-		for (size_t i = 0; i < cli->argv.n; i++)
-			strv_push(&words, quote_word(cli->argv.v[i]));
-		free(cfg->prog.command);
-		cfg->prog.command = NULL;
-		for (size_t i = 0; i < words.n; i++) {
-			char *c = cfg->prog.command ?
-			    xasprintf("%s %s", cfg->prog.command, words.v[i]) :
-			    xstrdup(words.v[i]);
-
-			free(cfg->prog.command);
-			cfg->prog.command = c;
-		}
-		strv_free(&words);
-		strv_copy(&cfg->prog.argv, &cli->argv);
-		ps->command_line = 0;
-	}
-}
-
-/*
- * Sockets a service manager gave clusterd: with none configured, each one
- * is a socket; otherwise each configured one takes its namesake (or, with
- * no names given, the one in its position), which must match its address.
- */
-static void
-adopt_inherited(struct parse *ps, int none)
-{
-	struct config *cfg = ps->cfg;
-	size_t n = inherit_count();
-	int named = 0;
-	char err[256], have[160];
-
-	if (n == 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		inherit_get(i)->used = 0;
-		named |= inherit_get(i)->name != NULL;
-	}
-	if (none)
-		return;
-	if (cfg->nsocks == 0) {
-		for (size_t i = 0; i < n; i++) {
-			struct inherited *in = inherit_get(i);
-			char auto_name[32];
-			struct sock_cfg *sc;
-
-			snprintf(auto_name, sizeof(auto_name), "listen%zu", i);
-			sc = sock_add(cfg, in->name ? in->name : auto_name, "LISTEN_FDS", 0);
-			addr_format((struct sockaddr *)&in->ss, in->len, in->type, have,
-			    sizeof(have));
-			sc->listen = xstrdup(have);
-			if (addr_parse(have, &sc->addr, err, sizeof(err)) == -1)
-				memcpy(&sc->addr.ss, &in->ss, sc->addr.len = in->len);
-			sc->addr.type = in->type;
-			sc->adopt_fd = in->fd;
-			in->used = 1;
-		}
-		return;
-	}
-	for (size_t i = 0; i < cfg->nsocks; i++) {
-		struct sock_cfg *sc = &cfg->socks[i];
-		struct inherited *in = NULL;
-
-		if (sc->listen == NULL)
-			continue;
-		for (size_t j = 0; named && j < n; j++)
-			if (inherit_get(j)->name && strcmp(inherit_get(j)->name, sc->name) == 0)
-				in = inherit_get(j);
-		if (!named)
-			in = inherit_get(i);
-		if (in == NULL)
-			continue;	/* bound by clusterd as usual */
-		addr_format((struct sockaddr *)&in->ss, in->len, in->type, have, sizeof(have));
-		if (!addr_matches(&in->ss, in->len, in->type, &sc->addr)) {
-			perr(ps, sc->line, "[socket:%s]: inherited fd %d is %s (%s), not %s",
-			    sc->name, in->fd, have, in->type == SOCK_DGRAM ? "datagram" : "stream",
-			    sc->listen);
-			continue;
-		}
-		sc->adopt_fd = in->fd;
-		in->used = 1;
-	}
-}
-
-static void
-finalize(struct parse *ps, const struct cli *cli)
-{
-	struct config *cfg = ps->cfg;
-	char err[256];
-	int none = 0;
-
-	ps->file = cfg->file;
-	for (size_t i = 0; i < cli->listen.n; i++)
-		if (strcmp(cli->listen.v[i], "none") == 0)
-			none = 1;
-	if (none && cfg->nsocks > 0) {
-		ps->file = NULL;
-		perr(ps, 0, "-l none cannot be combined with other sockets");
-		ps->file = cfg->file;
-	}
-	adopt_inherited(ps, none);
-	if (!none && cfg->nsocks == 0 && cfg->file == NULL) {
-		/* Plain command-line use: the seed's port, or $PORT as PaaS set it. */
-		const char *port = getenv("PORT");
-		char *spec = xasprintf(":%s", port && *port ? port : "3000");
-		struct sock_cfg *sc = sock_add(cfg, "listen0", "PORT", 0);
-
-		if (addr_parse(spec, &sc->addr, err, sizeof(err)) == -1)
-			strv_pushf(&ps->errors, "PORT=%s: %s", port, err);
-		sc->listen = spec;
-	}
-	for (size_t i = 0; i < cfg->nsocks; i++) {
-		struct sock_cfg *sc = &cfg->socks[i];
-
-		if (cli->reuseport && sc->addr.family != AF_UNIX && sc->reuseport < 0)
-			sc->reuseport = 1;
-		if (sc->reuseport > 0 && sc->listen && sc->addr.family == AF_UNIX)
-			perr(ps, sc->line, "[socket:%s]: reuseport takes TCP or UDP sockets, "
-			    "not UNIX ones", sc->name);
-		if (sc->reuseport > 0 && sc->adopt_fd >= 0) {
-			log_warnx("[socket:%s]: inherited from the service manager: one "
-			    "socket for all workers (reuseport off)", sc->name);
-			sc->reuseport = 0;
-		}
-	}
-	for (size_t i = 0; i < cfg->nsocks; i++) {
-		struct sock_cfg *sc = &cfg->socks[i];
-		/* A bad address was reported already where it was given. */
-		int tried = i < ps->nsock_seen ? ps->sock_seen[i][0] != 0 :
-		    strcmp(sc->file, "-l") == 0;
-
-		if (sc->listen == NULL && !tried)
-			perr(ps, sc->line, "[socket:%s] has no listen address", sc->name);
-	}
-
-	if (cfg->prog.argv.n == 0 && cfg->prog.command) {
-		if (split_command(cfg->prog.command, &cfg->prog.argv, err, sizeof(err)) == -1)
-			perr(ps, ps->command_line, "command: %s", err);
-		else if (cfg->prog.argv.n == 0)
-			perr(ps, ps->command_line, "command is empty");
-	}
-	if (cfg->prog.argv.n == 0 && cfg->prog.command == NULL)
-		perr(ps, 0, "no command: set [program] command or give one after --");
-	for (size_t i = 0; i < cfg->prog.argv.n; i++)
-		check_placeholders(ps, ps->command_line, "command", cfg->prog.argv.v[i]);
-	for (size_t i = 0; i < cfg->env.n; i++)
-		check_placeholders(ps, i < ps->nenv_line ? ps->env_line[i] : 0, "env",
-		    cfg->env.v[i]);
-	if (cfg->bind_shim && access(config_shim_path(), R_OK) == -1)
-		perr(ps, 0, "bind shim %s: %s", config_shim_path(), strerror(errno));
-	if (cfg->prog.backoff_max < cfg->prog.backoff_initial)
-		perr(ps, 0, "backoff_max is shorter than backoff_initial");
-	if (cfg->workers < 0)
-		cfg->workers = cpus_available();
-	if (cfg->restart_batch > 1 && cfg->restart_batch > cfg->workers && cfg->workers > 0)
-		cfg->restart_batch = cfg->workers;
-}
-
 const char *
 config_shim_path(void)
 {
@@ -907,8 +605,8 @@ config_load(struct config *cfg, const struct cli *cli, struct strv *errors)
 		if (parse_file(&ps, cfg->file) == -1)
 			goto out;
 	}
-	apply_cli(&ps, cli);
-	finalize(&ps, cli);
+	merge_cli(&ps, cli);
+	merge_check(&ps, cli);
 out:;
 
 	int nerr = (int)ps.errors.n;
@@ -950,145 +648,3 @@ config_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static void
-print_duration(FILE *fp, const char *key, double secs)
-{
-	char buf[32];
-
-	format_duration(buf, sizeof(buf), secs);
-	fprintf(fp, "%s = %s\n", key, buf);
-}
-
-static void
-print_int(FILE *fp, const char *key, long v)
-{
-	if (v >= 0)
-		fprintf(fp, "%s = %ld\n", key, v);
-}
-
-static void
-print_bool(FILE *fp, const char *key, int v)
-{
-	if (v >= 0)
-		fprintf(fp, "%s = %s\n", key, v ? "yes" : "no");
-}
-
-static void
-print_str(FILE *fp, const char *key, const char *v)
-{
-	if (v)
-		fprintf(fp, "%s = %s\n", key, v);
-}
-
-/* Long commands go on indented continuation lines, as a person would write
- * them, so the output stays within the line limit and reads back. */
-static void
-print_command(FILE *fp, const char *cmd)
-{
-	size_t col = fprintf(fp, "command =");
-	char quote = 0;
-
-	while (*cmd) {
-		size_t len = 0;
-
-		/* One word, quotes and escapes included. */
-		for (const char *p = cmd; *p && (quote || (*p != ' ' && *p != '\t')); p++, len++) {
-			if (*p == '\\' && quote != '\'' && p[1])
-				p++, len++;
-			else if (*p == quote)
-				quote = 0;
-			else if (!quote && (*p == '\'' || *p == '"'))
-				quote = *p;
-		}
-		if (len) {
-			if (col + 1 + len > 150 && col > 12) {
-				fprintf(fp, "\n   ");
-				col = 3;
-			}
-			col += fprintf(fp, " %.*s", (int)len, cmd);
-		}
-		cmd += len;
-		while (*cmd == ' ' || *cmd == '\t')
-			cmd++;
-	}
-	fputc('\n', fp);
-}
-
-/* The effective settings, as a config file that would give the same. */
-void
-config_print(const struct config *cfg, FILE *fp)
-{
-	static const char *restart[] = { "always", "on-failure", "never" };
-	const struct program_cfg *pc = &cfg->prog;
-
-	fprintf(fp, "[clusterd]\n");
-	print_int(fp, "workers", cfg->workers);
-	print_str(fp, "name", cfg->name);
-	print_str(fp, "control", cfg->control);
-	print_str(fp, "pidfile", cfg->pidfile);
-	print_duration(fp, "stop_timeout", cfg->stop_timeout);
-	print_int(fp, "give_up_after", cfg->give_up_after);
-	print_bool(fp, "subreaper", cfg->subreaper);
-	print_bool(fp, "log_prefix", cfg->log_prefix);
-	print_bool(fp, "bind_shim", cfg->bind_shim);
-	if (cfg->compat)
-		fprintf(fp, "compat = %s%s%s\n", cfg->compat & COMPAT_EINHORN ? "einhorn" : "",
-		    cfg->compat == (COMPAT_EINHORN | COMPAT_SERVER_STARTER) ? ", " : "",
-		    cfg->compat & COMPAT_SERVER_STARTER ? "server_starter" : "");
-	print_int(fp, "restart_batch", cfg->restart_batch);
-
-	for (size_t i = 0; i < cfg->nsocks; i++) {
-		const struct sock_cfg *sc = &cfg->socks[i];
-
-		fprintf(fp, "\n[socket:%s]\n", sc->name);
-		print_str(fp, "listen", sc->listen);
-		print_int(fp, "backlog", sc->backlog);
-		print_bool(fp, "reuseport", sc->reuseport);
-		if (sc->mode >= 0)
-			fprintf(fp, "mode = %04o\n", (unsigned)sc->mode);
-		print_str(fp, "owner", sc->owner);
-		print_str(fp, "group", sc->group);
-		print_bool(fp, "ipv6only", sc->ipv6only);
-		print_bool(fp, "freebind", sc->freebind);
-		print_bool(fp, "nodelay", sc->nodelay);
-		if (sc->defer_accept >= 0)
-			print_duration(fp, "defer_accept", sc->defer_accept);
-		print_bool(fp, "keepalive", sc->keepalive);
-		print_int(fp, "rcvbuf", sc->rcvbuf);
-		print_int(fp, "sndbuf", sc->sndbuf);
-		print_bool(fp, "transparent", sc->transparent);
-	}
-
-	fprintf(fp, "\n[program]\n");
-	print_command(fp, pc->command);
-	print_str(fp, "directory", pc->directory);
-	print_str(fp, "user", pc->user);
-	print_str(fp, "group", pc->group);
-	if (pc->umask >= 0)
-		fprintf(fp, "umask = %04o\n", (unsigned)pc->umask);
-	print_int(fp, "rlimit_nofile", pc->rlimit_nofile);
-	if (pc->ready == READY_DELAY)
-		print_duration(fp, "ready", pc->ready_delay);
-	else
-		print_str(fp, "ready", pc->ready == READY_EXEC ? "exec" : "notify");
-	print_duration(fp, "ready_timeout", pc->ready_timeout);
-	print_str(fp, "restart", restart[pc->restart]);
-	print_duration(fp, "backoff_initial", pc->backoff_initial);
-	print_duration(fp, "backoff_max", pc->backoff_max);
-	print_duration(fp, "stable_after", pc->stable_after);
-	print_str(fp, "stop_signal", signal_name(pc->stop_signal));
-	print_str(fp, "parent_death_signal", signal_name(pc->parent_death_signal));
-	print_str(fp, "cpu_affinity", pc->cpu_affinity ? "auto" : "none");
-	if (pc->watchdog > 0)
-		print_duration(fp, "watchdog", pc->watchdog);
-	print_str(fp, "restart_mode", pc->restart_mode == RESTART_SURGE ? "surge" : "replace");
-
-	if (cfg->env.n > 0)
-		fprintf(fp, "\n[env]\n");
-	for (size_t i = 0; i < cfg->env.n; i++) {
-		const char *kv = cfg->env.v[i];
-		int klen = (int)strcspn(kv, "=");
-
-		fprintf(fp, "%.*s = %s\n", klen, kv, kv + klen + 1);
-	}
-}

@@ -243,8 +243,13 @@ addr_matches(const struct sockaddr_storage *ss, socklen_t len, int type,
 
 	if (xport != yport && yport != 0)
 		return 0;
-	if (a->dualstack)
-		return 1;	/* any interface: however the manager bound it */
+	/* A configured wildcard (":PORT", 0.0.0.0, [::]) takes the manager's
+	 * socket on whatever address it bound. */
+	if (a->dualstack || (y->sa_family == AF_INET &&
+	    ((const struct sockaddr_in *)y)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	    (y->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)y)->sin6_addr)))
+		return 1;
 	if (x->sa_family != y->sa_family)
 		return 0;
 	if (x->sa_family == AF_INET)

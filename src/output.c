@@ -16,29 +16,84 @@
 #include "output.h"
 #include "util.h"
 
+/*
+ * Where lines go without ever blocking clusterd: a socket (the journal) is
+ * written with MSG_DONTWAIT; a pipe or terminal through a second,
+ * non-blocking open of it (/proc/self/fd/N: its own file status flags, so
+ * the shared descriptor stays as it was); a regular file as it is (it
+ * never blocks, and reopening would lose O_APPEND).
+ */
+static struct sink {
+	int		 fd;
+	int		 sock;
+	int		 ready;
+} sinks[3];
+
 static unsigned long dropped;
+static ev_tstamp dropped_told;
+
+static struct sink *
+sink(int to)
+{
+	struct sink *k = &sinks[to];
+	struct stat st;
+	char path[32];
+
+	if (k->ready)
+		return k;
+	k->ready = 1;
+	k->fd = to;
+	if (fstat(to, &st) == -1)
+		return k;
+	k->sock = S_ISSOCK(st.st_mode);
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", to);
+		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+		if (fd != -1)
+			k->fd = fd;
+	}
+	return k;
+}
 
 static void
 emit(struct output *o, const char *line, size_t n)
 {
+	struct sink *k = sink(o->to);
 	char head[64];
 	struct iovec iov[3];
 	int hn = snprintf(head, sizeof(head), "worker %u (pid %d): ", o->id, (int)o->pid);
-	struct stat st;
 	ssize_t r;
 
 	iov[0] = (struct iovec){ head, (size_t)hn };
 	iov[1] = (struct iovec){ (void *)line, n };
 	iov[2] = (struct iovec){ "\n", 1 };
-	/* The journal's stream is a socket: never wait on it. */
-	if (fstat(o->to, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (k->sock) {
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
 
-		r = sendmsg(o->to, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		r = sendmsg(k->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	} else
-		r = writev(o->to, iov, 3);
-	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) && dropped++ == 0)
-		log_warnx("worker output: the reader is not keeping up; dropping lines");
+		r = writev(k->fd, iov, 3);	/* <= PIPE_BUF: whole or not at all */
+	if (r == -1 && errno != EINTR)
+		dropped++;
+}
+
+void
+output_report(int final)
+{
+	ev_tstamp now = ev_time();
+
+	/* One line a minute at most, and a last one at exit. */
+	if (dropped == 0)
+		return;
+	if (dropped_told == 0)
+		dropped_told = now;	/* the minute starts at the first loss */
+	if (!final && now - dropped_told < 60)
+		return;
+	log_warnx("worker output: %lu line%s dropped: the reader of clusterd's "
+	    "output did not keep up", dropped, dropped == 1 ? "" : "s");
+	dropped = 0;
+	dropped_told = now;
 }
 
 /* Read what is there and write out the whole lines: 1 more may come,
@@ -77,6 +132,8 @@ output_cb(struct ev_loop *loop, ev_io *io, int revents)
 	(void)revents;
 	if (drain(o) == -1)
 		output_close(loop, o);
+	if (dropped)
+		output_report(0);
 }
 
 int

@@ -6,7 +6,8 @@
 #include <ev.h>
 #include <sys/types.h>
 
-#define OUTPUT_LINE_MAX 4096
+/* A piece and its prefix fit PIPE_BUF, so a write to a pipe is atomic. */
+#define OUTPUT_LINE_MAX (4096 - 64)
 
 struct output {
 	ev_io		 io;
@@ -22,5 +23,7 @@ int	output_open(struct output *, int to, int *child_end);
 void	output_start(struct ev_loop *, struct output *, unsigned id, pid_t pid);
 /* Write out what is left (a last line without newline) and close. */
 void	output_close(struct ev_loop *, struct output *);
+/* Say how many lines were dropped for a reader that did not keep up. */
+void	output_report(int final);
 
 #endif

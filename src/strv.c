@@ -45,6 +45,16 @@ xstrdup(const char *s)
 	return p;
 }
 
+static char * __attribute__((format(printf, 1, 0)))
+xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) == -1)
+		fatal(1, "vasprintf");
+	return p;
+}
+
 char *
 xasprintf(const char *fmt, ...)
 {
@@ -52,8 +62,7 @@ xasprintf(const char *fmt, ...)
 	char *p;
 
 	va_start(ap, fmt);
-	if (vasprintf(&p, fmt, ap) == -1)
-		fatal(1, "vasprintf");
+	p = xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
 }
@@ -73,13 +82,10 @@ void
 strv_pushf(struct strv *sv, const char *fmt, ...)
 {
 	va_list ap;
-	char *p;
 
 	va_start(ap, fmt);
-	if (vasprintf(&p, fmt, ap) == -1)
-		fatal(1, "vasprintf");
+	strv_push(sv, xvasprintf(fmt, ap));
 	va_end(ap);
-	strv_push(sv, p);
 }
 
 void
@@ -154,14 +160,11 @@ sbuf_printf(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&p, fmt, ap);
+	p = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n == -1)
-		fatal(1, "vasprintf");
-	sbuf_add(b, p, (size_t)n);
+	sbuf_add(b, p, strlen(p));
 	free(p);
 }
 

@@ -2,7 +2,6 @@
  * The cluster: start the slots, replace what dies (with per-slot backoff),
  * scale, answer signals, stop in order, and pick the exit status.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +20,7 @@
 #include "ctlpath.h"
 #include "inherit.h"
 #include "log.h"
+#include "rundir.h"
 #include "sdnotify.h"
 #include "steer.h"
 #include "supervisor.h"
@@ -42,48 +42,6 @@ private_var(const char *kv)
 		if (strncmp(kv, names[i], strlen(names[i])) == 0)
 			return 1;
 	return 0;
-}
-
-static int
-write_pidfile(const char *path)
-{
-	char tmp[PATH_MAX], buf[32];
-	int fd, len;
-
-	/* Written beside, then renamed: readers never see a half-written file,
-	 * and O_EXCL|O_NOFOLLOW never write through someone's symlink. */
-	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp)) {
-		log_errx("pidfile %s: name too long", path);
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		log_err("pidfile %s", tmp);
-		return -1;
-	}
-	len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (write(fd, buf, len) != len || close(fd) == -1 || rename(tmp, path) == -1) {
-		log_err("pidfile %s", path);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-static void
-remove_pidfile(const char *path)
-{
-	char buf[32];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd == -1)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	/* Only our own: a successor may have written its pid since. */
-	if (n > 0 && (buf[n] = '\0', atoi(buf) == (int)getpid()))
-		unlink(path);
 }
 
 int
@@ -593,74 +551,6 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 	}
 }
 
-/* A clusterd that was SIGKILLed left its notify directory: remove those
- * of ours whose clusterd is gone. */
-static void
-remove_stale_notify_dirs(const char *base)
-{
-	DIR *d = opendir(base);
-	struct dirent *e;
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		char dir[PATH_MAX + 256], sock[PATH_MAX + 512];
-		struct stat st;
-		DIR *inner;
-		struct dirent *f;
-		int pid;
-
-		if (sscanf(e->d_name, "clusterd-notify.%d.", &pid) != 1 || pid <= 0 ||
-		    kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
-		if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-			continue;
-		if ((inner = opendir(dir)) == NULL)
-			continue;
-		while ((f = readdir(inner)) != NULL)
-			if (f->d_name[0] != '.') {
-				snprintf(sock, sizeof(sock), "%s/%s", dir, f->d_name);
-				unlink(sock);
-			}
-		closedir(inner);
-		rmdir(dir);
-	}
-	closedir(d);
-}
-
-/*
- * The private directory for the workers' notify sockets, beside the
- * control directory (mkdtemp: never one somebody made for us). It is 0700,
- * or 0711 once workers run as another user, who can then reach the socket
- * file that is theirs (0600) and nothing else there.
- */
-static int
-make_notify_dir(struct supervisor *sup)
-{
-	char path[PATH_MAX], err[256], *slash;
-	size_t n;
-
-	if (ctl_default_path(sup->cur->cfg->name, path, sizeof(path), 1, err,
-	    sizeof(err)) == -1) {
-		log_warnx("%s; workers get no NOTIFY_SOCKET", err);
-		return sup->cur->cfg->prog.ready == READY_NOTIFY ? -1 : 0;
-	}
-	for (int i = 0; i < 2 && (slash = strrchr(path, '/')) != NULL; i++)
-		*slash = '\0';		/* DIR/clusterd.sock -> DIR's parent */
-	remove_stale_notify_dirs(path);
-	n = strlen(path);
-	if (snprintf(path + n, sizeof(path) - n, "/clusterd-notify.%d.XXXXXX",
-	    (int)getpid()) >= (int)(sizeof(path) - n))
-		return -1;
-	if (mkdtemp(path) == NULL) {
-		log_err("%s", path);
-		return -1;
-	}
-	sup->notify_dir = xstrdup(path);
-	return 0;
-}
-
 int
 sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 {
@@ -714,8 +604,13 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 			close(in->fd);
 		}
 	}
-	if (make_notify_dir(sup) == -1)
+	sup->notify_dir = rundir_notify(cfg->name, cfg->prog.ready == READY_NOTIFY);
+	if (sup->notify_dir == NULL)
 		goto fail;
+	if (*sup->notify_dir == '\0') {
+		free(sup->notify_dir);
+		sup->notify_dir = NULL;
+	}
 
 	const char *ctlpath = cfg->control;
 	int busy;
@@ -808,6 +703,7 @@ cleanup(struct supervisor *sup)
 	strv_free(&sup->base_env);
 	close(sup->devnull);
 	sdnotify_close();
+	output_report(1);
 }
 
 int

@@ -373,6 +373,25 @@ watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	sup_worker_timeout(w, why);
 }
 
+/* The worker's notify socket and output pipes. */
+static void
+release_io(struct ev_loop *loop, struct worker *w)
+{
+	if (w->notify.fd >= 0) {
+		ev_io_stop(loop, &w->notify);
+		close(w->notify.fd);
+	}
+	if (w->notify_path) {
+		unlink(w->notify_path);
+		free(w->notify_path);
+	}
+	if (w->out) {
+		output_close(loop, &w->out[0]);
+		output_close(loop, &w->out[1]);
+		free(w->out);
+	}
+}
+
 struct worker *
 worker_spawn(struct slot *slot, struct gen *g)
 {
@@ -442,18 +461,10 @@ worker_spawn(struct slot *slot, struct gen *g)
 		close(sp.stdout_fd);
 	if (sp.stderr_fd >= 0)
 		close(sp.stderr_fd);
+	ev_io_init(&w->notify, notify_cb, nfd, EV_READ);
 	if (pid == -1) {
 		log_err("worker %u: fork", slot->id);
-		if (nfd != -1) {
-			close(nfd);
-			unlink(w->notify_path);
-		}
-		free(w->notify_path);
-		if (w->out) {
-			output_close(sup->loop, &w->out[0]);
-			output_close(sup->loop, &w->out[1]);
-			free(w->out);
-		}
+		release_io(sup->loop, w);
 		free(w);
 		return NULL;
 	}
@@ -468,7 +479,6 @@ worker_spawn(struct slot *slot, struct gen *g)
 	ev_child_start(sup->loop, &w->child);
 	ev_io_init(&w->report, report_cb, report, EV_READ);
 	ev_io_start(sup->loop, &w->report);
-	ev_io_init(&w->notify, notify_cb, nfd, EV_READ);
 	if (nfd != -1)
 		ev_io_start(sup->loop, &w->notify);
 	ev_timer_init(&w->timer, timer_cb, 0, 0);
@@ -528,19 +538,7 @@ worker_free(struct worker *w)
 	ev_timer_stop(sup->loop, &w->timer);
 	ev_timer_stop(sup->loop, &w->watchdog);
 	report_close(w);
-	if (w->notify.fd >= 0) {
-		ev_io_stop(sup->loop, &w->notify);
-		close(w->notify.fd);
-	}
-	if (w->notify_path) {
-		unlink(w->notify_path);
-		free(w->notify_path);
-	}
-	if (w->out) {
-		output_close(sup->loop, &w->out[0]);
-		output_close(sup->loop, &w->out[1]);
-		free(w->out);
-	}
+	release_io(sup->loop, w);
 	TAILQ_REMOVE(&sup->workers, w, entry);
 	w->slot->nworkers--;
 	gen_unref(sup, w->gen);

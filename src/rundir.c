@@ -1,0 +1,128 @@
+/*
+ * clusterd's files at run time: the pidfile, and the private directory of
+ * the workers' notify sockets.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctlpath.h"
+#include "log.h"
+#include "rundir.h"
+#include "strv.h"
+
+int
+write_pidfile(const char *path)
+{
+	char tmp[PATH_MAX], buf[32];
+	int fd, len;
+
+	/* Written beside, then renamed: readers never see a half-written file,
+	 * and O_EXCL|O_NOFOLLOW never write through someone's symlink. */
+	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp)) {
+		log_errx("pidfile %s: name too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		log_err("pidfile %s", tmp);
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, len) != len || close(fd) == -1 || rename(tmp, path) == -1) {
+		log_err("pidfile %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+void
+remove_pidfile(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	/* Only our own: a successor may have written its pid since. */
+	if (n > 0 && (buf[n] = '\0', atoi(buf) == (int)getpid()))
+		unlink(path);
+}
+
+/* A clusterd that was SIGKILLed left its notify directory: remove those
+ * of ours whose clusterd is gone. */
+static void
+remove_stale_notify_dirs(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char dir[PATH_MAX + 256], sock[PATH_MAX + 512];
+		struct stat st;
+		DIR *inner;
+		struct dirent *f;
+		int pid;
+
+		if (sscanf(e->d_name, "clusterd-notify.%d.", &pid) != 1 || pid <= 0 ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if ((inner = opendir(dir)) == NULL)
+			continue;
+		while ((f = readdir(inner)) != NULL)
+			if (f->d_name[0] != '.') {
+				snprintf(sock, sizeof(sock), "%s/%s", dir, f->d_name);
+				unlink(sock);
+			}
+		closedir(inner);
+		rmdir(dir);
+	}
+	closedir(d);
+}
+
+/*
+ * The private directory for the workers' notify sockets, beside the
+ * control directory (mkdtemp: never one somebody made for us). It is 0700,
+ * or 0711 once workers run as another user, who can then reach the socket
+ * file that is theirs (0600) and nothing else there.
+ */
+char *
+rundir_notify(const char *name, int required)
+{
+	char path[PATH_MAX], err[256], *slash;
+	size_t n;
+
+	if (ctl_default_path(name, path, sizeof(path), 1, err, sizeof(err)) == -1) {
+		log_warnx("%s; workers get no NOTIFY_SOCKET", err);
+		return required ? NULL : xstrdup("");
+	}
+	for (int i = 0; i < 2 && (slash = strrchr(path, '/')) != NULL; i++)
+		*slash = '\0';		/* DIR/clusterd.sock -> DIR's parent */
+	remove_stale_notify_dirs(path);
+	n = strlen(path);
+	if (snprintf(path + n, sizeof(path) - n, "/clusterd-notify.%d.XXXXXX",
+	    (int)getpid()) >= (int)(sizeof(path) - n))
+		return NULL;
+	if (mkdtemp(path) == NULL) {
+		log_err("%s", path);
+		return NULL;
+	}
+	return xstrdup(path);
+}
+
