@@ -34,3 +34,21 @@ TESTS = \
 	t/clusterctl.t
 
 EXTRA_DIST += t/lib/Clusterd.pm t/bin/notify-worker $(TESTS)
+
+# Issue 5: systemd, containers, privileges, worker output, real servers.
+TESTS += \
+	t/socket-activate.t \
+	t/sd-notify.t \
+	t/pid1.t \
+	t/dockerfile.t \
+	t/privileges.t \
+	t/log-prefix.t \
+	t/log-format.t \
+	t/compat.t \
+	t/bind-shim.t \
+	t/peer-gunicorn.t \
+	t/peer-uvicorn.t \
+	t/units.t
+
+EXTRA_DIST += t/bin/sd-notify-recv t/bin/peer_gunicorn_app.py \
+	t/bin/peer_uvicorn_app.py examples/Dockerfile

@@ -734,3 +734,47 @@ END {
 }
 
 1;
+
+# --- Resource figures of a process (issue 8: chaos, crash loops, hostile
+# input) ---
+#
+#	my $cpu = proc_cpu($pid);	# user + system CPU seconds so far
+#	my $kb = proc_rss($pid);	# resident set, kB
+#	my $n = fd_count($pid);		# open file descriptors
+#	my @z = child_zombies($pid);	# its children that are zombies
+
+push(@EXPORT, qw(proc_cpu proc_rss fd_count child_zombies));
+
+sub proc_cpu {
+	my ($pid) = @_;
+	my $s = slurp("/proc/$pid/stat") // return undef;
+	my ($rest) = $s =~ /^\d+ \(.*\) (.*)$/s or return undef;
+	my @f = split(' ', $rest);
+	my $hz = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+	return ($f[11] + $f[12]) / $hz;	# utime, stime (fields 14, 15)
+}
+
+sub proc_rss {
+	my ($pid) = @_;
+	my ($kb) = (slurp("/proc/$pid/status") // '') =~ /^VmRSS:\s+(\d+) kB$/m;
+	return $kb;
+}
+
+sub fd_count {
+	my ($pid) = @_;
+	my $fds = proc_fds($pid) or return undef;
+	return scalar(keys %$fds);
+}
+
+sub child_zombies {
+	my ($pid) = @_;
+	my @z;
+	for my $dir (glob('/proc/[0-9]*')) {
+		my ($p) = $dir =~ /(\d+)$/;
+		my $st = proc_stat($p) or next;
+		push(@z, $p) if $st->{ppid} == $pid && $st->{state} eq 'Z';
+	}
+	return @z;
+}
+
+1;

@@ -1,0 +1,195 @@
+# Worker output (decisions5 "Worker output", CONTRACT §2): inherited by
+# default; with log_prefix = yes each worker's stdout and stderr go through
+# pipes and come out on clusterd's stdout and stderr as
+# "worker ID (pid PID): line", whole lines only, long lines in 4096-byte
+# pieces, a last unterminated line at exit; a reader that stops reading
+# never blocks clusterd.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Fcntl qw(O_RDONLY O_NONBLOCK);
+use POSIX qw(mkfifo);
+use Time::HiRes qw(time);
+use Clusterd;
+
+my $prefix_conf = write_file("$TMPDIR/prefix.conf",
+    "[clusterd]\nlog_prefix = yes\n");
+
+# The worker: a few lines on each stream, a line written in two parts, a
+# 10000-byte line, and a last line without a newline.
+my $long = join('', map { sprintf('%05d', $_) } 1 .. 2000);	# 10000 bytes
+my $worker = write_file("$TMPDIR/lines.pl", <<'END');
+use strict;
+use IO::Handle;
+STDOUT->autoflush(1);
+STDERR->autoflush(1);
+my ($dir) = @ARGV;
+my $long = join('', map { sprintf('%05d', $_) } 1 .. 2000);
+my $id = $ENV{CLUSTERD_WORKER_ID};
+sub wait_file {
+	my ($f) = @_;
+	for (1 .. 1000) { return if -e $f; select(undef, undef, undef, 0.01) }
+	die "no $f\n";
+}
+print STDOUT "out one from $id\n";
+print STDERR "err one from $id\n";
+print STDOUT "part";
+print STDERR "wrote part $id\n";
+wait_file("$dir/go-$id");
+print STDOUT "ial $id\n";
+print STDOUT "$long\n";
+print STDERR "err two from $id\n";
+print STDOUT "tail end $id";
+exit 0;
+END
+
+sub wlines {	# {id => [[pid, text]...]} of the prefixed lines in $text
+	my ($text) = @_;
+	my %w;
+	for (split(/\n/, $text)) {
+		push(@{ $w{$1} }, [$2, $3]) if /^worker (\d+) \(pid (\d+)\): (.*)\z/;
+	}
+	return \%w;
+}
+
+# 1. log_prefix = yes, two workers, run once (restart = never).
+my $once_conf = write_file("$TMPDIR/once.conf",
+    "[clusterd]\nlog_prefix = yes\n[program]\nrestart = never\n");
+my $c = start_clusterd(split => 1, args => ['-c', $once_conf, '-n', 2,
+    '-l', 'none', '--', 'perl', $worker, $TMPDIR]);
+my %pid;
+ok($c->wait_log(qr/^worker 1 \(pid \d+\): wrote part 1$/m)
+    && $c->wait_log(qr/^worker 0 \(pid \d+\): wrote part 0$/m),
+    'stderr lines of both workers, prefixed, on clusterd\'s stderr');
+for my $id (0, 1) {
+	($pid{$id}) = $c->log_matches(qr/^clusterd: worker $id \(pid (\d+)\) started$/m);
+}
+my $out = sub { slurp($c->{out}) // '' };
+ok(wait_for(sub { $out->() =~ /^worker 1 \(pid \d+\): out one from 1$/m
+    && $out->() =~ /^worker 0 \(pid \d+\): out one from 0$/m }, 5,
+    'stdout lines'), 'stdout lines, prefixed, on clusterd\'s stdout');
+# The first half of the split line is in the pipe: it must wait.
+ok(!wait_for(sub { $out->() =~ /part\s*$/m }, 0.3, '(nothing: a partial line)'),
+    'a partial line is not written before its newline');
+write_file("$TMPDIR/go-$_", '') for 0, 1;
+is(wait_exit($c, 10), 0, 'both workers exit 0: clusterd exits 0');
+
+my $o = wlines(slurp($c->{out}) // '');
+my $e = wlines(slurp($c->{err}) // '');
+for my $id (0, 1) {
+	my $p = $pid{$id} // 0;
+	my @o = @{ $o->{$id} // [] };
+	is(scalar(grep { $_->[0] != $p } @o, @{ $e->{$id} // [] }), 0,
+	    "worker $id: every line carries its pid $p");
+	my @text = map { $_->[1] } @o;
+	is_deeply([grep { !/^\d{5}/ } @text],
+	    ["out one from $id", "partial $id", "tail end $id"],
+	    "worker $id stdout: whole lines, the split one joined, the last one without newline written at exit");
+	my @pieces = grep { /^\d{5}/ } @text;
+	# Pieces of 4032 bytes: with the prefix each fits PIPE_BUF, so a
+	# write to a pipe is whole or nothing.
+	is_deeply([map { length } @pieces], [4032, 4032, 1936],
+	    "worker $id: the 10000-byte line in pieces of 4032");
+	is(join('', @pieces), $long, "worker $id: nothing of it lost");
+	is_deeply([map { $_->[1] } @{ $e->{$id} // [] }],
+	    ["err one from $id", "wrote part $id", "err two from $id"],
+	    "worker $id stderr: its lines in order, on clusterd's stderr");
+}
+unlike(slurp($c->{out}) // '', qr/^clusterd:/m, 'clusterd\'s own log stays on stderr');
+unlike(slurp($c->{err}) // '', qr/^worker \d+ \(pid \d+\): (out one|partial|tail end)/m,
+    'no stdout line on stderr');
+unlike((slurp($c->{out}) // '') . (slurp($c->{err}) // ''),
+    qr/^(?!worker \d+ \(pid \d+\): |clusterd: ).+$/m,
+    'no unprefixed line anywhere');
+
+# What a worker says while it stops is kept, to the last unterminated line.
+my $bye = write_file("$TMPDIR/bye.pl", <<'END');
+$| = 1;
+$SIG{TERM} = sub {
+	print "bye\n";
+	print STDERR "bye on stderr\n";
+	print "last words";
+	exit 0;
+};
+print "hi\n";
+sleep 100;
+END
+$c = start_clusterd(split => 1, args => ['-c', $prefix_conf, '-n', 1,
+    '-l', 'none', '--', 'perl', $bye]);
+ok(wait_for(sub { (slurp($c->{out}) // '') =~ /^worker 0 \(pid \d+\): hi$/m }, 5,
+    'hi'), 'a line before the stop');
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'exit 0');
+like(slurp($c->{out}) // '', qr/^worker 0 \(pid \d+\): bye\nworker 0 \(pid \d+\): last words\n\z/m,
+    'the stopping worker\'s last lines are written, the unterminated one too');
+like($c->log_text, qr/^worker 0 \(pid \d+\): bye on stderr\n(?s:.*)^clusterd: stopped$/m,
+    'and its stderr before "clusterd: stopped"');
+
+# 2. The default: the worker's stdout and stderr are clusterd's own.
+$c = start_clusterd(split => 1, args => ['-n', 1, '-l', 'none', '--',
+    'sleep', '1000']);
+my @w = wait_workers($c->pid, 1, 5, 'sleep');
+my $fds = proc_fds($w[0] // 0) // {};
+is($fds->{1}, $c->{out}, 'default: worker stdout is clusterd\'s stdout');
+is($fds->{2}, $c->{err}, 'default: worker stderr is clusterd\'s stderr');
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'exit 0');
+
+$c = start_clusterd(split => 1, args => ['-c', $prefix_conf, '-n', 1,
+    '-l', 'none', '--', 'sleep', '1000']);
+@w = wait_workers($c->pid, 1, 5, 'sleep');
+$fds = proc_fds($w[0] // 0) // {};
+like($fds->{1} // '', qr/^pipe:/, 'log_prefix: worker stdout is a pipe');
+like($fds->{2} // '', qr/^pipe:/, 'log_prefix: worker stderr is a pipe');
+isnt($fds->{1} // '', $fds->{2} // '', 'two pipes');
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'exit 0');
+
+# 3. A worker floods stdout; clusterd's stdout is a FIFO nobody reads.
+# clusterd keeps answering clusterctl at once, and stops at once.
+my $fifo = "$TMPDIR/out.fifo";
+mkfifo($fifo, 0600) or die "mkfifo: $!";
+sysopen(my $rd, $fifo, O_RDONLY | O_NONBLOCK) or die "$fifo: $!";
+my $ctl = "$TMPDIR/flood.sock";
+my $flood = 'my $l = ("y" x 99) . "\n"; syswrite(STDOUT, $l) while 1';
+# perl opens the FIFO as stdout (we hold its read end) and execs clusterd.
+$c = start_clusterd(binary => $^X, args => ['-e',
+    'open(STDOUT, ">", shift) or die "fifo: $!"; exec { $ARGV[0] } @ARGV',
+    $fifo, $CLUSTERD, '-c', $prefix_conf, '-s', $ctl, '-n', 2, '-l', 'none',
+    '--', 'perl', '-e', $flood]);
+@w = wait_workers($c->pid, 2, 5, 'perl');
+is(scalar(@w), 2, 'two flooding workers');
+# Let the FIFO fill: the workers write far more than its 64 KiB.
+ok(wait_for(sub {
+	my ($wchar) = (slurp("/proc/$w[0]/io") // '') =~ /^wchar: (\d+)/m;
+	($wchar // 0) > 4 << 20;
+}, 3, 'a worker to write 4 MiB'),
+    'the workers write on (4 MiB and more): clusterd drains their pipes');
+my @took;
+for (1 .. 5) {
+	my $t = time();
+	my ($code) = run_clusterctl(args => ['-s', $ctl, 'status'],
+	    timeout => 2);
+	push(@took, time() - $t);
+	is($code, 0, 'clusterctl status answers: exit 0') or last;
+}
+my ($max) = sort { $b <=> $a } @took;
+ok(($max // 9) < timeout(1), 'each in well under a second')
+    or diag("took: @took");
+# The reader goes away: SIGPIPE/EPIPE must not kill clusterd.
+close($rd);
+my ($code) = clusterctl($ctl, 'status');
+is($code, 0, 'the FIFO reader gone: clusterd still answers');
+ok(alive($c->pid), 'and lives');
+my $t = time();
+kill TERM => $c->pid;
+is(wait_exit($c, 5), 0, 'SIGTERM: exit 0');
+ok(time() - $t < timeout(3), 'stopped promptly while the workers flooded');
+my @warn = grep { /lost|dropped|discarded/i } split(/\n/, $c->log_text);
+is(scalar(@warn), 1, 'the lost lines are counted in one warning')
+    or diag(@warn ? join("\n", @warn) : 'no warning');
+like($warn[0] // '', qr/\d+/, 'with a count') if @warn;
+
+done_testing();

@@ -1,0 +1,210 @@
+# Telling the service manager (decisions5 "Telling systemd", CONTRACT §6):
+# clusterd started with NOTIFY_SOCKET sends READY=1 with STATUS=, STATUS=
+# on changes, RELOADING=1 + MONOTONIC_USEC then READY=1 around rolling
+# restarts, STOPPING=1, and WATCHDOG=1 every WATCHDOG_USEC/2.  The receiver
+# (t/bin/sd-notify-recv) checks the sender's pid as systemd does.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
+use Clusterd;
+
+plan(skip_all => "$PYTHON3 is needed") unless -x $PYTHON3;
+my $RECV = "$TOP_SRCDIR/t/bin/sd-notify-recv";
+
+sub receiver {
+	my ($path) = @_;
+	my $r = start_clusterd(binary => $PYTHON3, args => [$RECV, $path]);
+	$r->wait_log(qr/^bound /m) or BAIL_OUT("sd-notify-recv did not start");
+	return $r;
+}
+
+# [{pid, usec, text, fields => {K => V}}] received so far.
+sub messages {
+	my ($r) = @_;
+	my @m;
+	for (split(/\n/, $r->log_text)) {
+		my ($pid, $usec, $text) = /^msg (\d+) (\d+) (.*)$/ or next;
+		my %f = map { split(/=/, $_, 2) } grep { /=/ } split(/\|/, $text);
+		push(@m, { pid => $pid, usec => $usec, text => $text, f => \%f });
+	}
+	return @m;
+}
+
+sub wait_msg {
+	my ($r, $cond, $what, $secs) = @_;
+	my $m;
+	wait_for(sub { ($m) = grep { $cond->($_) } messages($r); $m }, $secs // 5,
+	    $what);
+	return $m;
+}
+
+sub now_usec { int(clock_gettime(CLOCK_MONOTONIC) * 1e6) }
+
+sub events {	# the READY / RELOADING / STOPPING sequence
+	my ($r) = @_;
+	return join(' ', map {
+		my $f = $_->{f};
+		(exists $f->{READY} ? 'READY' : (),
+		    exists $f->{RELOADING} ? 'RELOADING' : (),
+		    exists $f->{STOPPING} ? 'STOPPING' : ());
+	} messages($r));
+}
+
+# 1. Start, rolling restarts (clusterctl restart, SIGHUP), stop.
+my $npath = "$TMPDIR/notify.sock";
+my $r = receiver($npath);
+my $ctl = "$TMPDIR/ctl.sock";
+my $c = start_clusterd(args => ['-n', 4, '-l', '127.0.0.1:0', '-s', $ctl,
+    '--', $HELLO], env => { NOTIFY_SOCKET => $npath });
+my $ready = wait_msg($r, sub { exists $_[0]{f}{READY} }, 'READY=1');
+ok($ready, 'READY=1 received');
+my @hello = grep { (proc_stat($_) // {})->{comm} eq 'hello' } worker_pids($c->pid);
+is(scalar(@hello), 4, 'READY=1 comes once all four workers run');
+is($ready->{f}{READY}, 1, 'READY=1 exactly');
+is($ready->{f}{STATUS}, '4 of 4 workers ready, generation 1',
+    'READY=1 comes with STATUS=4 of 4 workers ready, generation 1');
+is($ready->{pid}, $c->pid, 'sent by clusterd itself (NotifyAccess=main)');
+my @m = messages($r);
+is(scalar(grep { $_->{pid} != $c->pid } @m), 0, 'every message from clusterd\'s pid');
+like($_->{f}{STATUS} // '', qr/^\d+ of 4 workers ready, generation 1$/,
+    "STATUS before ready: $_->{text}") for grep { exists $_->{f}{STATUS} } @m;
+
+for my $pid (@hello) {
+	my $env = proc_env($pid) // {};
+	isnt($env->{NOTIFY_SOCKET} // '', $npath,
+	    "$pid: the worker does not get clusterd's NOTIFY_SOCKET");
+}
+
+# A worker dies: the ready count drops and comes back, each in a STATUS=.
+my $before = scalar(messages($r));
+kill KILL => $hello[0];
+ok(wait_for(sub {
+	my @s = map { $_->{f}{STATUS} // () } (messages($r))[$before .. scalar(messages($r)) - 1];
+	join('|', @s) eq '3 of 4 workers ready, generation 1|4 of 4 workers ready, generation 1';
+}, 5, 'STATUS=3 of 4, then 4 of 4'), 'a worker killed: STATUS=3 of 4 workers ready, then 4 of 4')
+    or diag(map { "$_->{text}\n" } (messages($r))[$before .. scalar(messages($r)) - 1]);
+is(events($r), 'READY', 'no READY=1 or RELOADING=1 for that');
+
+# clusterctl restart answers once the rolling restart is done.
+my $t0 = now_usec();
+my ($code, $out, $err) = clusterctl($ctl, 'restart');
+my $t1 = now_usec();
+is($code, 0, 'clusterctl restart: exit 0') or diag($out, $err);
+my $reloading = wait_msg($r, sub { exists $_[0]{f}{RELOADING} },
+    'RELOADING=1');
+ok($reloading, 'RELOADING=1 received');
+is($reloading->{f}{RELOADING}, 1, 'RELOADING=1 exactly');
+my $mono = $reloading->{f}{MONOTONIC_USEC} // 0;
+ok($mono >= $t0 && $mono <= $t1,
+    'with MONOTONIC_USEC= CLOCK_MONOTONIC (us) when the restart began')
+    or diag("MONOTONIC_USEC=$mono, restart between $t0 and $t1");
+ok(wait_for(sub { events($r) eq 'READY RELOADING READY' }, 5,
+    'READY=1 after RELOADING=1'), 'then READY=1 when it is done')
+    or diag(events($r));
+my ($last_status) = reverse grep { exists $_->{f}{STATUS} } messages($r);
+is($last_status->{f}{STATUS}, '4 of 4 workers ready, generation 2',
+    'STATUS=4 of 4 workers ready, generation 2');
+
+# SIGHUP without -c: a rolling restart too.
+$t0 = now_usec();
+kill HUP => $c->pid;
+ok(wait_for(sub { events($r) eq 'READY RELOADING READY RELOADING READY' },
+    10, 'the SIGHUP rolling restart'), 'SIGHUP: RELOADING=1 ... READY=1')
+    or diag(events($r));
+my @rel = grep { exists $_->{f}{RELOADING} } messages($r);
+ok(($rel[1]{f}{MONOTONIC_USEC} // 0) >= $t0, 'a fresh MONOTONIC_USEC');
+($last_status) = reverse grep { exists $_->{f}{STATUS} } messages($r);
+is($last_status->{f}{STATUS}, '4 of 4 workers ready, generation 3',
+    'STATUS=4 of 4 workers ready, generation 3');
+ok(!grep({ exists $_->{f}{WATCHDOG} } messages($r)),
+    'no WATCHDOG=1 without WATCHDOG_USEC');
+
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'SIGTERM: exit 0');
+ok(wait_for(sub { events($r) =~ /STOPPING$/ }, 2, 'STOPPING=1'),
+    'STOPPING=1 last');
+is(events($r), 'READY RELOADING READY RELOADING READY STOPPING',
+    'the whole sequence, in order');
+is(scalar(grep { $_->{pid} != $c->pid } messages($r)), 0,
+    'every message from clusterd\'s pid');
+kill TERM => $r->pid;
+wait_exit($r);
+
+# 2. The watchdog: WATCHDOG_USEC=200000 -> WATCHDOG=1 about every 100 ms.
+# WATCHDOG_PID must be clusterd's own pid: a shell sets it and execs.
+$npath = "$TMPDIR/notify-wd.sock";
+$r = receiver($npath);
+$c = start_clusterd(binary => '/bin/sh',
+    args => ['-c', 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$@"', 'sh',
+	$CLUSTERD, '-n', 2, '-l', '127.0.0.1:0', '--', $HELLO],
+    env => { NOTIFY_SOCKET => $npath, WATCHDOG_USEC => 200000 });
+my @wd;
+ok(wait_for(sub {
+	@wd = grep { exists $_->{f}{WATCHDOG} } messages($r);
+	@wd >= 10;
+}, 5, 'ten WATCHDOG=1'), 'WATCHDOG=1 keeps coming');
+is(scalar(grep { $_->{f}{WATCHDOG} ne '1' || $_->{pid} != $c->pid } @wd), 0,
+    'each one WATCHDOG=1, from clusterd');
+my @gaps = map { ($wd[$_]{usec} - $wd[$_ - 1]{usec}) / 1000 } 1 .. $#wd;
+my @sorted = sort { $a <=> $b } @gaps;
+my $median = $sorted[@sorted / 2] // 0;
+ok($median >= 70 && $median <= 130, 'about every 100 ms (WATCHDOG_USEC/2)')
+    or diag("gaps (ms): @gaps");
+ok(($sorted[-1] // 999) < 200 * timeout(1),
+    'never a gap of WATCHDOG_USEC or more') or diag("gaps (ms): @gaps");
+@hello = wait_workers($c->pid, 2, 5, 'hello');
+for my $pid (@hello) {
+	my $env = proc_env($pid) // {};
+	ok(!exists $env->{WATCHDOG_USEC} && !exists $env->{WATCHDOG_PID},
+	    "$pid: clusterd's WATCHDOG_USEC/WATCHDOG_PID not passed on");
+}
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'exit 0');
+like(events($r), qr/^READY.*STOPPING$/, 'READY=1 ... STOPPING=1 as well');
+kill TERM => $r->pid;
+wait_exit($r);
+
+# WATCHDOG_PID of another process: the watchdog is not ours to feed.
+$npath = "$TMPDIR/notify-wd2.sock";
+$r = receiver($npath);
+$c = start_clusterd(args => ['-n', 1, '-l', '127.0.0.1:0', '--', $HELLO],
+    env => { NOTIFY_SOCKET => $npath, WATCHDOG_USEC => 200000,
+	WATCHDOG_PID => 1 });
+ok(wait_msg($r, sub { exists $_[0]{f}{READY} }, 'READY=1'), 'READY=1');
+# Three watchdog periods' worth of datagrams, read as they come.
+my $until = now_usec() + 300_000;
+wait_for(sub { now_usec() >= $until }, 2, '300 ms');
+ok(!grep({ exists $_->{f}{WATCHDOG} } messages($r)),
+    'WATCHDOG_PID=1: no WATCHDOG=1');
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'exit 0');
+kill TERM => $r->pid;
+wait_exit($r);
+
+# 3. An abstract NOTIFY_SOCKET ("@name", as systemd may give).
+my $abs = "\@clusterd-test-$$-notify";
+$r = receiver($abs);
+$c = start_clusterd(args => ['-n', 2, '-l', '127.0.0.1:0', '--', $HELLO],
+    env => { NOTIFY_SOCKET => $abs });
+$ready = wait_msg($r, sub { exists $_[0]{f}{READY} }, 'READY=1');
+is($ready->{f}{STATUS} // '', '2 of 2 workers ready, generation 1',
+    'abstract socket: READY=1 with STATUS=2 of 2 workers ready, generation 1');
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'exit 0');
+ok(wait_for(sub { events($r) eq 'READY STOPPING' }, 2, 'STOPPING=1'),
+    'abstract socket: STOPPING=1') or diag(events($r));
+kill TERM => $r->pid;
+wait_exit($r);
+
+# 4. A NOTIFY_SOCKET nobody listens on does not stop clusterd.
+$c = start_clusterd(args => ['-n', 1, '-l', '127.0.0.1:0', '--', $HELLO],
+    env => { NOTIFY_SOCKET => "$TMPDIR/nobody-there.sock" });
+is(scalar(wait_workers($c->pid, 1, 5, 'hello')), 1,
+    'NOTIFY_SOCKET without a listener: the worker runs anyway');
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'exit 0');
+
+done_testing();
