@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,8 +61,16 @@ remove_pidfile(const char *path)
 		unlink(path);
 }
 
-/* A clusterd that was SIGKILLed left its notify directory: remove those
- * of ours whose clusterd is gone. */
+/* Each notify directory holds a lock its clusterd keeps for life. */
+#define NOTIFY_LOCK ".lock"
+
+static int notify_lock = -1;
+
+/*
+ * A clusterd that was SIGKILLed left its notify directory: remove those of
+ * ours whose lock is free. (A pid cannot tell: from inside a pid namespace
+ * the clusterds outside look gone.)
+ */
 static void
 remove_stale_notify_dirs(const char *base)
 {
@@ -71,29 +80,46 @@ remove_stale_notify_dirs(const char *base)
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL) {
-		char dir[PATH_MAX + 256], sock[PATH_MAX + 512];
+		char dir[PATH_MAX + 256], file[PATH_MAX + 512];
 		struct stat st;
 		DIR *inner;
 		struct dirent *f;
-		int pid;
+		int fd, free_lock;
 
-		if (sscanf(e->d_name, "clusterd-notify.%d.", &pid) != 1 || pid <= 0 ||
-		    kill(pid, 0) == 0 || errno != ESRCH)
+		if (strncmp(e->d_name, "clusterd-notify.", 16) != 0)
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
 		if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
 			continue;
-		if ((inner = opendir(dir)) == NULL)
+		snprintf(file, sizeof(file), "%s/" NOTIFY_LOCK, dir);
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+			continue;
+		free_lock = flock(fd, LOCK_EX | LOCK_NB) == 0;
+		close(fd);
+		if (!free_lock || (inner = opendir(dir)) == NULL)
 			continue;
 		while ((f = readdir(inner)) != NULL)
-			if (f->d_name[0] != '.') {
-				snprintf(sock, sizeof(sock), "%s/%s", dir, f->d_name);
-				unlink(sock);
+			if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0) {
+				snprintf(file, sizeof(file), "%s/%s", dir, f->d_name);
+				unlink(file);
 			}
 		closedir(inner);
 		rmdir(dir);
 	}
 	closedir(d);
+}
+
+void
+rundir_notify_remove(const char *dir)
+{
+	char file[PATH_MAX + 16];
+
+	snprintf(file, sizeof(file), "%s/" NOTIFY_LOCK, dir);
+	unlink(file);
+	rmdir(dir);
+	if (notify_lock != -1)
+		close(notify_lock);
+	notify_lock = -1;
 }
 
 /*
@@ -123,6 +149,12 @@ rundir_notify(const char *name, int required)
 		log_err("%s", path);
 		return NULL;
 	}
+	char lock[PATH_MAX + 16];
+
+	snprintf(lock, sizeof(lock), "%s/" NOTIFY_LOCK, path);
+	notify_lock = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (notify_lock == -1 || flock(notify_lock, LOCK_EX | LOCK_NB) == -1)
+		log_warn("%s", lock);
 	return xstrdup(path);
 }
 

@@ -12,5 +12,6 @@ void	 remove_pidfile(const char *path);
  * cannot be had: NULL if required, else "" (workers go without).
  */
 char	*rundir_notify(const char *name, int required);
+void	 rundir_notify_remove(const char *dir);
 
 #endif

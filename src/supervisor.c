@@ -690,7 +690,7 @@ cleanup(struct supervisor *sup)
 	free(sup->slots);
 	sup->nslots = 0;
 	if (sup->notify_dir) {
-		rmdir(sup->notify_dir);
+		rundir_notify_remove(sup->notify_dir);
 		free(sup->notify_dir);
 	}
 	for (size_t i = 0; i < sizeof(sup->sigs) / sizeof(sup->sigs[0]); i++)

@@ -50,6 +50,15 @@ sub start_pid1 {
 	return ($c, $init // 0);
 }
 
+# A clusterd outside the namespace, with its workers' notify sockets in the
+# /run both share: the one inside must leave them alone (it cannot see
+# the outside pids, so "pid gone" means nothing there).
+my $out = start_clusterd(args => ['-n', 1, '-l', '127.0.0.1:0', '--',
+    'sleep', '1000']);
+my ($ow) = wait_workers($out->pid, 1, 5, 'sleep');
+my $ons = (proc_env($ow // 0) // {})->{NOTIFY_SOCKET} // '';
+ok(-S $ons, "the outside clusterd's worker has its notify socket ($ons)");
+
 my $port = free_port();
 my ($c, $init) = start_pid1('-n', 2, '-l', "127.0.0.1:$port", '--',
     '/bin/sh', '-c', $worker);
@@ -63,6 +72,10 @@ for my $pid (@w) {
 	is((proc_env($pid) // {})->{LISTEN_PID}, $nspid,
 	    "$pid: LISTEN_PID is its pid inside the namespace ($nspid)");
 }
+ok(-S $ons, 'the clusterd in the pid namespace left the outside one\'s notify socket alone')
+    or diag("gone: $ons");
+kill TERM => $out->pid;
+is(wait_exit($out), 0, 'the outside clusterd: exit 0');
 my %ids;
 wait_for(sub {
 	my $b = http_get('127.0.0.1', $port) // '';
