@@ -60,9 +60,21 @@ listener_get(struct supervisor *sup, const struct sock_cfg *sc, struct strv *err
 {
 	struct listener *l;
 
-	for (size_t i = 0; i < sup->npool; i++)
-		if (sock_cfg_equal(sup->pool[i]->cfg, sc))
-			return sup->pool[i];
+	for (size_t i = 0; i < sup->npool; i++) {
+		l = sup->pool[i];
+		if (sock_cfg_equal(l->cfg, sc))
+			return l;
+		/* The same socket with other options: changed in place, never
+		 * bound twice (a second bind would fail, or with SO_REUSEPORT join
+		 * the same group and steal its connections). */
+		if (sock_cfg_same_socket(l->cfg, sc)) {
+			if (listener_update(l, sc) == -1) {
+				strv_push(errors, xstrdup(listener_error()));
+				return NULL;
+			}
+			return l;
+		}
+	}
 	l = xcalloc(1, sizeof(*l));
 	if (listener_open(l, sc) == -1) {
 		strv_push(errors, xstrdup(listener_error()));

@@ -350,11 +350,13 @@ setopt(const struct sock_cfg *sc, int fd, int level, int opt, int val,
 }
 
 static int
-apply_options(const struct sock_cfg *sc, const struct addr *a, int fd)
+apply_options(const struct sock_cfg *sc, const struct addr *a, int fd, int bound)
 {
 	int inet = a->family != AF_UNIX;
 	int tcp = inet && a->type == SOCK_STREAM;
 
+	if (bound)
+		goto after_bind_options;	/* these only matter before bind() */
 	if (tcp && setopt(sc, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"))
 		return -1;
 	if (sc->reuseport > 0 && setopt(sc, fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT"))
@@ -373,6 +375,7 @@ apply_options(const struct sock_cfg *sc, const struct addr *a, int fd)
 	    a->family == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1,
 	    "IP_TRANSPARENT"))
 		return -1;
+after_bind_options:
 	if (tcp && sc->nodelay >= 0 &&
 	    setopt(sc, fd, IPPROTO_TCP, TCP_NODELAY, sc->nodelay, "TCP_NODELAY"))
 		return -1;
@@ -493,7 +496,7 @@ open_socket(const struct sock_cfg *sc, struct addr *a)
 		lfail_errno("%s: socket", sc->listen);
 		return -1;
 	}
-	if (apply_options(sc, a, fd) == -1 || do_bind(sc, a, fd) == -1)
+	if (apply_options(sc, a, fd, 0) == -1 || do_bind(sc, a, fd) == -1)
 		goto fail;
 	if (a->type == SOCK_STREAM &&
 	    listen(fd, sc->backlog > 0 ? sc->backlog : SOMAXCONN) == -1) {
@@ -504,6 +507,49 @@ open_socket(const struct sock_cfg *sc, struct addr *a)
 fail:
 	close(fd);
 	return -1;
+}
+
+/*
+ * SO_REUSEPORT would let this socket join another program's group on the
+ * same port (same uid) and take its connections. A plain bind first tells
+ * whether anyone holds the port.
+ */
+static int
+port_in_use(const struct sock_cfg *sc, struct addr *a)
+{
+	struct sock_cfg plain = *sc;
+	int fd, port = a->family == AF_INET ?
+	    ((struct sockaddr_in *)&a->ss)->sin_port :
+	    ((struct sockaddr_in6 *)&a->ss)->sin6_port;
+
+	if (port == 0)
+		return 0;	/* the kernel picks a free one */
+	plain.reuseport = 0;
+	plain.backlog = 1;
+	if ((fd = open_socket(&plain, a)) == -1)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+int
+listener_update(struct listener *l, const struct sock_cfg *sc)
+{
+	struct sock_cfg *old = l->cfg;
+
+	for (size_t i = 0; i < (l->nslot_fd ? l->nslot_fd : 1); i++) {
+		int fd = l->nslot_fd ? l->slot_fd[i] : l->fd;
+
+		if (fd == -1)
+			continue;
+		if (apply_options(sc, &l->addr, fd, 1) == -1 ||
+		    (l->addr.type == SOCK_STREAM && sc->backlog != old->backlog &&
+		    listen(fd, sc->backlog > 0 ? sc->backlog : SOMAXCONN) == -1))
+			return -1;
+	}
+	l->cfg = sock_cfg_dup(sc);
+	sock_cfg_free(old);
+	return 0;
 }
 
 int
@@ -519,6 +565,8 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	*a = sc->addr;
 	if (sc->adopt_fd >= 0)
 		return adopt(l, sc);
+	if (sc->reuseport > 0 && port_in_use(sc, a))
+		return -1;
 	if ((fd = open_socket(sc, a)) == -1)
 		return -1;
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
@@ -589,6 +637,16 @@ static int
 streq(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int
+sock_cfg_same_socket(const struct sock_cfg *a, const struct sock_cfg *b)
+{
+	return streq(a->name, b->name) && streq(a->listen, b->listen) &&
+	    a->adopt_fd == b->adopt_fd && (a->reuseport > 0) == (b->reuseport > 0) &&
+	    a->mode == b->mode && streq(a->owner, b->owner) && streq(a->group, b->group) &&
+	    a->ipv6only == b->ipv6only && a->freebind == b->freebind &&
+	    a->transparent == b->transparent;
 }
 
 int

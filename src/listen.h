@@ -75,6 +75,11 @@ const char *listener_error(void);
 int	 listener_open_more(const struct listener *l);
 /* Same address and options: a reload keeps the bound socket. */
 int	 sock_cfg_equal(const struct sock_cfg *, const struct sock_cfg *);
+/* Same socket, perhaps with other options that can change in place
+ * (backlog, nodelay, keepalive, defer_accept, buffers). */
+int	 sock_cfg_same_socket(const struct sock_cfg *, const struct sock_cfg *);
+/* Apply sc's options to l's bound sockets; -1 with listener_error(). */
+int	 listener_update(struct listener *, const struct sock_cfg *);
 void	 listener_close(struct listener *);
 
 #endif

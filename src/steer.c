@@ -105,9 +105,15 @@ steer_update(struct listener *l, const unsigned *live, size_t nlive)
 			if (l->group[j] == live[i])
 				idx[n++] = (unsigned)j;
 	if (n == 0) {
-		/* Nobody ready: an index past the end lets the kernel pick by hash,
-		 * and the connection waits in that slot's queue for its worker. */
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+		/* Nobody ready: slot 0's socket, which lives as long as the
+		 * listener does, holds new connections until a worker is back
+		 * (never one that is draining away). */
+		unsigned zero = 0;
+
+		for (size_t j = 0; j < l->ngroup; j++)
+			if (l->group[j] == 0)
+				zero = (unsigned)j;
+		code[pc++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, zero);
 	} else {
 		/* A = version nibble of the IP header */
 		code[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF);

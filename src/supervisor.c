@@ -28,6 +28,7 @@
 extern char **environ;
 
 static void	cleanup(struct supervisor *);
+static int	slot_queued(const struct slot *);
 
 /* What clusterd itself was handed for its own use never reaches a worker. */
 static int
@@ -317,6 +318,19 @@ sup_worker_exited(struct worker *w, int status)
 	s->last_exit = xstrdup(what);
 	sup->told_ready = -1;	/* the count may have changed: say so below */
 
+	if (s->removed && w == s->w && !sup->stopping && slot_queued(s) > 0 &&
+	    ev_now(sup->loop) - s->drain_since < sup->cur->cfg->stop_timeout) {
+		/* Scaled away, but connections still wait in its own queue: one
+		 * more worker for them (closing the socket would reset them). */
+		log_warnx("worker %u (pid %d) %s; %d connection%s still queued for it: "
+		    "restarting in 100ms", s->id, (int)w->pid, what, slot_queued(s),
+		    slot_queued(s) == 1 ? "" : "s");
+		s->w = NULL;
+		worker_free(w);
+		ev_timer_set(&s->backoff, 0.1, 0);
+		ev_timer_start(sup->loop, &s->backoff);
+		return;
+	}
 	if (sup->stopping || s->removed ||
 	    (w != s->w && w != s->next)) {
 		/* Asked to go: stopping, scaled away, or replaced. */
@@ -393,8 +407,10 @@ backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!s->sup->stopping && s->w == NULL && !s->removed)
+	if (!s->sup->stopping && s->w == NULL && (!s->removed || slot_queued(s) > 0))
 		slot_start(s);
+	else if (s->removed && s->nworkers == 0)
+		slot_free(s);
 }
 
 /*
@@ -402,18 +418,29 @@ backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * worker serves what waits in its queue, and is stopped once that is
  * empty (or after stop_timeout), so no queued connection is reset.
  */
+static int
+slot_queued(const struct slot *s)
+{
+	const struct supervisor *sup = s->sup;
+	int queued = 0;
+
+	for (size_t i = 0; i < sup->npool; i++)
+		if (sup->pool[i]->cfg->reuseport > 0)
+			queued += steer_queue_len(sup->pool[i], s->id);
+	return queued;
+}
+
 static void
 drain_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct slot *s = t->data;
 	struct supervisor *sup = s->sup;
-	int queued = 0;
 
 	(void)revents;
-	for (size_t i = 0; i < sup->npool; i++)
-		if (sup->pool[i]->cfg->reuseport > 0)
-			queued += steer_queue_len(sup->pool[i], s->id);
-	if (queued > 0 && ev_now(loop) - s->drain_since < sup->cur->cfg->stop_timeout)
+	/* A worker that only just started gets to accept before it is asked
+	 * to go: its queue is read once it is ready. */
+	if ((s->w && s->w->state == W_STARTING) ||
+	    (slot_queued(s) > 0 && ev_now(loop) - s->drain_since < sup->cur->cfg->stop_timeout))
 		return;
 	ev_timer_stop(loop, t);
 	if (s->next)
@@ -473,14 +500,18 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		struct slot *s = sup->slots[i];
 
 		s->removed = 1;
+		s->drain_since = ev_now(sup->loop);
 		ev_timer_stop(sup->loop, &s->backoff);
 		rollout_slot_removed(sup, s);
+		/* A slot in backoff with connections in its own queue: a worker
+		 * serves them before the socket goes (closing it would reset them). */
+		if (s->nworkers == 0 && slot_queued(s) > 0)
+			s->w = worker_spawn(s, s->gen);
 		if (s->nworkers == 0) {
 			slot_free(s);
 			continue;
 		}
 		if (reuseport_in_use(sup)) {
-			s->drain_since = ev_now(sup->loop);
 			ev_timer_again(sup->loop, &s->drain);
 			continue;
 		}

@@ -52,3 +52,8 @@ TESTS += \
 
 EXTRA_DIST += t/bin/sd-notify-recv t/bin/peer_gunicorn_app.py \
 	t/bin/peer_uvicorn_app.py examples/Dockerfile
+
+# Issue 6: reuseport mode, balance and lossless distribution.
+TESTS += \
+	t/reuseport.t \
+	t/balance.t

@@ -778,3 +778,180 @@ sub child_zombies {
 }
 
 1;
+
+# --- Reuseport mode (issue 6): sockets in /proc/net, bursts of requests ---
+#
+#	my $l = listen_sockets($port);		# {inode => accept queue length}
+#	my $ino = fd_inode($pid, 3);		# socket:[INODE] of a worker's fd
+#	my $r = burst(port => $port, clients => 8, requests => 4000);
+#	diag(balance_text($r));			# "ratio 1.13 (busiest 528 / idlest 468)"
+
+push(@EXPORT, qw(listen_sockets fd_inode burst balance_ratio balance_text));
+
+# The sockets bound to $port on any local address, from /proc/net/tcp and
+# tcp6 (listening ones), or udp and udp6 with udp => 1: {inode => the
+# receive queue}, which for a listening TCP socket is its accept queue's
+# length (sk_ack_backlog) and for UDP the memory its datagrams take.  The
+# kernel lists TCP listeners first: reading stops at the first other one,
+# so thousands of TIME_WAIT sockets cost nothing.
+sub listen_sockets {
+	my ($port, %o) = @_;
+	my $hex = sprintf('%04X', $port);
+	my %s;
+	for my $f ($o{udp} ? qw(udp udp6) : qw(tcp tcp6)) {
+		open(my $fh, '<', "/proc/net/$f") or next;
+		<$fh>;		# the header
+		while (my $line = <$fh>) {
+			my @f = split(' ', $line);
+			last if !$o{udp} && ($f[3] // '') ne '0A';
+			next unless @f > 9 && $f[1] =~ /:\Q$hex\E$/;
+			next if $o{udp} && $f[3] ne '07';
+			my ($rxq) = $f[4] =~ /:([0-9A-Fa-f]+)$/;
+			$s{$f[9]} = hex($rxq);
+		}
+		close($fh);
+	}
+	return \%s;
+}
+
+# The inode of the socket that $pid has as $fd, or undef.
+sub fd_inode {
+	my ($pid, $fd) = @_;
+	my ($ino) = (readlink("/proc/$pid/fd/$fd") // '') =~ /^socket:\[(\d+)\]$/;
+	return $ino;
+}
+
+# burst(port => P, host => H (127.0.0.1), clients => C (8), requests => N
+# (1000, all clients together), timeout => S (2), udp => 1): C child
+# processes each make N/C connection-per-request GETs (each from its own
+# source port; with udp, one datagram from a new socket each) to hello
+# workers, at once.  Returns {ok, failed, errors => [...] (the first 20),
+# pids => {pid => answers}, ids => {worker id => answers}, slowest =>
+# seconds of the slowest answered request}.
+sub burst {
+	my (%o) = @_;
+	my $clients = $o{clients} // 8;
+	my $per = int(($o{requests} // 1000) / $clients);
+	my @kids;
+	for my $k (1 .. $clients) {
+		pipe(my $r, my $w) or die "pipe: $!";
+		my $pid = fork() // die "fork: $!";
+		if ($pid == 0) {
+			close($r);
+			$SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+			my $out = eval { burst_client(\%o, $per) } // "error $@\n";
+			print {$w} $out;
+			close($w);
+			POSIX::_exit(0);	# never the END blocks of the test
+		}
+		close($w);
+		push(@kids, [$pid, $r]);
+	}
+	my $res = { ok => 0, failed => 0, errors => [], pids => {}, ids => {},
+	    slowest => 0 };
+	for my $k (@kids) {
+		my $fh = $k->[1];
+		local $/;
+		my $text = <$fh> // '';
+		waitpid($k->[0], 0);
+		$text = "failed $per\nerror a client ended without a word\n"
+		    unless $text =~ /^ok /m;
+		for (split(/\n/, $text)) {
+			if (/^(ok|failed) (\d+)$/) {
+				$res->{$1} += $2;
+			} elsif (/^slowest (\S+)$/) {
+				$res->{slowest} = $1 if $1 > $res->{slowest};
+			} elsif (/^pid (\d+) (\d+) (\d+)$/) {
+				$res->{pids}{$1} += $3;
+				$res->{ids}{$2} += $3;
+			} elsif (/^error (.*)$/) {
+				push(@{ $res->{errors} }, $1) if @{ $res->{errors} } < 20;
+			}
+		}
+	}
+	return $res;
+}
+
+sub burst_client {
+	my ($o, $n) = @_;
+	my $host = $o->{host} // '127.0.0.1';
+	my $secs = timeout($o->{timeout} // 2);
+	my ($ok, $failed, $slowest) = (0, 0, 0);
+	my (%got, @errors);
+	for my $i (1 .. $n) {
+		my $t0 = time();
+		my ($answer, $why) = $o->{udp}
+		    ? burst_datagram($host, $o->{port}, $secs)
+		    : burst_request($host, $o->{port}, $secs);
+		my $dt = time() - $t0;
+		if (defined $answer && $answer =~
+		    /hello world from worker (\d+) \(pid (\d+)\)\n\z/) {
+			$ok++;
+			$got{"$2 $1"}++;
+			$slowest = $dt if $dt > $slowest;
+		} else {
+			$failed++;
+			push(@errors, sprintf('%s after %.3fs', $why // sprintf(
+			    'bad answer "%s"', substr($answer =~ s/\r?\n/ /gr, 0, 80)),
+			    $dt)) if @errors < 20;
+		}
+	}
+	my $out = "ok $ok\nfailed $failed\nslowest $slowest\n";
+	$out .= "pid $_ $got{$_}\n" for keys %got;
+	$out .= "error $_\n" for @errors;
+	return $out;
+}
+
+sub burst_request {
+	my ($host, $port, $secs) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
+	    Proto => 'tcp', Timeout => $secs)
+	    or return (undef, 'connect: ' . ($@ || $!));
+	syswrite($s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	    or return (undef, "write: $!");
+	my $sel = IO::Select->new($s);
+	my $deadline = time() + $secs;
+	my $buf = '';
+	while (1) {
+		my $left = $deadline - time();
+		return (undef, 'no answer' . (length $buf ? " (\"$buf\")" : ''))
+		    if $left <= 0 || !$sel->can_read($left);
+		my $r = sysread($s, $buf, 65536, length($buf));
+		return (undef, "read: $!") unless defined $r;
+		last if $r == 0;
+	}
+	return (undef, 'closed without an answer') unless length $buf;
+	return (undef, 'not 200: "' . substr($buf, 0, 40) . '"')
+	    unless $buf =~ m{\AHTTP/1\.[01] 200 [^\r]*\r\n.*?\r\n\r\n(.*)\z}s;
+	return ($1);
+}
+
+sub burst_datagram {
+	my ($host, $port, $secs) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
+	    Proto => 'udp') or return (undef, "socket: $!");
+	syswrite($s, 'hello') or return (undef, "send: $!");
+	return (undef, 'no answer') unless IO::Select->new($s)->can_read($secs);
+	my $buf;
+	defined(sysread($s, $buf, 65536)) or return (undef, "recv: $!");
+	return ($buf);
+}
+
+# busiest / idlest over $n workers (a worker that answered nothing makes it
+# infinite: 9e9).
+sub balance_ratio {
+	my ($counts, $n) = @_;
+	my @v = sort { $a <=> $b } values %$counts;
+	return 9e9 if @v < ($n // @v) || !@v || $v[0] == 0;
+	return $v[-1] / $v[0];
+}
+
+sub balance_text {
+	my ($counts, $n) = @_;
+	my @v = sort { $b <=> $a } values %$counts;
+	my $r = balance_ratio($counts, $n);
+	return sprintf('busiest/idlest %s, %d workers answered: %s',
+	    $r >= 9e9 ? 'inf' : sprintf('%.2f', $r), scalar(@v), join(' ', @v));
+}
+
+1;
