@@ -145,7 +145,9 @@ dispatch(struct ctl_conn *c, char *line)
 	    argc == 1) {
 		c->waiting = 1;
 		ev_timer_stop(sup->loop, &c->idle);	/* a rollout takes its time */
-		sup_request(sup, argv[0][2] == 's' ? OP_RESTART : OP_RELOAD, c);
+		/* Without a config file a reload is a rolling restart, as SIGHUP is. */
+		sup_request(sup, argv[0][2] == 's' || sup->cli->config == NULL ?
+		    OP_RESTART : OP_RELOAD, c);
 	} else if (strcmp(argv[0], "scale") == 0 && argc == 2) {
 		if (parse_long(argv[1], 0, 100000, &n) == -1) {
 			ctl_reply(c, 2, "scale: expected a number of workers (0-100000)", NULL);

@@ -11,6 +11,7 @@
 
 #include "confparse.h"
 #include "cpus.h"
+#include "ctlpath.h"
 #include "inherit.h"
 #include "log.h"
 
@@ -284,6 +285,8 @@ merge_check(struct parse *ps, const struct cli *cli)
 	for (size_t i = 0; i < cfg->env.n; i++)
 		check_placeholders(ps, i < ps->nenv_line ? ps->env_line[i] : 0, "env",
 		    cfg->env.v[i]);
+	if (cfg->name && !ctl_valid_name(cfg->name))
+		perr(ps, 0, "bad name \"%s\" (letters, digits, _ . -)", cfg->name);
 	if (cfg->bind_shim && access(config_shim_path(), R_OK) == -1)
 		perr(ps, 0, "bind shim %s: %s", config_shim_path(), strerror(errno));
 	if (cfg->prog.backoff_max < cfg->prog.backoff_initial)

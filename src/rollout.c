@@ -275,6 +275,19 @@ reload(struct supervisor *sup)
 	g->number = gen_program_differs(g, sup->cur) ? sup->last_number + 1 :
 	    sup->cur->number;
 	restart = g->number != sup->cur->number;
+	{
+		const struct config *o = sup->cur->cfg;
+		int same = (o->name == cfg->name || (o->name && cfg->name &&
+		    strcmp(o->name, cfg->name) == 0)) &&
+		    (o->control == cfg->control || (o->control && cfg->control &&
+		    strcmp(o->control, cfg->control) == 0)) &&
+		    (o->pidfile == cfg->pidfile || (o->pidfile && cfg->pidfile &&
+		    strcmp(o->pidfile, cfg->pidfile) == 0)) && o->subreaper == cfg->subreaper;
+
+		if (!same)
+			log_warnx("reload: name, control, pidfile and subreaper take "
+			    "effect when clusterd itself restarts");
+	}
 	if (cfg->workers != old_workers) {
 		snprintf(msg, sizeof(msg), "reload: workers %d -> %d", old_workers,
 		    cfg->workers);

@@ -654,7 +654,7 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 		ctlpath = path;
 	}
 	sup->ctl = ctl_open(sup, ctlpath, &busy);
-	if (sup->ctl == NULL && busy && cfg->control == NULL)
+	if (sup->ctl == NULL && busy && cfg->control == NULL && cfg->name == NULL)
 		/* A second unnamed cluster on this host: it runs, unreachable. */
 		log_warnx("control socket %s is in use by another clusterd; running "
 		    "without one (set -s or [clusterd] name)", ctlpath);

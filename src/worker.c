@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "gen.h"
 #include "log.h"
 #include "notify.h"
@@ -190,7 +191,12 @@ build_env(const struct slot *slot, const struct gen *g, const char *notify_path,
 static void
 become_ready(struct worker *w)
 {
-	ev_timer_stop(w->slot->sup->loop, &w->timer);
+	struct ev_loop *loop = w->slot->sup->loop;
+
+	ev_timer_stop(loop, &w->timer);
+	/* As systemd does: the watchdog runs from readiness on. */
+	if (w->gen->cfg->prog.watchdog > 0)
+		ev_timer_again(loop, &w->watchdog);
 	w->state = W_READY;
 	sup_worker_ready(w);
 }
@@ -451,6 +457,8 @@ worker_spawn(struct slot *slot, struct gen *g)
 	if (pc->rlimit_nofile > 0)
 		sp.nofile.rlim_cur = sp.nofile.rlim_max = (rlim_t)pc->rlimit_nofile;
 	sp.pdeathsig = pc->parent_death_signal;
+	if (pc->cpu_affinity && sup->cpus == NULL)
+		sup->ncpus = cpus_list(&sup->cpus);	/* turned on by a reload */
 	sp.cpu = pc->cpu_affinity && sup->ncpus > 0 ?
 	    sup->cpus[slot->id % sup->ncpus] : -1;
 
@@ -483,8 +491,6 @@ worker_spawn(struct slot *slot, struct gen *g)
 		ev_io_start(sup->loop, &w->notify);
 	ev_timer_init(&w->timer, timer_cb, 0, 0);
 	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
-	if (pc->watchdog > 0)
-		ev_timer_again(sup->loop, &w->watchdog);
 	if (w->out) {
 		output_start(sup->loop, &w->out[0], slot->id, pid);
 		output_start(sup->loop, &w->out[1], slot->id, pid);
@@ -502,7 +508,8 @@ void
 worker_stop(struct worker *w, const char *why)
 {
 	struct supervisor *sup = w->slot->sup;
-	int sig = w->gen->cfg->prog.stop_signal;
+	/* The current setting: a reload may have changed it since w started. */
+	int sig = sup->cur->cfg->prog.stop_signal;
 
 	if (w->state == W_STOPPING)
 		return;
