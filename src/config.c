@@ -29,6 +29,7 @@
 
 #define MAX_LINE	199	/* what inih's 200-byte buffer holds */
 #define MAX_WORKERS	100000
+#define MAX_ERRORS	50
 
 enum ktype {
 	K_INT, K_BOOL, K_DURATION, K_STRING, K_SIGNAL, K_OCTAL, K_SIZE,
@@ -111,6 +112,12 @@ perr(struct parse *ps, int line, const char *fmt, ...)
 	char msg[512];
 	va_list ap;
 
+	/* A binary or runaway file would print millions: the first fifty
+	 * say what is wrong, and a count says how much more. */
+	if (ps->errors.n >= MAX_ERRORS) {
+		ps->more_errors++;
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -401,7 +408,6 @@ env_value(struct parse *ps, const char *name, const char *value)
 {
 	struct config *cfg = ps->cfg;
 	size_t n = strlen(name);
-	int i;
 
 	if (!isalpha((unsigned char)*name) && *name != '_') {
 		perr(ps, ps->line, "bad environment variable name \"%s\"", name);
@@ -412,11 +418,8 @@ env_value(struct parse *ps, const char *name, const char *value)
 			perr(ps, ps->line, "bad environment variable name \"%s\"", name);
 			return;
 		}
-	if ((i = strv_env_find(&cfg->env, name, n)) >= 0) {
-		perr(ps, ps->line, "duplicate key \"%s\" in [env] (first set on line %d)",
-		    name, ps->env_line[i]);
-		return;
-	}
+	/* Duplicates are found once the file is read (env_duplicates): a
+	 * search here would make 100,000 keys take minutes. */
 	strv_pushf(&cfg->env, "%s=%s", name, value);
 	ps->env_line = xreallocarray(ps->env_line, cfg->env.n, sizeof(int));
 	ps->env_line[cfg->env.n - 1] = ps->line;
@@ -534,6 +537,51 @@ handler(void *arg, const char *section, const char *name, const char *value)
 	return 1;
 }
 
+static const char *env_sorted_base;
+
+static int
+by_env_key(const void *a, const void *b)
+{
+	const char *x = ((char *const *)env_sorted_base)[*(const size_t *)a];
+	const char *y = ((char *const *)env_sorted_base)[*(const size_t *)b];
+	size_t xn = strcspn(x, "="), yn = strcspn(y, "=");
+	int c = strncmp(x, y, xn < yn ? xn : yn);
+
+	if (c == 0 && xn != yn)
+		c = xn < yn ? -1 : 1;
+	if (c == 0)	/* keep file order among equals: the first is "first set" */
+		c = *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return c;
+}
+
+/* [env] keys set twice, found by sorting once (n log n) instead of a
+ * search per key. */
+static void
+env_duplicates(struct parse *ps)
+{
+	const struct strv *env = &ps->cfg->env;
+	size_t *idx, n = env->n;
+
+	if (n < 2)
+		return;
+	idx = xcalloc(n, sizeof(*idx));
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	env_sorted_base = (const char *)env->v;
+	qsort(idx, n, sizeof(*idx), by_env_key);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		const char *a = env->v[idx[first]], *b = env->v[idx[i]];
+		size_t an = strcspn(a, "="), bn = strcspn(b, "=");
+
+		if (an == bn && strncmp(a, b, an) == 0)
+			perr(ps, ps->env_line[idx[i]], "duplicate key \"%.*s\" in [env] "
+			    "(first set on line %d)", (int)bn, b, ps->env_line[idx[first]]);
+		else
+			first = i;
+	}
+	free(idx);
+}
+
 static int
 parse_file(struct parse *ps, const char *path)
 {
@@ -551,6 +599,7 @@ parse_file(struct parse *ps, const char *path)
 	}
 	/* inih's own error return is ignored: the reader saw every bad line. */
 	(void)ini_parse_stream(reader, ps, handler, ps);
+	env_duplicates(ps);
 	if (ferror(ps->fp))
 		perr(ps, 0, "read error: %s", strerror(errno));
 	fclose(ps->fp);
@@ -611,6 +660,9 @@ out:;
 
 	int nerr = (int)ps.errors.n;
 
+	if (ps.more_errors)
+		strv_pushf(&ps.errors, "%s%s%lu more error%s not shown", ps.file ? ps.file : "",
+		    ps.file ? ": " : "", ps.more_errors, ps.more_errors == 1 ? "" : "s");
 	if (errors)
 		strv_copy(errors, &ps.errors);
 	else {

@@ -34,6 +34,7 @@ struct parse {
 	size_t		 nenv_line;
 	int		 command_line;
 	struct strv	 errors;
+	unsigned long	 more_errors;	/* past MAX_ERRORS: counted, not kept */
 	int		 cli_errors;	/* some came from options: show the hint */
 };
 

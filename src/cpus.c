@@ -4,7 +4,6 @@
  * its cgroup gets 2 workers, not one per host core.
  */
 #include <limits.h>
-#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,8 +64,14 @@ cpus_available(void)
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		n = CPU_COUNT(&set);
 	quota = cgroup_quota();
-	if (quota > 0 && ceil(quota) < n)
-		n = (int)ceil(quota);
+	if (quota > 0) {
+		int whole = (int)quota;
+
+		if (whole < quota)
+			whole++;	/* 1.5 CPUs: 2 workers */
+		if (whole < n)
+			n = whole;
+	}
 	return n > 0 ? n : 1;
 }
 

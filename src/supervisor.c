@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,11 +230,12 @@ sup_kill_all(struct supervisor *sup)
 static double
 backoff_delay(const struct slot *s, const struct program_cfg *pc)
 {
-	double d;
+	double d = pc->backoff_initial;
 
 	if (s->streak <= 1)
 		return 0;
-	d = pc->backoff_initial * ldexp(1.0, (int)(s->streak < 64 ? s->streak - 2 : 62));
+	for (unsigned i = 2; i < s->streak && d < pc->backoff_max; i++)
+		d *= 2;
 	return d < pc->backoff_max ? d : pc->backoff_max;
 }
 

@@ -46,7 +46,7 @@ format_duration(char *buf, size_t len, double secs)
 	if (secs > 0 && secs < 1)
 		snprintf(buf, len, "%.0fms", secs * 1000);
 	else
-		snprintf(buf, len, "%gs", round(secs * 1000) / 1000);
+		snprintf(buf, len, "%gs", (double)(long long)(secs * 1000 + 0.5) / 1000);
 }
 
 int
