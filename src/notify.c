@@ -113,6 +113,7 @@ notify_recv(int fd, struct notify_msg *m, const char **why)
 		.msg_control = &control, .msg_controllen = sizeof(control),
 	};
 	size_t fds_attached = 0;
+	int sender = 0;
 	ssize_t n;
 
 	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
@@ -120,6 +121,13 @@ notify_recv(int fd, struct notify_msg *m, const char **why)
 		return 0;
 	/* Never keep a descriptor someone slipped us. */
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			sender = uc.pid;
+		}
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			int *fds = (int *)(void *)CMSG_DATA(c);
@@ -148,5 +156,33 @@ notify_recv(int fd, struct notify_msg *m, const char **why)
 		*why = "dropped malformed notify message";
 		return -1;
 	}
+	m->sender = sender;
 	return 1;
+}
+
+int
+notify_sender_ok(int pid, int root)
+{
+	/* Walk up the parents: a few levels cover shells and wrappers. */
+	for (int depth = 0; depth < 32; depth++) {
+		char path[64], buf[512], *p;
+		int ppid;
+		FILE *fp;
+
+		if (pid <= 0 || pid == root)
+			return 1;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if ((fp = fopen(path, "re")) == NULL)
+			return 1;	/* gone already: the socket's name is all we have */
+		p = fgets(buf, sizeof(buf), fp);
+		fclose(fp);
+		/* "pid (comm) state ppid ...": comm may hold spaces and ')' */
+		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %d", &ppid) != 1)
+			return 1;
+		if (ppid <= 1)
+			return 0;
+		pid = ppid;
+	}
+	return 0;
 }

@@ -15,6 +15,7 @@ struct notify_msg {
 	char	 status[256];		/* STATUS=, "" when absent */
 	int	 has_status;
 	long long extend_usec;		/* EXTEND_TIMEOUT_USEC=, 0 when absent */
+	int	 sender;		/* pid from SCM_CREDENTIALS, 0 if unknown */
 };
 
 /* Parse "KEY=VALUE\n..."; -1 for a malformed message. */
@@ -24,5 +25,8 @@ int	notify_open(const char *dir, unsigned long serial, char **path);
 /* Read one datagram: 1 a message, 0 nothing to read, -1 dropped (*why says
  * why; fds that came with it are closed). */
 int	notify_recv(int fd, struct notify_msg *, const char **why);
+/* Is pid the worker root or one of its descendants (or gone already, as a
+ * short-lived systemd-notify is)? */
+int	notify_sender_ok(int pid, int root);
 
 #endif

@@ -280,6 +280,13 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 	(void)revents;
 	/* Bounded: a worker flooding its socket cannot starve the others. */
 	while (budget-- > 0 && (r = notify_recv(io->fd, &m, &why)) != 0) {
+		/* The socket names the worker; its credentials say the sender is
+		 * in the worker's tree (the socket is in a private directory, but
+		 * a process of the same user could still find it). */
+		if (r == 1 && !notify_sender_ok(m.sender, (int)w->pid)) {
+			r = -1;
+			why = "dropped notify message from a process outside the worker's tree";
+		}
 		if (r == -1) {
 			/* Five lines a second at most: a worker spraying junk
 			 * cannot flood the log. */
