@@ -208,7 +208,8 @@ addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 	if (strncmp(s, "udp:", 4) == 0) {
 		a->type = SOCK_DGRAM;
 		s += 4;
-		if (s[0] == '/' || strncmp(s, "unix:", 5) == 0) {
+		if (s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0 ||
+		    strncmp(s, "unix:", 5) == 0) {
 			snprintf(err, errlen, "udp: takes an IP address");
 			return -1;
 		}
