@@ -57,3 +57,10 @@ EXTRA_DIST += t/bin/sd-notify-recv t/bin/peer_gunicorn_app.py \
 TESTS += \
 	t/reuseport.t \
 	t/balance.t
+
+# Issue 8: chaos, crash loops, hostile input, a short fuzzing run.
+TESTS += \
+	t/chaos.t \
+	t/crashloop.t \
+	t/hostile.t \
+	t/fuzz-smoke.t

@@ -1,0 +1,20 @@
+# bench.mk: `make bench` (issue 7), included from Makefile.am.  Never part
+# of `make check`: it installs its peers (wrk, gnuplot, PM2), takes about
+# 10 minutes and writes bench/RESULTS.md and bench/*.png in the source tree.
+# `make bench BENCH_ARGS=--quick` is a smoke run of a minute or two;
+# BENCH_ARGS=--only=throughput,respawn picks benchmarks.
+
+EXTRA_DIST += \
+	bench/bench.mk bench/run.sh bench/bench.py bench/package.json \
+	bench/minimal.c bench/respawn.c bench/loadgen.c bench/spawnwatch.c \
+	bench/seed-cluster.js bench/seed-worker.js \
+	bench/RESULTS.md bench/throughput.png bench/respawn.png bench/scale.png \
+	bench/rolling.png
+
+BENCH_ARGS =
+
+.PHONY: bench
+bench: all
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	BENCH_VIA_MAKE=1 \
+	$(SHELL) $(abs_top_srcdir)/bench/run.sh $(BENCH_ARGS)

@@ -1,0 +1,1515 @@
+#!/usr/bin/env python3
+"""clusterd's benchmarks (issue 7), run by bench/run.sh (`make bench`).
+
+Every figure is a ratio measured side by side in this one run: the
+contenders are started together and the load goes to each in turn, round
+after round in a rotating order, so that whatever else the machine does
+falls on all of them alike.  Loopback only; every load is bounded in time.
+
+    python3 bench/bench.py [--quick] [--only NAME[,NAME...]]
+
+Environment: top_srcdir, top_builddir (set by bench.mk), BENCH_OUT (raw
+data, default $top_builddir/bench/out).  Writes $top_srcdir/bench/RESULTS.md
+and the plots bench/*.png beside it.
+"""
+
+import argparse
+import atexit
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+SRC = os.path.abspath(os.environ.get("top_srcdir", "."))
+BUILD = os.path.abspath(os.environ.get("top_builddir", SRC))
+BENCH = os.path.join(SRC, "bench")
+OUT = os.environ.get("BENCH_OUT", os.path.join(BUILD, "bench", "out"))
+TOOLS = os.path.join(BUILD, "bench")
+CLUSTERD = os.path.join(BUILD, "src", "clusterd")
+CTL = os.path.join(BUILD, "src", "clusterctl")
+HELLO = os.path.join(BUILD, "examples", "hello")
+HELLOJS = os.path.join(SRC, "examples", "hello.js")
+SEED = os.path.join(BENCH, "seed-cluster.js")
+SEED_WORKER = os.path.join(BENCH, "seed-worker.js")
+PEERS = os.path.join(BENCH, ".peers")
+PM2 = os.path.join(PEERS, "node_modules", ".bin", "pm2")
+PM2_HOME = os.path.join(PEERS, "pm2home")
+os.environ["PM2_HOME"] = PM2_HOME    # no pm2 command may touch ~/.pm2
+NODE = shutil.which("node") or "node"
+WRK = shutil.which("wrk") or "wrk"
+HZ = os.sysconf("SC_CLK_TCK")
+
+# What a full run and a smoke run (--quick) do.
+PROFILES = {
+    "full": dict(rounds=12, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
+                 idle_windows=3, idle_secs=10.0, kills_c=200, kills_node=60,
+                 kill_blocks=4, scale=(10, 100, 1000), scale_rounds=3, rss_starts=6,
+                 balance_rounds=5, balance_secs=2.0, rolling_rounds=3),
+    "quick": dict(rounds=2, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
+                  idle_windows=1, idle_secs=2.0, kills_c=10, kills_node=5,
+                  kill_blocks=1, scale=(10, 100), scale_rounds=1, rss_starts=3,
+                  balance_rounds=1, balance_secs=0.5, rolling_rounds=1),
+}
+P = None  # the chosen profile
+
+STARTED = []      # every Run this script started, for the clean-up
+PM2_USED = False
+
+
+def log(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- helpers
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_ok(port, timeout=1.0):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+            return data.startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def children(pid):
+    """Processes whose parent is pid (no /proc/PID/task/*/children here)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        s = read(f"/proc/{d}/stat")
+        r = s.rfind(")")
+        if r > 0:
+            f = s[r + 2:].split()
+            if int(f[1]) == pid and f[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def status_fields(pid):
+    d = {}
+    for line in read(f"/proc/{pid}/status").splitlines():
+        k, _, v = line.partition(":")
+        d[k] = v.strip()
+    return d
+
+
+def rss_kib(pid):
+    d = status_fields(pid)
+    kib = lambda k: int(d.get(k, "0 kB").split()[0])
+    return dict(rss=kib("VmRSS"), anon=kib("RssAnon"), file=kib("RssFile"),
+                shmem=kib("RssShmem"), threads=int(d.get("Threads", "1")))
+
+
+def ctxt(pid):
+    """Voluntary + involuntary context switches of every thread of pid."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for t in tasks:
+        d = {}
+        for line in read(f"/proc/{pid}/task/{t}/status").splitlines():
+            k, _, v = line.partition(":")
+            d[k] = v.strip()
+        total += int(d.get("voluntary_ctxt_switches", 0))
+        total += int(d.get("nonvoluntary_ctxt_switches", 0))
+    return total
+
+
+def cpu_ticks(pid):
+    s = read(f"/proc/{pid}/stat")
+    r = s.rfind(")")
+    if r < 0:
+        return 0
+    f = s[r + 2:].split()
+    return int(f[11]) + int(f[12])   # utime + stime, all threads
+
+
+def busy_ticks():
+    f = [int(x) for x in read("/proc/stat").split("\n")[0].split()[1:]]
+    return sum(f[:8]) - f[3] - f[4]      # all but idle and iowait
+
+
+def tree_ticks(pids):
+    return sum(cpu_ticks(p) for p in pids)
+
+
+def rss_by_file(pid):
+    out, cur = {}, None
+    for line in read(f"/proc/{pid}/smaps").splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            f = line.split()
+            cur = f[5] if len(f) > 5 else "[anon]"
+        elif line.startswith("Rss:") and cur is not None:
+            out[cur] = out.get(cur, 0) + int(line.split()[1])
+    return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+def symbols_from(binary, lib):
+    """The dynamic symbols binary takes from lib."""
+    try:
+        need = set(run(["nm", "-D", "--undefined-only", binary]).stdout.split())
+        have = run(["nm", "-D", "--defined-only", lib]).stdout.splitlines()
+    except OSError:
+        return []
+    names = {l.split()[-1].split("@")[0] for l in have if l.strip()}
+    return sorted({n.split("@")[0] for n in need} & names)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def pct(xs, p):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round((len(xs) - 1) * p)))]
+
+
+def spread(xs, fmt="{:.2f}"):
+    if not xs:
+        return "-"
+    return (fmt + "–" + fmt).format(min(xs), max(xs))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, **kw)
+
+
+class LogReader(threading.Thread):
+    """Reads a supervisor's output, stamping each line with time.monotonic()."""
+
+    def __init__(self, stream, path):
+        super().__init__(daemon=True)
+        self.stream, self.lines = stream, []
+        self.file = open(path, "a")
+        self.cond = threading.Condition()
+        self.start()
+
+    def run(self):
+        for line in self.stream:
+            t = time.monotonic()
+            with self.cond:
+                self.lines.append((t, line.rstrip("\n")))
+                self.cond.notify_all()
+            self.file.write(f"{t:.6f} {line}")
+        self.file.close()
+
+    def wait_for(self, pattern, timeout):
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self.cond:
+            i = 0
+            while True:
+                while i < len(self.lines):
+                    if rx.search(self.lines[i][1]):
+                        return self.lines[i][0]
+                    i += 1
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+
+# ------------------------------------------------------------- contenders
+
+class Run:
+    """One running supervisor with its workers."""
+
+    def __init__(self, kind, app, n, port, tag, extra=(), watch=None, wrap=()):
+        self.kind, self.app, self.n, self.port = kind, app, n, port
+        self.tag = tag      # also names its log and control socket in OUT
+        self.ctl = os.path.join(OUT, f"ctl-{tag}.sock")
+        self.proc = None
+        self.pm2_name = None
+        self.reader = None
+        self.t_start = time.monotonic()
+        app_cmd = {"c": [HELLO], "node": [NODE, HELLOJS],
+                   "seedfd": [NODE, SEED_WORKER]}.get(app)
+        logf = os.path.join(OUT, f"{tag}.log")
+        env = dict(os.environ, PORT=str(port), WORKERS=str(n))
+        if kind == "minimal":
+            cmd = [os.path.join(TOOLS, "minimal"), str(n), "127.0.0.1",
+                   str(port)] + app_cmd
+        elif kind == "clusterd":
+            cmd = [CLUSTERD, "-n", str(n), "-l", f"127.0.0.1:{port}",
+                   "-s", self.ctl] + list(extra) + ["--"] + app_cmd
+        elif kind == "nodecluster":
+            cmd = [NODE, SEED]
+        elif kind == "pm2":
+            global PM2_USED
+            PM2_USED = True
+            self.pm2_name = f"seed-{tag}"
+            cmd = [PM2, "start", SEED, "-i", str(n), "--name", self.pm2_name] \
+                + list(extra)
+            env["PM2_HOME"] = PM2_HOME
+            r = run(cmd, env=env, timeout=120)
+            with open(logf, "a") as f:
+                f.write(r.stdout)
+            if r.returncode != 0:
+                raise RuntimeError(f"pm2 start failed: {r.stdout[-500:]}")
+            self.sup = int(read(os.path.join(PM2_HOME, "pm2.pid")).strip())
+            STARTED.append(self)
+            return
+        else:
+            raise ValueError(kind)
+        if watch:
+            cmd = [os.path.join(TOOLS, "spawnwatch"), str(watch)] + cmd
+        cmd = list(wrap) + cmd      # a wrapper that execs: the pid stays
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.sup = self.proc.pid
+        self.reader = LogReader(self.proc.stdout, logf)
+        STARTED.append(self)
+        if watch:
+            if self.reader.wait_for(r"^spawnwatch: pid \d+", 10) is None:
+                raise RuntimeError(f"{tag}: spawnwatch did not start")
+            self.sup = int(next(l for _, l in self.reader.lines
+                                if l.startswith("spawnwatch: pid")).split()[-1])
+
+    def workers(self):
+        return children(self.sup)
+
+    def wait_ready(self, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.tag} exited: see {OUT}/{self.tag}.log")
+            if len(self.workers()) >= self.n and http_ok(self.port):
+                if self.app != "c":
+                    time.sleep(0.3)   # node workers still starting to listen
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.tag}: not ready in {timeout}s")
+
+    def stop(self):
+        if self in STARTED:
+            STARTED.remove(self)
+        if self.kind == "pm2":
+            run([PM2, "delete", self.pm2_name],
+                env=dict(os.environ, PM2_HOME=PM2_HOME), timeout=60)
+            return
+        if self.proc.poll() is None:
+            try:
+                if self.kind == "nodecluster":
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                else:
+                    self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        if self.reader:
+            self.reader.join(timeout=5)
+
+
+# The contenders of the throughput runs: (tag, kind, app, label, family)
+CONTENDERS = [
+    ("minimal-c", "minimal", "c", "minimal launcher, C hello", "c"),
+    ("minimal-c2", "minimal", "c", "minimal launcher, C hello (2nd copy: A/A noise check)", "c"),
+    ("clusterd-c", "clusterd", "c", "clusterd, C hello", "c"),
+    ("minimal-node", "minimal", "node", "minimal launcher, node hello.js", "node"),
+    ("clusterd-node", "clusterd", "node", "clusterd, node hello.js", "node"),
+    ("nodecluster", "nodecluster", "seed", "node:cluster, seed app", "node"),
+    ("clusterd-seed", "clusterd", "seedfd", "clusterd, seed app with listen({fd: 3})", "node"),
+    ("pm2", "pm2", "seed", "PM2 cluster mode, seed app", "node"),
+]
+LABEL = {c[0]: c[3] for c in CONTENDERS}
+LABEL.update({"clusterd-c-reuseport": "clusterd --reuseport, C hello",
+              "clusterd-seed-reuseport": "clusterd --reuseport, seed app",
+              "clusterd-node-reuseport": "clusterd --reuseport, node hello.js"})
+
+
+def start_all(bench, specs, n, extra=None):
+    runs = {}
+    for tag, kind, app, *_ in specs:
+        runs[tag] = Run(kind, app, n, free_port(), f"{bench}-{tag}",
+                        (extra or {}).get(tag, ()))
+    for r in runs.values():
+        r.wait_ready()
+    return runs
+
+
+def stop_all(runs):
+    for r in runs.values():
+        r.stop()
+
+
+def cleanup():
+    for r in list(STARTED):
+        try:
+            r.stop()
+        except Exception as e:  # noqa: BLE001 - clean up as much as we can
+            log(f"clean-up of {r.tag}: {e}")
+    if PM2_USED and os.path.exists(PM2):
+        run([PM2, "kill"], env=dict(os.environ, PM2_HOME=PM2_HOME), timeout=60)
+
+
+# ------------------------------------------------------------ benchmarks
+
+def wrk_cmd(port, secs, close):
+    cmd = [WRK, f"-t{P['wrk_threads']}", f"-c{P['wrk_conns']}", f"-d{secs}s"]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    return cmd + [f"http://127.0.0.1:{port}/"]
+
+
+def wrk(port, secs, close):
+    return wrk_parse(run(wrk_cmd(port, secs, close), timeout=secs + 60))
+
+
+def wrk_parse(r):
+    m = re.search(r"Requests/sec:\s*([\d.]+)", r.stdout)
+    errs = 0
+    e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", r.stdout)
+    if e:
+        errs += sum(int(x) for x in e.groups())
+    e = re.search(r"Non-2xx or 3xx responses: (\d+)", r.stdout)
+    if e:
+        errs += int(e.group(1))
+    if not m:
+        raise RuntimeError(f"wrk failed: {r.stdout[-500:]}")
+    return float(m.group(1)), errs
+
+
+def task_ns(pid):
+    """CPU time of every thread of pid, in ns (schedstat: exact, not ticks)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for t in tasks:
+        f = read(f"/proc/{pid}/task/{t}/schedstat").split()
+        if f:
+            total += int(f[0])
+    return total
+
+
+# The throughput contenders in groups: each group's first is the reference
+# the others are divided by, and a group's slices run back to back, so that
+# each ratio compares slices a second or two apart.
+GROUPS = [["minimal-c", "clusterd-c", "minimal-c2"],
+          ["minimal-node", "clusterd-node"],
+          ["nodecluster", "clusterd-seed", "pm2", "clusterd-seed-reuseport"]]
+
+
+def reference(tag):
+    return next(g[0] for g in GROUPS if tag in g)
+
+
+def bench_throughput(res):
+    log("throughput: starting the contenders (2 workers each)")
+    contenders = list(CONTENDERS)
+    if reuseport_supported()[0]:
+        contenders.append(("clusterd-seed-reuseport", "clusterd", "seedfd",
+                           "clusterd --reuseport, seed app with listen({fd: 3})", "node"))
+    runs = start_all("throughput", contenders, 2,
+                     {"clusterd-seed-reuseport": ["--reuseport"]})
+    modes = ("close", "keepalive")
+    tags = [c[0] for c in contenders]
+    per = lambda: {m: {t: [] for t in tags} for m in modes}
+    data, cpu, split, eff, wake = per(), per(), per(), per(), per()
+    errs = {m: {t: 0 for t in tags} for m in modes}
+    others = {m: [] for m in modes}
+    import resource
+    trees = {tag: [r.sup] + r.workers() for tag, r in runs.items()}
+    for tag, r in runs.items():      # warm up every JIT and page cache
+        wrk(r.port, P["warm"], True)
+        wrk(r.port, P["warm"], False)
+    groups = [[t for t in g if t in runs] for g in GROUPS]
+    for rnd in range(P["rounds"]):
+        order = groups[rnd % len(groups):] + groups[:rnd % len(groups)]
+        order = [g[::-1] if rnd % 2 else g for g in order]
+        log(f"throughput: round {rnd + 1}/{P['rounds']}")
+        for mode in modes:
+            for tag in (t for g in order for t in g):
+                r = runs[tag]
+                ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                n0 = sum(task_ns(p) for p in trees[tag])
+                b0, m0 = busy_ticks(), tree_ticks(trees[tag])
+                w0 = [cpu_ticks(p) for p in trees[tag][1:]]
+                c0, x0, t0 = cpu_ticks(r.sup), ctxt(r.sup), time.monotonic()
+                rps, e = wrk(r.port, P["slice"], mode == "close")
+                c1, x1, t1 = cpu_ticks(r.sup), ctxt(r.sup), time.monotonic()
+                b1, m1 = busy_ticks(), tree_ticks(trees[tag])
+                n1 = sum(task_ns(p) for p in trees[tag])
+                wd = [cpu_ticks(p) - a for p, a in zip(trees[tag][1:], w0)]
+                ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                wrk_s = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+                others[mode].append(max(0.0, 100.0 * ((b1 - b0 - (m1 - m0)) / HZ - wrk_s) / (t1 - t0)))
+                data[mode][tag].append(rps)
+                eff[mode][tag].append(rps * (t1 - t0) / max(1e-9, (n1 - n0) / 1e9))
+                cpu[mode][tag].append(100.0 * (c1 - c0) / HZ / (t1 - t0))
+                wake[mode][tag].append(x1 - x0)
+                if sum(wd) > 0:
+                    split[mode][tag].append(100.0 * max(wd) / sum(wd))
+                errs[mode][tag] += e
+    stop_all(runs)
+    res["throughput"] = dict(rps=data, sup_cpu=cpu, errors=errs, others=others,
+                             split=split, contenders=contenders, eff=eff, wake=wake)
+
+
+def ratios(a, b):
+    return [x / y for x, y in zip(a, b) if y > 0]
+
+
+def bench_memory_idle(res):
+    log("memory and idle: 8 workers each")
+    specs = [("clusterd-c", "clusterd", "c"), ("clusterd-node", "clusterd", "node"),
+             ("minimal-c", "minimal", "c"), ("nodecluster", "nodecluster", "seed"),
+             ("pm2", "pm2", "seed")]
+    runs = start_all("memory", specs, 8)
+    # More starts of clusterd: its VmRSS moves with where ASLR puts libc
+    # (the kernel maps 64 KiB around each page fault, aligned in the address
+    # space); with randomisation off (setarch -R) it does not.
+    more = {}
+    for i in range(2, P["rss_starts"] + 1):
+        more[f"clusterd-c#{i}"] = Run("clusterd", "c", 8, free_port(), f"memory-clusterd-c-{i}")
+    if shutil.which("setarch"):
+        for i in range(1, 4):
+            more[f"clusterd-c-norand#{i}"] = Run("clusterd", "c", 8, free_port(),
+                                                 f"memory-clusterd-c-norand-{i}",
+                                                 wrap=["setarch", "-R"])
+    for r in more.values():
+        r.wait_ready()
+    runs.update(more)
+    time.sleep(2.0)   # let start-up work settle
+    mem = {t: rss_kib(r.sup) for t, r in runs.items()}
+    by_file = {t: rss_by_file(runs[t].sup) for t in ("clusterd-c", "minimal-c")}
+    libs = {}
+    for name, kib in by_file["clusterd-c"]:
+        if name.startswith("/") and ".so" in name and os.path.exists(name):
+            libs[name] = symbols_from(CLUSTERD, name)
+    smaps = {t: read(f"/proc/{r.sup}/smaps_rollup") for t, r in runs.items()}
+    wake = {t: [] for t in runs}
+    for w in range(P["idle_windows"]):
+        before = {t: ctxt(r.sup) for t, r in runs.items()}
+        time.sleep(P["idle_secs"])
+        after = {t: ctxt(r.sup) for t, r in runs.items()}
+        for t in runs:
+            wake[t].append(after[t] - before[t])
+    mem2 = {t: rss_kib(r.sup) for t, r in runs.items()}
+    diag = None
+    woke = [t for t in runs if t.startswith("clusterd") and any(wake[t])]
+    if woke:
+        diag = strace_window(runs[woke[0]].sup, min(P["idle_secs"], 5.0))
+    stop_all(runs)
+    res["memory"] = dict(rss=mem, rss_after=mem2, smaps=smaps, by_file=by_file, libs=libs)
+    if max(v["rss"] for t, v in mem.items() if t.startswith("clusterd") and "norand" not in t) > 2048:
+        try:
+            res["memory"]["whatif"] = rss_whatif()
+        except Exception as e:  # noqa: BLE001 - an explanation, not a result
+            log(f"memory: relinking clusterd for the explanation failed: {e}")
+    res["idle"] = dict(wakeups=wake, secs=P["idle_secs"], strace=diag)
+
+
+def strace_window(pid, secs):
+    """What a process does in secs: strace, for the report of a miss."""
+    if not shutil.which("strace"):
+        return None
+    path = os.path.join(OUT, f"strace-{pid}.txt")
+    p = subprocess.Popen(["strace", "-tt", "-p", str(pid), "-o", path],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(secs)
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=10)
+    return read(path)[-3000:]
+
+
+def respawn_specs():
+    conf = os.path.join(OUT, "respawn.conf")
+    with open(conf, "w") as f:
+        f.write("# each kill is a lone crash: the killed worker lived longer\n"
+                "[program]\nstable_after = 50ms\n")
+    return [
+        ("clusterd-c", "clusterd", "c", ["-c", conf], P["kills_c"]),
+        ("clusterd-seed", "clusterd", "seedfd", ["-c", conf], P["kills_node"]),
+        ("pm2", "pm2", "seed", ["--max-restarts", "1000000"], P["kills_node"]),
+    ]
+
+
+def bench_respawn(res):
+    log("respawn: 1 worker each, kill -9 and wait for the replacement")
+    specs = respawn_specs()
+    runs = {}
+    for tag, kind, app, extra, _ in specs:
+        runs[tag] = Run(kind, app, 1, free_port(), "respawn-" + tag, extra)
+    for r in runs.values():
+        r.wait_ready()
+    rows = {tag: [] for tag, *_ in specs}
+    blocks = P["kill_blocks"]
+    for b in range(blocks):
+        for tag, kind, app, extra, kills in (specs if b % 2 == 0 else specs[::-1]):
+            r = runs[tag]
+            k = kills // blocks
+            out = os.path.join(OUT, f"respawn-{tag}-{b}.txt")
+            p = run([os.path.join(TOOLS, "respawn"), "-s", str(r.sup), "-p",
+                     str(r.port), "-k", str(k), "-g", "60", "-o", out],
+                    timeout=600)
+            if p.returncode != 0:
+                raise RuntimeError(f"respawn {tag}: {p.stdout[-500:]}")
+            for line in read(out).splitlines():
+                f = line.split()
+                rows[tag].append(dict(exit=float(f[0]) / 1e3, fork=float(f[1]) / 1e3,
+                                      exec=float(f[2]) / 1e3, accept=float(f[3]) / 1e3,
+                                      attempts=int(f[4]), lost=int(f[5])))
+            log(f"respawn: {tag} block {b + 1}/{blocks} done")
+    restarts = {}
+    for tag, r in runs.items():
+        if r.reader:
+            restarts[tag] = sum("restarting" in l for _, l in r.reader.lines)
+    stop_all(runs)
+    res["respawn"] = dict(rows=rows, restarts=restarts)
+
+
+def watched(kind, n, tag):
+    """A launcher started under bench/spawnwatch (kernel-stamped start/stop)."""
+    port = free_port()
+    t0 = time.monotonic()
+    r = Run(kind, "c", n, port, tag, watch=n)
+    return r, t0
+
+
+def spawnwatch_line(r, what, timeout):
+    t = r.reader.wait_for(rf"spawnwatch: {what}", timeout)
+    if t is None:
+        raise RuntimeError(f"{r.tag}: no 'spawnwatch: {what}' in {timeout}s")
+    line = [l for _, l in r.reader.lines if l.startswith(f"spawnwatch: {what.split()[0]}")][-1]
+    us = [int(x) for x in re.findall(r"(-?\d+) us", line)]
+    return us[0] / 1e6, us[1] / 1e6
+
+
+def bench_scale(res):
+    log("scale: clusterd and the minimal launcher with N C hello workers")
+    rows = {n: [] for n in P["scale"]}
+    for rnd in range(P["scale_rounds"]):
+        for n in P["scale"]:
+            row = {}
+            for kind in (("clusterd", "minimal") if rnd % 2 == 0 else ("minimal", "clusterd")):
+                r, t0 = watched(kind, n, f"scale-{kind}-{n}-{rnd}")
+                up, cpu_up = spawnwatch_line(r, f"{n} running", 120)
+                row[kind + "_up"], row[kind + "_cpu_up"] = up, cpu_up
+                if kind == "clusterd":
+                    t_ready = r.reader.wait_for(rf"\b{n} workers? ready", 60)
+                    row["ready_log"] = t_ready - t0
+                    time.sleep(0.2)
+                    js = json.loads(run([CTL, "-s", r.ctl, "status", "--json"]).stdout)
+                    row["ready_json"] = js["workers_ready"]
+                    lat_text, lat_json = [], []
+                    for _ in range(5):
+                        a = time.monotonic()
+                        run([CTL, "-s", r.ctl, "status"])
+                        b = time.monotonic()
+                        run([CTL, "-s", r.ctl, "status", "--json"])
+                        lat_text.append(b - a)
+                        lat_json.append(time.monotonic() - b)
+                    row["status"], row["status_json"] = median(lat_text), median(lat_json)
+                else:
+                    time.sleep(0.2)
+                row[kind + "_rss"] = rss_kib(r.sup)["rss"]
+                r.proc.send_signal(signal.SIGTERM)
+                stop, cpu_all = spawnwatch_line(r, "stopped", 120)
+                r.proc.wait(timeout=60)
+                STARTED.remove(r)
+                r.reader.join(timeout=5)
+                row[kind + "_stop"], row[kind + "_cpu_all"] = stop, cpu_all
+            rows[n].append(row)
+            log(f"scale: {n} workers: clusterd up {row['clusterd_up']:.3f}s "
+                f"(minimal {row['minimal_up']:.3f}s), stop {row['clusterd_stop']:.3f}s "
+                f"(minimal {row['minimal_stop']:.3f}s)")
+    res["scale"] = rows
+    big = max(P["scale"])
+    if median([x["clusterd_up"] for x in rows[big]]) > 1.0 or big < 1000:
+        res["scale_why"] = scale_why(big)
+
+
+def scale_why(n):
+    """Where clusterd's own time goes when it starts n workers: strace -c."""
+    if not shutil.which("strace"):
+        return None
+    path = os.path.join(OUT, f"scale-strace-{n}.txt")
+    ctl = os.path.join(OUT, "ctl-scale-strace.sock")
+    p = subprocess.Popen(["strace", "-c", "-o", path, CLUSTERD, "-n", str(n), "-l",
+                          f"127.0.0.1:{free_port()}", "-s", ctl, "--", HELLO],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    reader = LogReader(p.stdout, os.path.join(OUT, "scale-strace.log"))
+    reader.wait_for(rf"\b{n} workers? ready", 120)
+    run([CTL, "-s", ctl, "stop"], timeout=60)
+    p.wait(timeout=60)
+    reader.join(timeout=5)
+    rows = [l for l in read(path).splitlines() if re.match(r"\s*\d", l)][:8]
+    notify_fs = "?"
+    best = ""
+    for line in read("/proc/mounts").splitlines():
+        f = line.split()
+        if len(f) > 2 and ("/run/clusterd").startswith(f[1].rstrip("/") + "/") and len(f[1]) >= len(best):
+            best, notify_fs = f[1], f[2]
+    return dict(n=n, top=read(path).splitlines()[:2] + rows, run_fs=notify_fs)
+
+
+def reuseport_supported():
+    r = run([CLUSTERD, "--reuseport", "--check", "-n", "1", "-l", "127.0.0.1:0",
+             "--", "true"], timeout=10)
+    return r.returncode == 0, r.stdout.strip().splitlines()[0] if r.stdout.strip() else ""
+
+
+def loadgen(port, secs, conc, records=None):
+    cmd = [os.path.join(TOOLS, "loadgen"), "-p", str(port), "-c", str(conc),
+           "-d", str(secs)]
+    if records:
+        cmd += ["-o", records]
+    r = run(cmd, timeout=secs + 60)
+    return parse_loadgen(r.stdout)
+
+
+def parse_loadgen(text):
+    line = text.strip().splitlines()[-1]
+    d = {}
+    for kv in line.split():
+        k, _, v = kv.partition("=")
+        d[k] = v
+    d["per_worker"] = {int(a): int(b) for a, b in
+                       (x.split(":") for x in d.get("workers", "").split(",") if x)}
+    return d
+
+
+def bench_balance(res):
+    ok, why = reuseport_supported()
+    specs = [("clusterd-c", "clusterd", "c"), ("minimal-c", "minimal", "c"),
+             ("clusterd-node", "clusterd", "node")]
+    extra = {}
+    if ok:
+        specs += [("clusterd-c-reuseport", "clusterd", "c"),
+                  ("clusterd-node-reuseport", "clusterd", "node")]
+        extra = {"clusterd-c-reuseport": ["--reuseport"],
+                 "clusterd-node-reuseport": ["--reuseport"]}
+    log("balance: 8 workers each" + ("" if ok else f" (--reuseport: {why})"))
+    runs = start_all("balance", specs, 8, extra)
+    shares = {t: [] for t in runs}
+    counts = {t: [] for t in runs}
+    for rnd in range(P["balance_rounds"]):
+        order = list(runs)[rnd % len(runs):] + list(runs)[:rnd % len(runs)]
+        for tag in order:
+            d = loadgen(runs[tag].port, P["balance_secs"], 16)
+            c = [d["per_worker"].get(i, 0) for i in range(8)]
+            counts[tag].append(c)
+            shares[tag].append(max(c) / min(c) if min(c) > 0 else float("inf"))
+    stop_all(runs)
+    res["balance"] = dict(ratio=shares, counts=counts, reuseport=ok, why=why)
+
+
+def bench_rolling(res):
+    log("rolling restart under connection-per-request load (2 workers each)")
+    specs = [("clusterd-c", "clusterd", "c"), ("clusterd-node", "clusterd", "node"),
+             ("clusterd-node-ready", "clusterd", "node"), ("clusterd-seed", "clusterd", "seedfd"),
+             ("pm2", "pm2", "seed")]
+    runs = start_all("rolling", specs, 2, {"clusterd-node-ready": ["--ready=1s"]})
+    rows = {t: [] for t in runs}
+    for rnd in range(P["rolling_rounds"]):
+        for tag in (list(runs) if rnd % 2 == 0 else list(runs)[::-1]):
+            r = runs[tag]
+            rec = os.path.join(OUT, f"rolling-{tag}-{rnd}.txt")
+            lg = subprocess.Popen([os.path.join(TOOLS, "loadgen"), "-p", str(r.port),
+                                   "-c", "8", "-d", "120", "-o", rec],
+                                  stdout=subprocess.PIPE, text=True)
+            t_load = time.monotonic()
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            if r.kind == "pm2":
+                cmd = [PM2, "reload", r.pm2_name]
+                c = run(cmd, env=dict(os.environ, PM2_HOME=PM2_HOME), timeout=120)
+            else:
+                cmd = [CTL, "-s", r.ctl, "restart"]
+                c = run(cmd, timeout=120)
+            t1 = time.monotonic()
+            time.sleep(2.0)
+            t2 = time.monotonic()
+            lg.send_signal(signal.SIGTERM)
+            summary = parse_loadgen(lg.communicate(timeout=60)[0])
+            recs = []
+            for line in read(rec).splitlines():
+                s, l, code = line.split()
+                recs.append((int(s) / 1e6, int(l) / 1e6, int(code)))
+            during = [x for x in recs if t0 <= x[0] <= t2]
+            before = [x for x in recs if t_load + 0.2 <= x[0] < t0]
+            lat_d = [x[1] for x in during if x[2] == 200]
+            lat_b = [x[1] for x in before if x[2] == 200]
+            rows[tag].append(dict(
+                secs=t1 - t0, rc=c.returncode, n_during=len(during),
+                failed=int(summary["failed"]),
+                failed_during=sum(1 for x in during if x[2] != 200),
+                kinds={k: int(summary[k]) for k in ("connect", "io", "answer", "timeout")},
+                p99_during=pct(lat_d, 0.99), p99_before=pct(lat_b, 0.99),
+                max_during=max(lat_d) if lat_d else float("nan"),
+                t_load=t_load, t0=t0, t1=t1, records=rec))
+            log(f"rolling: {tag}: {t1 - t0:.2f}s, failed {summary['failed']}")
+    stop_all(runs)
+    res["rolling"] = rows
+
+
+# ------------------------------------------------------------------ report
+
+def machine():
+    cpu = "?"
+    for line in read("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = read("/proc/meminfo").split("\n")[0].split()[1]
+
+    def ver(cmd):
+        try:
+            return run(cmd, timeout=60).stdout.strip().splitlines()[0]
+        except Exception:  # noqa: BLE001
+            return "?"
+    return dict(cores=os.cpu_count(), kernel=platform.release(), cpu=cpu,
+                mem_gib=round(int(mem) / 1048576, 1),
+                os=dict(l.split("=", 1) for l in read("/etc/os-release").splitlines()
+                        if "=" in l).get("PRETTY_NAME", "?").strip('"'),
+                node=ver([NODE, "--version"]),
+                wrk=re.sub(r"^wrk (\S+).*", r"wrk \1", ver([WRK, "-v"])),
+                pm2=json.loads(read(os.path.join(PEERS, "node_modules", "pm2", "package.json"))
+                               or '{"version": "-"}')["version"],
+                clusterd=ver([CLUSTERD, "-V"]),
+                commit=ver(["git", "-C", SRC, "describe", "--always", "--dirty"]))
+
+
+def yes(ok):
+    if ok == "noise":
+        return "within noise"
+    return "**met**" if ok else "**MISSED**"
+
+
+def noise_band(aa):
+    """How far from 1 a median ratio of this run strays by noise alone: the
+    larger of the A/A median's own distance from 1 and twice the standard
+    error of a median (from the A/A ratios' interquartile range)."""
+    if len(aa) < 2:
+        return float("inf")
+    q1, q3 = pct(aa, 0.25), pct(aa, 0.75)
+    se = 1.2533 * (q3 - q1) / 1.349 / len(aa) ** 0.5
+    return max(abs(1 - median(aa)), 2 * se)
+
+
+def verdict(value, target, aa):
+    """met, missed, or "noise": below the target by less than the noise band
+    of the A/A pair (two identical launchers) in this same run."""
+    if value != value:
+        return None
+    if value >= target:
+        return True
+    if target - value <= noise_band(aa):
+        return "noise"
+    return False
+
+
+def fmt_ms(x):
+    return "-" if x != x else (f"{x * 1e3:.2f}" if x < 1 else f"{x * 1e3:.0f}")
+
+
+def report(res, args, t_total, loads):
+    m = res["machine"]
+    L = []
+    w = L.append
+    w("# clusterd benchmarks\n")
+    w(f"Made by `{res['command']}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+      f"profile `{args.profile}`, {t_total / 60:.1f} minutes.\n")
+    w(f"Machine: {m['cores']} cores, {m['cpu']}, {m['mem_gib']} GiB, kernel {m['kernel']}, "
+      f"{m['os']}; node {m['node']}, {m['wrk']}, PM2 {m['pm2']}; "
+      f"{m['clusterd']} (tree {m['commit']}, binary sha256 {m.get('sha', '?')}…, "
+      "copied before the run so a rebuild cannot change it midway).\n")
+    w(f"Load average of the machine at start / end: {loads[0]} / {loads[1]} "
+      "(other work on the machine shows here; the side-by-side rounds spread it "
+      "over every contender alike).\n")
+    w("Every ratio is taken within one round (the contenders measured one after "
+      "the other, rotating order, seconds apart) and the table gives the median "
+      "over rounds and the spread (min–max) of those per-round ratios. Raw data: "
+      "`bench/out/` in the build tree.\n")
+    summary = []
+
+    if "throughput" in res:
+        t = res["throughput"]
+        rps = t["rps"]
+        w("## Throughput\n")
+        w(f"`wrk -t{P['wrk_threads']} -c{P['wrk_conns']} -d{P['slice']:g}s "
+          "[-H 'Connection: close'] http://127.0.0.1:PORT/`, 2 workers each, every "
+          "contender running for the whole benchmark and loaded alone, one after the "
+          f"other: {P['rounds']} rounds, each of both modes. The contenders are "
+          "grouped with the reference they are divided by (the minimal launcher "
+          "running the same app; node:cluster for the seed app) and a group's "
+          "slices run back to back, groups and order within them rotating from round "
+          "to round, so each ratio compares slices a second or two apart. `minimal` "
+          "is bench/minimal.c (bind, fork, exec with fd 3, wait): the physical limit "
+          "of a supervisor that shares a socket. A second, identical minimal "
+          "launcher (A/A) shows what ratio noise alone makes in this run.\n")
+        w("\"req per CPU-s\" divides the requests by the CPU time the contender used "
+          "in the slice (supervisor and workers, every thread, from "
+          "/proc/PID/task/*/schedstat): the cost of a request whatever share of the "
+          "machine the slice got. \"supervisor CPU\" is the supervising process's "
+          "own CPU time in % of one core and \"wake-ups\" its context switches in "
+          "the slice; \"busiest worker\" the share of the workers' CPU time that "
+          "went to the busier of the two (50% = even).\n")
+        for mode, title in (("close", "one connection per request (`Connection: close`)"),
+                            ("keepalive", "keep-alive")):
+            r, cpu = rps[mode], t["sup_cpu"][mode]
+            eff = t.get("eff", {}).get(mode, {})
+            w(f"### {title}\n")
+            w("| contender | req/s median | min–max | ratio to reference, median | min–max | req per CPU-s | ratio to reference | supervisor CPU % | supervisor wake-ups | busiest worker % | errors |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for tag, kind, app, label, fam in t.get("contenders", CONTENDERS):
+                base = reference(tag)
+                rr = ratios(r[tag], r[base])
+                er = ratios(eff.get(tag, []), eff.get(base, []))
+                wk = t.get("wake", {}).get(mode, {}).get(tag, [])
+                w(f"| {label} | {median(r[tag]):.0f} | {spread(r[tag], '{:.0f}')} | "
+                  f"{'(reference)' if tag == base else f'{median(rr):.3f}'} | "
+                  f"{'' if tag == base else spread(rr, '{:.3f}')} | {median(eff.get(tag, [])):.0f} | "
+                  f"{'' if tag == base else f'{median(er):.3f}'} | {median(cpu[tag]):.1f} | "
+                  f"{median(wk):g} | "
+                  f"{median(t.get('split', {}).get(mode, {}).get(tag, [])):.0f} | "
+                  f"{t['errors'][mode][tag]} |")
+            w("")
+            oth = t.get("others", {}).get(mode, [])
+            w(f"Other work on the machine during these slices (CPU used by neither the "
+              f"contender, its workers nor wrk): median {median(oth):.0f}% of one core "
+              f"(min–max {spread(oth, '{:.0f}')}, of 200%).\n")
+            rnc = ratios(r["clusterd-seed"], r["nodecluster"])
+            rpm = ratios(r["clusterd-seed"], r["pm2"])
+            rnn = ratios(r["clusterd-node"], r["nodecluster"])
+            rrp = ratios(r["clusterd-seed-reuseport"], r["nodecluster"]) \
+                if "clusterd-seed-reuseport" in r else []
+            aa = ratios(r["minimal-c2"], r["minimal-c"])
+            w(f"The seed app, per round: clusterd / node:cluster **{median(rnc):.2f}×** "
+              f"({spread(rnc)}); clusterd / PM2 **{median(rpm):.2f}×** ({spread(rpm)})" +
+              (f"; clusterd --reuseport / node:cluster **{median(rrp):.2f}×** ({spread(rrp)})" if rrp else "") +
+              f". clusterd running hello.js / node:cluster running the seed app: {median(rnn):.2f}×.\n")
+            for a_, label in (("clusterd-c", "clusterd C / minimal C"),
+                              ("clusterd-node", "clusterd node / minimal node")):
+                rr = ratios(r[a_], r[reference(a_)])
+                er = ratios(eff.get(a_, []), eff.get(reference(a_), []))
+                summary.append((f"throughput {mode}: {label}",
+                                f"{median(rr):.3f} ({spread(rr, '{:.3f}')}); A/A {median(aa):.3f}, "
+                                f"noise ±{noise_band(aa):.3f}; per CPU-s {median(er):.3f}",
+                                "≥ 0.97", verdict(median(rr), 0.97, aa)))
+            if mode == "keepalive":
+                summary.append(("throughput keep-alive: clusterd / node:cluster (seed app)",
+                                f"{median(rnc):.2f} ({spread(rnc)})" +
+                                (f"; with --reuseport {median(rrp):.2f}" if rrp else ""),
+                                "≥ 1", verdict(median(rnc), 1.0, aa)))
+            else:
+                summary.append(("throughput close: clusterd / node:cluster, / PM2 (seed app)",
+                                f"{median(rnc):.2f}× / {median(rpm):.2f}×", "-", None))
+        w("![throughput](throughput.png)\n")
+
+    if "memory" in res:
+        mm = res["memory"]["rss"]
+        w("## Supervisor memory, 8 workers\n")
+        w("VmRSS of the supervising process alone (`/proc/PID/status`), 2 s after "
+          "start and again after the idle windows; RssFile is shared library text, "
+          "RssAnon its own heap and stack. All five ran at once.\n")
+        w("| supervisor | VmRSS KiB | after idle KiB | RssAnon KiB | RssFile KiB | threads | ratio to clusterd (C) |")
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        names = {"clusterd-c": "clusterd (C hello workers)",
+                 "clusterd-node": "clusterd (node hello.js workers)",
+                 "minimal-c": "minimal launcher", "nodecluster": "node:cluster primary",
+                 "pm2": "PM2 daemon (God)"}
+        base = mm["clusterd-c"]["rss"]
+        for tag in ("clusterd-c", "clusterd-node", "minimal-c", "nodecluster", "pm2"):
+            x = mm[tag]
+            w(f"| {names[tag]} | {x['rss']} | {res['memory']['rss_after'][tag]['rss']} | "
+              f"{x['anon']} | {x['file']} | {x['threads']} | {x['rss'] / base:.1f} |")
+        w("")
+        starts = [v["rss"] for t, v in mm.items() if t.startswith("clusterd") and "norand" not in t]
+        starts_after = [v["rss"] for t, v in res["memory"]["rss_after"].items()
+                        if t.startswith("clusterd") and "norand" not in t]
+        norand = [v["rss"] for t, v in mm.items() if "norand" in t]
+        over = sum(1 for x in starts if x > 2048)
+        w(f"clusterd, every start in this benchmark ({len(starts)}: C and node workers): VmRSS "
+          f"median {median(starts):.0f} KiB, min–max {spread(starts, '{:.0f}')}, "
+          f"{over} over 2048 KiB" +
+          (f"; the same with address-space randomisation off (`setarch -R`, {len(norand)} "
+           f"starts): {spread(norand, '{:.0f}')} KiB" if norand else "") +
+          ". The spread is where ASLR puts libc: the kernel maps the resident pages "
+          "of a 64 KiB window around each page fault (fault-around), and the windows "
+          "are aligned in the address space, not in the file.\n")
+        worst = max(starts + starts_after)
+        summary.append(("supervisor RSS, 8 workers (clusterd)",
+                        f"median {median(starts) / 1024:.2f} MiB, max {worst / 1024:.2f} MiB over "
+                        f"{len(starts)} starts ({over} over 2 MiB); node:cluster {mm['nodecluster']['rss'] / 1024:.0f} MiB, "
+                        f"PM2 {mm['pm2']['rss'] / 1024:.0f} MiB", "≤ 2 MiB", worst <= 2048))
+        bf = res["memory"].get("by_file")
+        if bf:
+            mini = dict(bf["minimal-c"])
+            w("Where the resident pages are (`/proc/PID/smaps`, Rss per mapping; a "
+              "library's pages are shared with every process that maps it, but VmRSS "
+              "counts them), and what clusterd takes from each library:\n")
+            w("| mapping | clusterd KiB | minimal KiB | symbols clusterd uses from it |")
+            w("|---|---:|---:|---|")
+            for name, kib in bf["clusterd-c"]:
+                if kib == 0:
+                    continue
+                syms = res["memory"]["libs"].get(name)
+                shown = "-" if not syms else (
+                    ", ".join(syms) if len(syms) <= 6 else f"{len(syms)} symbols")
+                short = os.path.basename(name) if name.startswith("/") else name
+                w(f"| {short} | {kib} | {mini.get(name, 0)} | {shown} |")
+            w("")
+
+    if "idle" in res:
+        iw = res["idle"]
+        w(f"## Idle wake-ups, 8 idle workers, {iw['secs']:g} s windows\n")
+        w("Context switches (voluntary + involuntary, every thread) of the "
+          "supervising process from `/proc/PID/task/*/status`, before and after "
+          "each window; a switch is a wake-up. Same processes as the memory table.\n")
+        w("| supervisor | wake-ups per window | median | per second |")
+        w("|---|---|---:|---:|")
+        for tag, label in (("clusterd-c", "clusterd (C workers)"), ("clusterd-node", "clusterd (node workers)"),
+                           ("minimal-c", "minimal launcher"), ("nodecluster", "node:cluster primary"),
+                           ("pm2", "PM2 daemon")):
+            xs = iw["wakeups"][tag]
+            w(f"| {label} | {', '.join(map(str, xs))} | {median(xs):g} | {median(xs) / iw['secs']:.1f} |")
+        others = [t for t in iw["wakeups"] if "#" in t]
+        if others:
+            tot = [sum(iw["wakeups"][t][i] for t in others) for i in range(len(iw["wakeups"][others[0]]))]
+            w(f"| {len(others)} more clusterd (C workers), all together | {', '.join(map(str, tot))} | {median(tot):g} | {median(tot) / iw['secs']:.1f} |")
+        w("")
+        cz = max(x for t, xs in iw["wakeups"].items() if t.startswith("clusterd") for x in xs)
+        summary.append((f"idle wake-ups of clusterd in {iw['secs']:g} s", f"{cz} (node:cluster {median(iw['wakeups']['nodecluster']):g}, PM2 {median(iw['wakeups']['pm2']):g})", "0", cz == 0))
+        if iw.get("strace"):
+            w("strace of clusterd during an idle window (the miss):\n\n```\n" + iw["strace"] + "\n```\n")
+
+    if "respawn" in res:
+        rs = res["respawn"]["rows"]
+        w("## Respawn after kill -9\n")
+        w("bench/respawn.c, one worker per supervisor (so that only the replacement "
+          "can answer): take CLOCK_MONOTONIC, `kill(worker, SIGKILL)`, then send a "
+          "request at once (retried when refused: node:cluster and PM2 close the "
+          "port while no worker is left; clusterd keeps it, the request waits in "
+          "the backlog; another request goes out every max(1 ms, 2% of the time "
+          "elapsed), the earlier ones left open, and \"requests lost\" counts those "
+          "taken but still unanswered when a later one was answered). Exit, fork and exec times are the kernel's own stamps of "
+          "those events (proc connector, CLOCK_MONOTONIC), not polled "
+          "(/proc/PID/task/*/children does not exist on this kernel); \"exit\" is "
+          "the last thread of the old worker gone, just after its parent is "
+          "signalled, so `exit→fork` "
+          "is the supervisor's reaction alone; kill→exit is the kernel delivering "
+          "the signal. So that every kill is a lone crash and not a crash loop, "
+          "clusterd runs with `stable_after = 50ms` and PM2 with "
+          "`--max-restarts 1000000` (PM2 never delays a restart, but stops an app "
+          "after 16 deaths younger than 1 s); the next kill comes 60 ms after the answer. "
+          f"Kills in {P['kill_blocks']} blocks, alternating contenders. Milliseconds.\n")
+        w("| contender | kills | kill→exit p50 | kill→fork p50 | p99 | exit→fork p50 | p99 | kill→exec p50 | kill→accepting p50 | p99 | max | requests lost |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        names = {"clusterd-c": "clusterd, C hello", "clusterd-seed": "clusterd, seed app (listen({fd: 3}))",
+                 "pm2": "PM2 cluster mode, seed app"}
+        for tag, xs in rs.items():
+            g = lambda k: [x[k] for x in xs]
+            e2f = [x["fork"] - x["exit"] for x in xs]
+            w(f"| {names[tag]} | {len(xs)} | {pct(g('exit'), .5):.2f} | {pct(g('fork'), .5):.2f} | "
+              f"{pct(g('fork'), .99):.2f} | {pct(e2f, .5):.2f} | {pct(e2f, .99):.2f} | "
+              f"{pct(g('exec'), .5):.2f} | {pct(g('accept'), .5):.2f} | {pct(g('accept'), .99):.2f} | "
+              f"{max(g('accept')):.2f} | {sum(g('lost'))} |")
+        w("")
+        c = rs["clusterd-c"]
+        f50 = pct([x["fork"] for x in c], .5)
+        a50 = pct([x["accept"] for x in c], .5)
+        pm = rs.get("pm2") or []
+        cn = rs.get("clusterd-seed") or []
+        if pm and cn:
+            ra = pct([x["accept"] for x in pm], .5) / pct([x["accept"] for x in cn], .5)
+            w(f"PM2 / clusterd, the seed app under both, kill→accepting p50: **{ra:.1f}×**.\n")
+        summary.append(("respawn, kill→forked p50 (C hello)", f"{f50:.2f} ms (p99 {pct([x['fork'] for x in c], .99):.2f})", "≤ 2 ms", f50 <= 2))
+        summary.append(("respawn, kill→accepting p50 (C hello)", f"{a50:.2f} ms (p99 {pct([x['accept'] for x in c], .99):.2f}); PM2 {pct([x['accept'] for x in pm], .5):.1f} ms" if pm else f"{a50:.2f} ms", "≤ 10 ms", a50 <= 10))
+        w("![respawn](respawn.png)\n")
+
+    if "scale" in res:
+        sc = res["scale"]
+        w("## Scale\n")
+        w("N copies of the C hello on one shared socket, clusterd and the minimal "
+          "launcher started one after the other under bench/spawnwatch.c, which "
+          "follows the kernel's fork and exec events (proc connector): \"up\" is "
+          "from starting the launcher to the exec of its Nth worker; \"stop\" from "
+          "SIGTERM to the launcher exiting with every worker reaped; \"CPU\" the "
+          "launcher's own user + system time until all were up. clusterd's log line "
+          "\"N workers ready\" comes after the last exec (ready = exec); `status "
+          "--json` then says workers_ready = N. Status: wall time of one "
+          "`clusterctl status` (a whole clusterctl process), median of 5. "
+          f"Medians of {P['scale_rounds']} rounds, min–max beside. Seconds unless named.\n")
+        w("| workers | clusterd up | min–max | minimal up | ratio | clusterd \"ready\" logged | clusterd CPU ms | minimal CPU ms | clusterd stop | minimal stop | clusterd RSS KiB | minimal RSS KiB | status ms | status --json ms | workers_ready |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n, xs in sc.items():
+            g = lambda k: [x[k] for x in xs]
+            ru = ratios(g("clusterd_up"), g("minimal_up"))
+            w(f"| {n} | {median(g('clusterd_up')):.3f} | {spread(g('clusterd_up'), '{:.3f}')} | "
+              f"{median(g('minimal_up')):.3f} | {median(ru):.2f} | {median(g('ready_log')):.3f} | "
+              f"{median(g('clusterd_cpu_up')) * 1e3:.0f} | {median(g('minimal_cpu_up')) * 1e3:.0f} | "
+              f"{median(g('clusterd_stop')):.3f} | {median(g('minimal_stop')):.3f} | "
+              f"{median(g('clusterd_rss')):.0f} | {median(g('minimal_rss')):.0f} | "
+              f"{median(g('status')) * 1e3:.1f} | {median(g('status_json')) * 1e3:.1f} | {min(g('ready_json'))} |")
+        w("")
+        ns = sorted(sc)
+        med = lambda n, k: median([x[k] for x in sc[n]])
+        if len(ns) >= 2:
+            a, b = ns[-2], ns[-1]
+            gr = med(b, "ready_log") / med(a, "ready_log")
+            w(f"Growth from {a} to {b} workers ({b / a:g}× the workers): clusterd ready "
+              f"×{gr:.1f} (minimal up ×{med(b, 'minimal_up') / med(a, 'minimal_up'):.1f}), "
+              f"stop ×{med(b, 'clusterd_stop') / med(a, 'clusterd_stop'):.1f}, "
+              f"RSS ×{med(b, 'clusterd_rss') / med(a, 'clusterd_rss'):.2f}, "
+              f"status ×{med(b, 'status') / med(a, 'status'):.1f}.\n")
+            summary.append((f"scale: clusterd ready time {b} / {a} workers", f"×{gr:.1f}", f"×{b / a:g} (linear) ± 10%", gr <= b / a * 1.1))
+        if 1000 in sc:
+            t = med(1000, "ready_log")
+            summary.append(("scale: 1000 workers up (clusterd, ready logged)", f"{t:.3f} s (minimal launcher: {med(1000, 'minimal_up'):.3f} s)", "≤ 1 s", t <= 1))
+        why = res.get("scale_why")
+        if why:
+            w(f"Where clusterd's own time goes starting {why['n']} workers (`strace -c`, "
+              f"clusterd alone, not its workers; strace slows each call). /run here is "
+              f"{why['run_fs']}: clusterd binds one NOTIFY_SOCKET per worker in "
+              "/run/clusterd, and creating a socket file costs what the file system's "
+              "inode creation costs:\n")
+            w("```\n" + "\n".join(why["top"]) + "\n```\n")
+        w("![scale](scale.png)\n")
+
+    if "balance" in res:
+        b = res["balance"]
+        w("## Balance, 8 workers\n")
+        w(f"bench/loadgen.c, 16 connections at a time, one request each, "
+          f"{P['balance_secs']:g} s per round, {P['balance_rounds']} rounds; the "
+          "answer names the worker. Busiest/idlest = most answers of one worker / "
+          "fewest.\n")
+        w("| contender | busiest/idlest median | min–max | answers per worker (last round) |")
+        w("|---|---:|---:|---|")
+        for tag, xs in b["ratio"].items():
+            w(f"| {LABEL.get(tag, tag)} (shared socket) | {median(xs):.2f} | {spread(xs)} | "
+              f"{' '.join(map(str, b['counts'][tag][-1]))} |" if "reuseport" not in tag else
+              f"| {LABEL.get(tag, tag)} | {median(xs):.2f} | {spread(xs)} | {' '.join(map(str, b['counts'][tag][-1]))} |")
+        if not b["reuseport"]:
+            w(f"| clusterd --reuseport | pending | | `{b['why']}` |")
+        w("")
+        if b["reuseport"]:
+            x = median(b["ratio"]["clusterd-c-reuseport"])
+            summary.append(("balance: --reuseport busiest/idlest", f"{x:.2f}", "≤ 1.2", x <= 1.2))
+        else:
+            summary.append(("balance: --reuseport busiest/idlest", "pending (not supported yet)", "≤ 1.2", None))
+        summary.append(("balance: shared socket busiest/idlest (C / node)", f"{median(b['ratio']['clusterd-c']):.2f} / {median(b['ratio']['clusterd-node']):.2f}", "-", None))
+
+    if "rolling" in res:
+        ro = res["rolling"]
+        w("## Rolling restart under load\n")
+        w("bench/loadgen.c, 8 connections at a time, one request each, every "
+          "failure counted (refused, reset, bad or missing answer, 5 s timeout); "
+          "after 1 s of load `clusterctl restart` (clusterd, default surge mode) "
+          "or `pm2 reload NAME` (PM2), and 2 s of load after it returns. "
+          "\"during\" is the requests started from the command to the end of the "
+          "load (a new worker may still be starting when the command returns); "
+          "p99 before is the second before the command. 2 workers each. "
+          "clusterd's default readiness is `ready = exec`: a node worker counts as "
+          "ready before it listens, so the old one stops early and requests wait in "
+          "the backlog (never lost) until the new one listens; `--ready=1s` waits "
+          "a second instead. Milliseconds.\n")
+        w("| contender | restart s | requests during | failed (all run) | failed during | p99 before | p99 during | p99 ratio | max during | failure kinds |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        names = {"clusterd-c": "clusterd, C hello", "clusterd-node": "clusterd, node hello.js",
+                 "clusterd-node-ready": "clusterd --ready=1s, node hello.js",
+                 "clusterd-seed": "clusterd, seed app (no SIGTERM handler)",
+                 "pm2": "PM2 reload, seed app"}
+        for tag, xs in ro.items():
+            for x in xs:
+                k = ", ".join(f"{a} {v}" for a, v in x["kinds"].items() if v) or "-"
+                w(f"| {names[tag]} | {x['secs']:.2f} | {x['n_during']} | {x['failed']} | "
+                  f"{x['failed_during']} | {x['p99_before'] * 1e3:.1f} | {x['p99_during'] * 1e3:.1f} | "
+                  f"{x['p99_during'] / x['p99_before']:.1f} | {x['max_during'] * 1e3:.1f} | {k} |")
+        w("")
+        fc = sum(x["failed"] for t in ro if t not in ("pm2", "clusterd-seed") for x in ro[t])
+        fp = sum(x["failed"] for x in ro.get("pm2", []))
+        fs = sum(x["failed"] for x in ro.get("clusterd-seed", []))
+        summary.append(("rolling restart: failed requests, clusterd (apps that stop gracefully), all rounds",
+                        f"{fc}; the seed app, which dies at SIGTERM: clusterd {fs}, PM2 reload {fp}", "0", fc == 0))
+        w("![rolling restart](rolling.png)\n")
+
+    head = ["## Summary: targets\n",
+            "| figure | measured | target | |", "|---|---|---|---|"]
+    for name, val, target, ok in summary:
+        head.append(f"| {name} | {val} | {target} | {'' if ok is None else yes(ok)} |")
+    if any(ok == "noise" for *_, ok in summary):
+        head.append("\n\"within noise\": below the target by less than the noise band of "
+                    "this run: the larger of how far the two identical minimal launchers' "
+                    "(A/A) median ratio is from 1 and twice the standard error of a median "
+                    "of their per-round ratios. This run cannot tell such a value from the "
+                    "target.")
+    head.append("")
+    why = misses(res, summary)
+    if why:
+        head += ["## Misses and what the measurements say\n"] + why + [""]
+    i = 5
+    L[i:i] = head
+    res["summary"] = summary
+    return "\n".join(L) + "\n"
+
+
+def misses(res, summary):
+    """A paragraph per missed target: the cause, from this run's own data."""
+    out = []
+    missed = {name for name, _, _, ok in summary if ok is False or ok == "noise"}
+    mem = res.get("memory")
+    if mem and any(n.startswith("supervisor RSS") for n in missed):
+        bf = dict(mem["by_file"]["clusterd-c"])
+        libs = mem.get("libs", {})
+        anon = mem["rss"]["clusterd-c"]["anon"]
+        extra = [(os.path.basename(k), v, libs.get(k, [])) for k, v in bf.items()
+                 if k.startswith("/") and ".so" in k and k not in dict(mem["by_file"]["minimal-c"])]
+        starts = [v["rss"] for t, v in mem["rss"].items() if t.startswith("clusterd") and "norand" not in t]
+        norand = [v["rss"] for t, v in mem["rss"].items() if "norand" in t]
+        txt = (f"- **Supervisor RSS.** clusterd's own memory is small: RssAnon {anon} KiB "
+               "(heap, stack, data). VmRSS also counts every resident page of the "
+               "libraries it maps, shared with any other process; the minimal launcher "
+               "maps libc and ld.so only. " +
+               ("Libraries clusterd maps beyond those: " +
+                "; ".join(f"{n} {v} KiB for {', '.join(sy) if len(sy) <= 4 else str(len(sy)) + ' symbols'}"
+                          for n, v, sy in extra) + "; " if extra else "clusterd maps no other library, ") +
+               f"and it touches more of libc ({bf.get(next((k for k in bf if 'libc.so' in k), ''), 0)} KiB "
+               f"against {dict(mem['by_file']['minimal-c']).get(next((k for k in bf if 'libc.so' in k), ''), 0)}).")
+        if norand:
+            txt += (f" Across {len(starts)} starts VmRSS ran {spread(starts, '{:.0f}')} KiB; with "
+                    f"address-space randomisation off it was {spread(norand, '{:.0f}')} KiB every "
+                    "time: how much of libc is resident depends on where ASLR maps it "
+                    "(fault-around maps a 64 KiB window, aligned in the address space, around "
+                    "each fault), so the margin under 2 MiB has to cover that spread.")
+        wi = mem.get("whatif")
+        if wi:
+            txt += (" Relinking the same object files (src/clusterd-*.o) and measuring "
+                    "the same way, 8 C workers: " +
+                    "; ".join(f"{k} **{v} KiB**" for k, v in wi.items()) + ".")
+        out.append(txt)
+    sc = res.get("scale")
+    if sc and any(n.startswith("scale: 1000") for n in missed):
+        big = max(sc)
+        med = lambda k: median([x[k] for x in sc[big]])
+        txt = (f"- **1000 workers up.** clusterd logged \"{big} workers ready\" after "
+               f"{med('ready_log'):.2f} s; the minimal launcher had {big} workers exec'd "
+               f"after {med('minimal_up'):.2f} s in the same rounds, so on this machine at "
+               "this load the kernel's fork and exec of the workers alone take about "
+               f"that long. clusterd's own CPU time until all were up: {med('clusterd_cpu_up') * 1e3:.0f} ms "
+               f"({med('clusterd_cpu_up') / big * 1e6:.0f} µs per worker) against "
+               f"{med('minimal_cpu_up') * 1e3:.0f} ms for the minimal launcher.")
+        w = res.get("scale_why")
+        if w:
+            rows = [l.split() for l in w["top"][2:]]
+            bind = next((r for r in rows if r[-1] == "bind"), None)
+            if bind:
+                txt += (f" Under strace -c, bind() is clusterd's costliest call: {bind[3]} calls, "
+                        f"{bind[2]} µs each ({float(bind[1]):.2f} s): one NOTIFY_SOCKET per worker, "
+                        f"bound in /run/clusterd, and /run here is {w['run_fs']}, so each bind "
+                        "creates an inode in a journaled file system (on tmpfs, as /run is "
+                        "under systemd, a socket file costs tens of µs; an abstract socket "
+                        "less).")
+        out.append(txt)
+    tp = res.get("throughput")
+    if tp:
+        for name in sorted(missed):
+            if not name.startswith("throughput"):
+                continue
+            mode = "keepalive" if "keep" in name else "close"
+            sp = tp.get("split", {}).get(mode, {})
+            aa = ratios(tp["rps"][mode]["minimal-c2"], tp["rps"][mode]["minimal-c"])
+            wk = tp.get("wake", {}).get(mode, {})
+            cpu = tp["sup_cpu"][mode]
+            txt = (f"- **{name}.** clusterd's own CPU during the load: "
+                   f"{median(cpu['clusterd-c']):.1f}% (C), {median(cpu['clusterd-node']):.1f}% "
+                   f"(node), with {median(wk.get('clusterd-c', [])):g} and "
+                   f"{median(wk.get('clusterd-node', [])):g} wake-ups per slice: it is not in "
+                   "the request path, the workers accept from the same kind of socket as "
+                   "under the minimal launcher. The two identical minimal launchers measured "
+                   f"{median(aa):.3f} ({spread(aa, '{:.3f}')}) against each other in the "
+                   "same rounds: that is the noise of this run.")
+            if "node:cluster" in name:
+                a, b = median(sp.get("clusterd-seed", [])), median(sp.get("nodecluster", []))
+                txt += (f" The busier of the two workers did {a:.0f}% of the work under "
+                        f"clusterd (shared socket) against {b:.0f}% under node:cluster, whose "
+                        "primary hands each new connection to the workers in turn")
+                if a - b > 5:
+                    txt += (": with a shared socket the keep-alive connections wrk opens "
+                            "at once land unevenly (the seed README's own warning) and stay "
+                            "there, so one worker's core idles.")
+                else:
+                    txt += ": the work was spread as evenly, so placement is not the cause."
+                if sp.get("clusterd-seed-reuseport"):
+                    txt += (f" With --reuseport the busier worker did "
+                            f"{median(sp['clusterd-seed-reuseport']):.0f}%.")
+            out.append(txt)
+    return out
+
+
+def rss_whatif():
+    """clusterd's RSS if it were linked static: relink its object files, run
+    each variant with 8 workers."""
+    objs = sorted(f for f in os.listdir(os.path.join(BUILD, "src"))
+                  if f.startswith("clusterd-") and f.endswith(".o"))
+    cc = os.environ.get("CC", "cc")
+    if not objs or not shutil.which(cc):
+        return None
+    objs = [os.path.join(BUILD, "src", f) for f in objs]
+    variants = {
+        "as built": None,
+        "linked -static": ["-static", "-linih", "-lev", "-lm"],
+    }
+    out = {}
+    for name, flags in variants.items():
+        exe = CLUSTERD
+        if flags is not None:
+            exe = os.path.join(OUT, "clusterd-" + re.sub(r"\W+", "-", name))
+            r = run([cc, "-o", exe] + objs + flags)
+            if r.returncode != 0:
+                continue
+        p = subprocess.Popen([exe, "-n", "8", "-l", f"127.0.0.1:{free_port()}", "-s",
+                              os.path.join(OUT, "ctl-whatif.sock"), "--", HELLO],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        time.sleep(1.0)
+        out[name] = rss_kib(p.pid)["rss"]
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=20)
+    return out
+
+
+def plots(res):
+    if not shutil.which("gnuplot"):
+        log("gnuplot missing: no plots")
+        return
+    term = "set terminal pngcairo size 900,520 font 'sans,10'"
+    scripts = []
+    if "throughput" in res:
+        dat = os.path.join(OUT, "throughput.dat")
+        rps = res["throughput"]["rps"]
+        with open(dat, "w") as f:
+            f.write("# contender: ratio to the minimal launcher running the same app, "
+                    "close median min max, keep-alive median min max\n")
+            for tag, kind, app, label, fam in res["throughput"].get("contenders", CONTENDERS):
+                base = reference(tag)
+                if tag == base:
+                    continue
+                row = [f'"{tag}"']
+                for mode in ("close", "keepalive"):
+                    rr = ratios(rps[mode][tag], rps[mode][base])
+                    row += [str(median(rr)), str(min(rr)), str(max(rr))]
+                f.write(" ".join(row) + "\n")
+        scripts.append(("throughput.png", f"""{term}
+set title 'Throughput relative to the reference (the minimal launcher on the same app; node:cluster for the seed app)\\nmedian of per-round ratios, bars min-max; dashed: 0.97'
+set ylabel 'ratio to minimal launcher'
+set style data histograms
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.7 border -1
+set yrange [0:*]
+set xtics rotate by -20
+set key top right
+set grid ytics
+plot '{dat}' using 2:3:4:xtic(1) title 'Connection: close', '' using 5:6:7 title 'keep-alive', \\
+     0.97 with lines dt 2 lc rgb 'black' notitle, 1 with lines lc rgb 'gray' notitle
+"""))
+    if "respawn" in res:
+        files = []
+        for tag, xs in res["respawn"]["rows"].items():
+            for key in ("fork", "accept"):
+                p = os.path.join(OUT, f"cdf-{tag}-{key}.dat")
+                v = sorted(x[key] for x in xs)
+                with open(p, "w") as f:
+                    for i, y in enumerate(v):
+                        f.write(f"{y} {(i + 1) / len(v)}\n")
+                files.append((p, f"{tag} kill→{'forked' if key == 'fork' else 'accepting'}"))
+        pl = ", ".join(f"'{p}' using 1:2 with steps lw 2 lc {i // 2 + 1} dt {1 if i % 2 else 2} title '{t}'"
+                       for i, (p, t) in enumerate(files))
+        scripts.append(("respawn.png", f"""{term}
+set title 'Respawn after kill -9: cumulative distribution (dashed: forked, solid: accepting)'
+set xlabel 'milliseconds after kill (log)'
+set ylabel 'fraction of kills'
+set logscale x
+set grid
+set key bottom right
+set arrow 1 from 2, graph 0 to 2, graph 1 nohead dt 3 lc rgb 'gray'
+set arrow 2 from 10, graph 0 to 10, graph 1 nohead dt 3 lc rgb 'gray'
+set label 1 'target forked 2 ms' at 2, graph 0.97 left offset 0.5,0 font ',8'
+set label 2 'target accepting 10 ms' at 10, graph 0.92 left offset 0.5,0 font ',8' 
+plot {pl}
+"""))
+    if "scale" in res:
+        dat = os.path.join(OUT, "scale.dat")
+        with open(dat, "w") as f:
+            for n, xs in res["scale"].items():
+                g = lambda k: median([x[k] for x in xs])
+                f.write(f"{n} {g('ready_log')} {g('minimal_up')} {g('clusterd_stop')} "
+                        f"{g('minimal_stop')} {g('status')}\n")
+        scripts.append(("scale.png", f"""{term}
+set title 'N C hello workers: clusterd beside the minimal launcher'
+set xlabel 'workers (log)'
+set ylabel 'seconds (log)'
+set logscale xy
+set grid
+set key top left
+plot '{dat}' using 1:2 with linespoints lw 2 title 'clusterd: start until all ready', \\
+     '' using 1:3 with linespoints lw 2 dt 3 title 'minimal: start until all exec', \\
+     '' using 1:4 with linespoints lw 2 title 'clusterd: stop until all reaped', \\
+     '' using 1:5 with linespoints lw 2 dt 3 title 'minimal: stop until all reaped', \\
+     '' using 1:6 with linespoints lw 2 title 'clusterctl status', \\
+     '' using 1:($1*0.001) with lines dt 2 lc rgb 'gray' title 'target: 1 ms per worker'
+"""))
+    if "rolling" in res:
+        panels = []
+        for tag, xs in res["rolling"].items():
+            x = xs[0]
+            p = os.path.join(OUT, f"rolling-{tag}.dat")
+            pf = os.path.join(OUT, f"rolling-{tag}-fail.dat")
+            with open(p, "w") as f, open(pf, "w") as g:
+                for line in read(x["records"]).splitlines():
+                    st, l, code = line.split()
+                    t = int(st) / 1e6 - x["t0"]
+                    (f if code == "200" else g).write(f"{t:.4f} {max(int(l), 10) / 1e3:.3f}\n")
+            plot = f"'{p}' using 1:2 with points pt 7 ps 0.15 lc rgb '#3060c0' notitle"
+            if os.path.getsize(pf):
+                plot += f", '{pf}' using 1:2 with points pt 2 ps 1.2 lw 2 lc rgb 'red' title 'failed (at its timeout)'"
+            panels.append(f"""set title '{tag}: restart command from 0 to {x["t1"] - x["t0"]:.2f} s'
+set arrow 1 from 0, graph 0 to 0, graph 1 nohead dt 2
+set arrow 2 from {x["t1"] - x["t0"]:.3f}, graph 0 to {x["t1"] - x["t0"]:.3f}, graph 1 nohead dt 2
+plot {plot}
+""")
+        n = len(panels)
+        scripts.append(("rolling.png", f"""set terminal pngcairo size 900,{230 * n} font 'sans,9'
+set multiplot layout {n},1 title 'Rolling restart under connection-per-request load: latency of each request (first round)'
+set logscale y
+set yrange [0.01:10000]
+set xrange [-1:*]
+set ylabel 'ms (log)'
+set xlabel 'seconds since the restart command'
+set grid
+set key top right
+""" + "".join(panels) + "unset multiplot\n"))
+    for png, script in scripts:
+        path = os.path.join(OUT, png + ".gp")
+        with open(path, "w") as f:
+            f.write(f"set output '{os.path.join(BENCH, png)}'\n" + script)
+        r = run(["gnuplot", path])
+        if r.returncode != 0:
+            log(f"gnuplot {png}: {r.stdout[-300:]}")
+
+
+# -------------------------------------------------------------------- main
+
+BENCHES = [("throughput", bench_throughput), ("memory", bench_memory_idle),
+           ("respawn", bench_respawn), ("scale", bench_scale),
+           ("balance", bench_balance), ("rolling", bench_rolling)]
+
+
+def snapshot_binaries():
+    """Run copies of clusterd, clusterctl and the C hello, so that a rebuild
+    in the tree during the run cannot change what is measured."""
+    global CLUSTERD, CTL, HELLO
+    d = os.path.join(OUT, "bin")
+    os.makedirs(d, exist_ok=True)
+    for name in ("CLUSTERD", "CTL", "HELLO"):
+        src = globals()[name]
+        dst = os.path.join(d, os.path.basename(src))
+        shutil.copy2(src, dst)
+        globals()[name] = dst
+    import hashlib
+    with open(CLUSTERD, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
+def main():
+    global P
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_const", dest="profile", const="quick",
+                    default="full", help="tiny durations: a smoke run")
+    ap.add_argument("--replot", action="store_true",
+                    help="write RESULTS.md and the plots again from the last run's results.json")
+    ap.add_argument("--only", default="", help="comma-separated: " +
+                    ",".join(n for n, _ in BENCHES))
+    args = ap.parse_args()
+    P = PROFILES[args.profile]
+    os.makedirs(OUT, exist_ok=True)
+    if args.replot:
+        with open(os.path.join(OUT, "results.json")) as f:
+            res = json.load(f)
+        args.profile = res.get("profile", args.profile)
+        P = PROFILES[args.profile]
+        if "scale" in res:
+            res["scale"] = {int(k): v for k, v in res["scale"].items()}
+        plots(res)
+        md = report(res, args, res.get("seconds", 0), res.get("loads", ["?", "?"]))
+        with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
+            f.write(md)
+        return
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    only = set(filter(None, args.only.split(",")))
+    res = dict(command=os.environ.get("BENCH_COMMAND", "python3 bench/bench.py " +
+                                      " ".join(sys.argv[1:])).strip())
+    sha = snapshot_binaries()
+    res["machine"] = machine()
+    res["machine"]["sha"] = sha
+    loads = [read("/proc/loadavg").split()[:3]]
+    t0 = time.monotonic()
+    for name, fn in BENCHES:
+        if only and name not in only:
+            continue
+        t = time.monotonic()
+        fn(res)
+        log(f"{name}: {time.monotonic() - t:.0f}s")
+    loads.append(read("/proc/loadavg").split()[:3])
+    cleanup()
+    res["profile"] = args.profile
+    res["seconds"] = time.monotonic() - t0
+    res["loads"] = [" ".join(x) for x in loads]
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    plots(res)
+    md = report(res, args, res["seconds"], res["loads"])
+    dest = os.path.join(BENCH, "RESULTS.md")
+    with open(dest, "w") as f:
+        f.write(md)
+    log(f"wrote {dest} in {(time.monotonic() - t0) / 60:.1f} minutes")
+    for name, val, target, ok in res["summary"]:
+        log(f"  {name}: {val} (target {target}){'' if ok is None or ok is True else '  ' + yes(ok).strip('*')}")
+
+
+if __name__ == "__main__":
+    main()

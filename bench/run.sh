@@ -1,0 +1,63 @@
+#!/bin/sh
+# run.sh: `make bench`. Installs what the benchmarks need and is missing
+# (wrk, gnuplot, node and npm from Debian; PM2 from npm into bench/.peers,
+# never committed), builds the helpers, runs bench/bench.py.
+#
+#	top_srcdir=. top_builddir=. sh bench/run.sh [--quick] [--only NAME,...]
+set -eu
+
+: "${top_srcdir:=.}"
+: "${top_builddir:=.}"
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "$top_builddir" && pwd)
+export top_srcdir top_builddir
+bench=$top_srcdir/bench
+peers=$bench/.peers
+
+say() { echo "bench: $*"; }
+
+# Debian packages: command -> package
+missing=
+for pair in wrk:wrk gnuplot:gnuplot-nox node:nodejs npm:npm python3:python3 \
+    strace:strace; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+done
+if [ -n "$missing" ]; then
+	say "installing from Debian:$missing"
+	if [ "$(id -u)" != 0 ]; then
+		say "not root: install$missing yourself, then run again" >&2
+		exit 1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+if [ ! -x "$peers/node_modules/.bin/pm2" ]; then
+	say "installing PM2 from npm into $peers (not committed)"
+	mkdir -p "$peers"
+	npm install --silent --no-audit --no-fund --prefix "$peers" pm2 >/dev/null
+fi
+
+# The helpers, optimised as any server would be.
+mkdir -p "$top_builddir/bench"
+for t in minimal respawn loadgen spawnwatch; do
+	if [ ! -x "$top_builddir/bench/$t" ] ||
+	    [ "$bench/$t.c" -nt "$top_builddir/bench/$t" ]; then
+		${CC:-cc} -O2 -Wall -Wextra -o "$top_builddir/bench/$t" "$bench/$t.c"
+	fi
+done
+
+for f in src/clusterd src/clusterctl examples/hello; do
+	if [ ! -x "$top_builddir/$f" ]; then
+		say "$top_builddir/$f is missing: run make first" >&2
+		exit 1
+	fi
+done
+
+if [ -n "${BENCH_VIA_MAKE:-}" ]; then
+	BENCH_COMMAND="make bench${*:+ BENCH_ARGS='$*'}"
+else
+	BENCH_COMMAND="sh bench/run.sh${*:+ $*}"
+fi
+export BENCH_COMMAND
+exec python3 "$bench/bench.py" "$@"
