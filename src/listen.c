@@ -380,7 +380,7 @@ after_bind_options:
 	if (tcp && sc->nodelay >= 0 &&
 	    setopt(sc, fd, IPPROTO_TCP, TCP_NODELAY, sc->nodelay, "TCP_NODELAY"))
 		return -1;
-	if (tcp && sc->defer_accept > 0 &&
+	if (tcp && sc->defer_accept >= 0 &&
 	    setopt(sc, fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, (int)(sc->defer_accept + 0.999),
 	    "TCP_DEFER_ACCEPT"))
 		return -1;
@@ -534,9 +534,17 @@ port_in_use(const struct sock_cfg *sc, struct addr *a)
 }
 
 int
-listener_update(struct listener *l, const struct sock_cfg *sc)
+listener_update(struct listener *l, const struct sock_cfg *want)
 {
-	struct sock_cfg *old = l->cfg;
+	struct sock_cfg *old = l->cfg, now = *want, *sc = &now;
+
+	/* An option the new config no longer sets goes back to off. */
+	if (sc->nodelay < 0 && old->nodelay > 0)
+		sc->nodelay = 0;
+	if (sc->keepalive < 0 && old->keepalive > 0)
+		sc->keepalive = 0;
+	if (sc->defer_accept < 0 && old->defer_accept > 0)
+		sc->defer_accept = 0;
 
 	for (size_t i = 0; i < (l->nslot_fd ? l->nslot_fd : 1); i++) {
 		int fd = l->nslot_fd ? l->slot_fd[i] : l->fd;

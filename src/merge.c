@@ -183,6 +183,8 @@ adopt_inherited(struct parse *ps, int none)
 			char auto_name[32];
 			struct sock_cfg *sc;
 
+			if (in->fd < 0)
+				continue;	/* closed at start as unused */
 			snprintf(auto_name, sizeof(auto_name), "listen%zu", i);
 			sc = sock_add(cfg, in->name ? in->name : auto_name, "LISTEN_FDS", 0);
 			addr_format((struct sockaddr *)&in->ss, in->len, in->type, have,
@@ -207,7 +209,7 @@ adopt_inherited(struct parse *ps, int none)
 				in = inherit_get(j);
 		if (!named)
 			in = inherit_get(i);
-		if (in == NULL)
+		if (in == NULL || in->fd < 0)
 			continue;	/* bound by clusterd as usual */
 		addr_format((struct sockaddr *)&in->ss, in->len, in->type, have, sizeof(have));
 		if (!addr_matches(&in->ss, in->len, in->type, &sc->addr)) {

@@ -483,6 +483,7 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 	}
 	snprintf(msg, len, "scaling from %zu to %zu workers", old, n);
 	log_info("%s", msg);
+	sup->told_ready = -1;	/* the service manager's STATUS= changes */
 	if (n > old) {
 		sup->slots = xreallocarray(sup->slots, n, sizeof(*sup->slots));
 		for (size_t i = old; i < n; i++)
@@ -521,6 +522,7 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 			worker_stop(s->w, NULL);
 	}
 	sup_steer(sup);
+	sup_check_ready(sup);
 	finish_if_done(sup);
 	return 0;
 }
@@ -579,14 +581,20 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 		if (sup->nslots > 0)
 			sup_scale(sup, sup->nslots - 1, msg, sizeof(msg));
 		break;
+	default:
+		log_warnx("SIG%s: ignored (clusterctl signal %s reaches the workers)",
+		    signal_name(sig->signum), signal_name(sig->signum));
+		break;
 	}
 }
 
 int
 sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 {
+	/* USR1 and WINCH are caught only so a stray one cannot end clusterd. */
 	static const int signums[] = {
 		SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU,
+		SIGUSR1, SIGWINCH,
 	};
 	struct strv errors = { 0 };
 	char path[PATH_MAX], err[256];
@@ -629,10 +637,11 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 	for (size_t i = 0; i < inherit_count(); i++) {
 		struct inherited *in = inherit_get(i);
 
-		if (!in->used) {
+		if (!in->used && in->fd >= 0) {
 			log_warnx("inherited fd %d%s%s%s is not used; closing", in->fd,
 			    in->name ? " (" : "", in->name ? in->name : "", in->name ? ")" : "");
 			close(in->fd);
+			in->fd = -1;	/* its number will be reused: never adopt it again */
 		}
 	}
 	sup->notify_dir = rundir_notify(cfg->name, cfg->prog.ready == READY_NOTIFY);

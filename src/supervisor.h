@@ -69,7 +69,7 @@ struct supervisor {
 	unsigned long	 notify_serial;
 	char		*pidfile;
 	struct ctl	*ctl;
-	ev_signal	 sigs[7];
+	ev_signal	 sigs[9];
 };
 
 int	sup_init(struct supervisor *, const struct cli *, struct config *);

@@ -569,9 +569,11 @@ worker_describe_exit(const struct worker *w, int status, char *buf, size_t len)
 	if (w->failed && w->fail.stage == STAGE_DIRECTORY)
 		snprintf(buf, len, "%s %s: %s", spawn_stage_what(w->fail.stage),
 		    pc->directory, strerror(w->fail.err));
-	else if (w->failed)
+	else if (w->failed && w->fail.stage == STAGE_EXEC)
 		snprintf(buf, len, "%s %s: %s", spawn_stage_what(w->fail.stage),
-		    w->fail.stage == STAGE_EXEC ? pc->argv.v[0] : "worker",
+		    pc->argv.v[0], strerror(w->fail.err));
+	else if (w->failed)
+		snprintf(buf, len, "%s: %s", spawn_stage_what(w->fail.stage),
 		    strerror(w->fail.err));
 	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));

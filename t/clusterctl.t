@@ -221,8 +221,12 @@ SKIP: {
 	is(sprintf('%o', ($st[2] // 0) & 07777), '700', 'default path: the directory is created 0700');
 	is($st[4], $uid, 'default path: owned by the user');
 	is(sprintf('%o', ((stat($sock))[2] // 0) & 07777), '600', 'default path: the socket is 0600');
-	($code, $out, $err) = run_clusterctl(prefix => \@as, env => \%env,
-	    args => ['status']);
+	# The socket is there before the worker is ready: status says 3 until then.
+	wait_for(sub {
+		($code, $out, $err) = run_clusterctl(prefix => \@as, env => \%env,
+		    args => ['status']);
+		defined($code) && $code == 0;
+	}, 5, 'clusterctl status without -s');
 	is($code, 0, 'clusterctl without -s finds it') or diag($out, $err);
 	if (@as) {
 		($code, $out, $err) = clusterctl($sock, 'status');
