@@ -49,7 +49,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 
 # What a full run and a smoke run (--quick) do.
 PROFILES = {
-    "full": dict(rounds=12, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
+    "full": dict(rounds=9, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
                  idle_windows=3, idle_secs=10.0, kills_c=200, kills_node=60,
                  kill_blocks=4, scale=(10, 100, 1000), scale_rounds=3, rss_starts=6,
                  balance_rounds=5, balance_secs=2.0, rolling_rounds=3),
@@ -347,6 +347,7 @@ CONTENDERS = [
     ("clusterd-c", "clusterd", "c", "clusterd, C hello", "c"),
     ("minimal-node", "minimal", "node", "minimal launcher, node hello.js", "node"),
     ("clusterd-node", "clusterd", "node", "clusterd, node hello.js", "node"),
+    ("minimal-node2", "minimal", "node", "minimal launcher, node hello.js (2nd copy: A/A noise check)", "node"),
     ("nodecluster", "nodecluster", "seed", "node:cluster, seed app", "node"),
     ("clusterd-seed", "clusterd", "seedfd", "clusterd, seed app with listen({fd: 3})", "node"),
     ("pm2", "pm2", "seed", "PM2 cluster mode, seed app", "node"),
@@ -427,7 +428,7 @@ def task_ns(pid):
 # the others are divided by, and a group's slices run back to back, so that
 # each ratio compares slices a second or two apart.
 GROUPS = [["minimal-c", "clusterd-c", "minimal-c2"],
-          ["minimal-node", "clusterd-node"],
+          ["minimal-node", "clusterd-node", "minimal-node2"],
           ["nodecluster", "clusterd-seed", "pm2", "clusterd-seed-reuseport"]]
 
 
@@ -441,8 +442,6 @@ def bench_throughput(res):
     if reuseport_supported()[0]:
         contenders.append(("clusterd-seed-reuseport", "clusterd", "seedfd",
                            "clusterd --reuseport, seed app with listen({fd: 3})", "node"))
-    runs = start_all("throughput", contenders, 2,
-                     {"clusterd-seed-reuseport": ["--reuseport"]})
     modes = ("close", "keepalive")
     tags = [c[0] for c in contenders]
     per = lambda: {m: {t: [] for t in tags} for m in modes}
@@ -450,12 +449,16 @@ def bench_throughput(res):
     errs = {m: {t: 0 for t in tags} for m in modes}
     others = {m: [] for m in modes}
     import resource
-    trees = {tag: [r.sup] + r.workers() for tag, r in runs.items()}
-    for tag, r in runs.items():      # warm up every JIT and page cache
-        wrk(r.port, P["warm"], True)
-        wrk(r.port, P["warm"], False)
-    groups = [[t for t in g if t in runs] for g in GROUPS]
+    groups = [[t for t in g if t in tags] for g in GROUPS]
     for rnd in range(P["rounds"]):
+        # Every round starts every contender anew: a node process keeps what
+        # its JIT made of the first requests, so one instance can stay 20%
+        # faster or slower than another of the same program for its life.
+        runs = start_all(f"throughput-{rnd}", contenders, 2,
+                         {"clusterd-seed-reuseport": ["--reuseport"]})
+        trees = {tag: [r.sup] + r.workers() for tag, r in runs.items()}
+        for tag, r in runs.items():      # warm up every JIT and page cache
+            wrk(r.port, P["warm"], False)
         order = groups[rnd % len(groups):] + groups[:rnd % len(groups)]
         order = [g[::-1] if rnd % 2 else g for g in order]
         log(f"throughput: round {rnd + 1}/{P['rounds']}")
@@ -482,7 +485,7 @@ def bench_throughput(res):
                 if sum(wd) > 0:
                     split[mode][tag].append(100.0 * max(wd) / sum(wd))
                 errs[mode][tag] += e
-    stop_all(runs)
+        stop_all(runs)
     res["throughput"] = dict(rps=data, sup_cpu=cpu, errors=errs, others=others,
                              split=split, contenders=contenders, eff=eff, wake=wake)
 
@@ -662,28 +665,65 @@ def bench_scale(res):
 
 
 def scale_why(n):
-    """Where clusterd's own time goes when it starts n workers: strace -c."""
+    """Where clusterd's own time goes starting workers: strace -c (system
+    time per call) at n and at a tenth of n, and the file system of /run."""
     if not shutil.which("strace"):
         return None
-    path = os.path.join(OUT, f"scale-strace-{n}.txt")
-    ctl = os.path.join(OUT, "ctl-scale-strace.sock")
-    p = subprocess.Popen(["strace", "-c", "-o", path, CLUSTERD, "-n", str(n), "-l",
-                          f"127.0.0.1:{free_port()}", "-s", ctl, "--", HELLO],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
-    reader = LogReader(p.stdout, os.path.join(OUT, "scale-strace.log"))
-    reader.wait_for(rf"\b{n} workers? ready", 120)
-    run([CTL, "-s", ctl, "stop"], timeout=60)
-    p.wait(timeout=60)
-    reader.join(timeout=5)
-    rows = [l for l in read(path).splitlines() if re.match(r"\s*\d", l)][:8]
+    calls = {}
+    for size in (max(1, n // 10), n):
+        path = os.path.join(OUT, f"scale-strace-{size}.txt")
+        ctl = os.path.join(OUT, "ctl-scale-strace.sock")
+        p = subprocess.Popen(["strace", "-c", "-o", path, CLUSTERD, "-n", str(size), "-l",
+                              f"127.0.0.1:{free_port()}", "-s", ctl, "--", HELLO],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+        reader = LogReader(p.stdout, os.path.join(OUT, "scale-strace.log"))
+        reader.wait_for(rf"\b{size} workers? ready", 120)
+        run([CTL, "-s", ctl, "stop"], timeout=60)
+        p.wait(timeout=60)
+        reader.join(timeout=5)
+        calls[size] = {}
+        for line in read(path).splitlines():
+            f = line.split()
+            if len(f) >= 5 and re.match(r"^\d", f[0]) and f[-1] != "total":
+                calls[size][f[-1]] = (int(f[3]), int(f[2]), float(f[1]))
     notify_fs = "?"
     best = ""
     for line in read("/proc/mounts").splitlines():
         f = line.split()
-        if len(f) > 2 and ("/run/clusterd").startswith(f[1].rstrip("/") + "/") and len(f[1]) >= len(best):
+        if len(f) > 2 and "/run/".startswith(f[1].rstrip("/") + "/") and len(f[1]) >= len(best):
             best, notify_fs = f[1], f[2]
-    return dict(n=n, top=read(path).splitlines()[:2] + rows, run_fs=notify_fs)
+    return dict(n=n, calls={str(k): v for k, v in calls.items()}, run_fs=notify_fs,
+                binds=bind_costs())
+
+
+def bind_costs():
+    """µs per socket()+bind() of a datagram socket, N of them in one
+    directory: on /run (where clusterd puts its NOTIFY_SOCKETs), on tmpfs,
+    and abstract."""
+    import tempfile
+    out = {}
+    places = [("/run", "/run")]
+    if os.path.isdir("/dev/shm"):
+        places.append(("tmpfs (/dev/shm)", "/dev/shm"))
+    places.append(("abstract", None))
+    for label, base in places:
+        for n in (100, 1000):
+            d = tempfile.mkdtemp(prefix="clusterd-bench-", dir=base) if base else None
+            socks = []
+            t0 = time.perf_counter()
+            try:
+                for i in range(n):
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    socks.append(s)
+                    s.bind(os.path.join(d, str(i)) if d else f"\0clusterd-bench-{os.getpid()}-{i}")
+                out[f"{label} {n}"] = (time.perf_counter() - t0) / n * 1e6
+            finally:
+                for s in socks:
+                    s.close()
+                if d:
+                    shutil.rmtree(d, ignore_errors=True)
+    return out
 
 
 def reuseport_supported():
@@ -769,7 +809,7 @@ def bench_rolling(res):
             for line in read(rec).splitlines():
                 s, l, code = line.split()
                 recs.append((int(s) / 1e6, int(l) / 1e6, int(code)))
-            during = [x for x in recs if t0 <= x[0] <= t2]
+            during = [x for x in recs if x[0] <= t2 and x[0] + x[1] >= t0]
             before = [x for x in recs if t_load + 0.2 <= x[0] < t0]
             lat_d = [x[1] for x in during if x[2] == 200]
             lat_b = [x[1] for x in before if x[2] == 200]
@@ -872,8 +912,10 @@ def report(res, args, t_total, loads):
         w("## Throughput\n")
         w(f"`wrk -t{P['wrk_threads']} -c{P['wrk_conns']} -d{P['slice']:g}s "
           "[-H 'Connection: close'] http://127.0.0.1:PORT/`, 2 workers each, every "
-          "contender running for the whole benchmark and loaded alone, one after the "
-          f"other: {P['rounds']} rounds, each of both modes. The contenders are "
+          "contender started anew for each round (a node process keeps what its JIT "
+          "made of its first requests: two instances of one program can differ by "
+          "20% for their whole life), warmed up for 1 s, and loaded alone, one after "
+          f"the other: {P['rounds']} rounds, each of both modes. The contenders are "
           "grouped with the reference they are divided by (the minimal launcher "
           "running the same app; node:cluster for the seed app) and a group's "
           "slices run back to back, groups and order within them rotating from round "
@@ -918,23 +960,26 @@ def report(res, args, t_total, loads):
             rrp = ratios(r["clusterd-seed-reuseport"], r["nodecluster"]) \
                 if "clusterd-seed-reuseport" in r else []
             aa = ratios(r["minimal-c2"], r["minimal-c"])
+            aan = ratios(r["minimal-node2"], r["minimal-node"]) if "minimal-node2" in r else aa
+            w(f"Noise of this run, from the identical pairs: C ±{noise_band(aa):.3f}, "
+              f"node ±{noise_band(aan):.3f} (see the summary's note).\n")
             w(f"The seed app, per round: clusterd / node:cluster **{median(rnc):.2f}×** "
               f"({spread(rnc)}); clusterd / PM2 **{median(rpm):.2f}×** ({spread(rpm)})" +
               (f"; clusterd --reuseport / node:cluster **{median(rrp):.2f}×** ({spread(rrp)})" if rrp else "") +
               f". clusterd running hello.js / node:cluster running the seed app: {median(rnn):.2f}×.\n")
-            for a_, label in (("clusterd-c", "clusterd C / minimal C"),
-                              ("clusterd-node", "clusterd node / minimal node")):
+            for a_, label, aa_ in (("clusterd-c", "clusterd C / minimal C", aa),
+                                   ("clusterd-node", "clusterd node / minimal node", aan)):
                 rr = ratios(r[a_], r[reference(a_)])
                 er = ratios(eff.get(a_, []), eff.get(reference(a_), []))
                 summary.append((f"throughput {mode}: {label}",
-                                f"{median(rr):.3f} ({spread(rr, '{:.3f}')}); A/A {median(aa):.3f}, "
-                                f"noise ±{noise_band(aa):.3f}; per CPU-s {median(er):.3f}",
-                                "≥ 0.97", verdict(median(rr), 0.97, aa)))
+                                f"{median(rr):.3f} ({spread(rr, '{:.3f}')}); A/A {median(aa_):.3f}, "
+                                f"noise ±{noise_band(aa_):.3f}; per CPU-s {median(er):.3f}",
+                                "≥ 0.97", verdict(median(rr), 0.97, aa_)))
             if mode == "keepalive":
                 summary.append(("throughput keep-alive: clusterd / node:cluster (seed app)",
                                 f"{median(rnc):.2f} ({spread(rnc)})" +
                                 (f"; with --reuseport {median(rrp):.2f}" if rrp else ""),
-                                "≥ 1", verdict(median(rnc), 1.0, aa)))
+                                "≥ 1", verdict(median(rnc), 1.0, aan)))
             else:
                 summary.append(("throughput close: clusterd / node:cluster, / PM2 (seed app)",
                                 f"{median(rnc):.2f}× / {median(rpm):.2f}×", "-", None))
@@ -1101,13 +1146,21 @@ def report(res, args, t_total, loads):
             t = med(1000, "ready_log")
             summary.append(("scale: 1000 workers up (clusterd, ready logged)", f"{t:.3f} s (minimal launcher: {med(1000, 'minimal_up'):.3f} s)", "≤ 1 s", t <= 1))
         why = res.get("scale_why")
-        if why:
-            w(f"Where clusterd's own time goes starting {why['n']} workers (`strace -c`, "
-              f"clusterd alone, not its workers; strace slows each call). /run here is "
-              f"{why['run_fs']}: clusterd binds one NOTIFY_SOCKET per worker in "
-              "/run/clusterd, and creating a socket file costs what the file system's "
-              "inode creation costs:\n")
-            w("```\n" + "\n".join(why["top"]) + "\n```\n")
+        if why and why.get("calls"):
+            sizes = sorted(why["calls"], key=int)
+            big = why["calls"][sizes[-1]]
+            w(f"Where clusterd's own time goes while it starts its workers: `strace -c` of "
+              f"clusterd alone (not its workers), system time per call, at "
+              f"{' and '.join(sizes)} workers; /run here is {why['run_fs']}.\n")
+            w("| system call | " + " | ".join(f"calls ({z}) | µs per call ({z}) | s ({z})" for z in sizes) + " |")
+            w("|---|" + "---:|---:|---:|" * len(sizes))
+            for name in sorted(big, key=lambda k: -big[k][2])[:7]:
+                cells = []
+                for z in sizes:
+                    c = why["calls"][z].get(name)
+                    cells.append(f"{c[0]} | {c[1]} | {c[2]:.3f}" if c else "- | - | -")
+                w(f"| {name} | " + " | ".join(cells) + " |")
+            w("")
         w("![scale](scale.png)\n")
 
     if "balance" in res:
@@ -1140,8 +1193,9 @@ def report(res, args, t_total, loads):
           "failure counted (refused, reset, bad or missing answer, 5 s timeout); "
           "after 1 s of load `clusterctl restart` (clusterd, default surge mode) "
           "or `pm2 reload NAME` (PM2), and 2 s of load after it returns. "
-          "\"during\" is the requests started from the command to the end of the "
-          "load (a new worker may still be starting when the command returns); "
+          "\"during\" is the requests in flight at any moment from the command to the "
+          "end of the load (a new worker may still be starting when the command "
+          "returns); "
           "p99 before is the second before the command. 2 workers each. "
           "clusterd's default readiness is `ready = exec`: a node worker counts as "
           "ready before it listens, so the old one stops early and requests wait in "
@@ -1173,7 +1227,7 @@ def report(res, args, t_total, loads):
         head.append(f"| {name} | {val} | {target} | {'' if ok is None else yes(ok)} |")
     if any(ok == "noise" for *_, ok in summary):
         head.append("\n\"within noise\": below the target by less than the noise band of "
-                    "this run: the larger of how far the two identical minimal launchers' "
+                    "this run: the larger of how far two identical minimal launchers' (same app) "
                     "(A/A) median ratio is from 1 and twice the standard error of a median "
                     "of their per-round ratios. This run cannot tell such a value from the "
                     "target.")
@@ -1233,16 +1287,54 @@ def misses(res, summary):
                f"({med('clusterd_cpu_up') / big * 1e6:.0f} µs per worker) against "
                f"{med('minimal_cpu_up') * 1e3:.0f} ms for the minimal launcher.")
         w = res.get("scale_why")
-        if w:
-            rows = [l.split() for l in w["top"][2:]]
-            bind = next((r for r in rows if r[-1] == "bind"), None)
+        if w and w.get("calls"):
+            sizes = sorted(w["calls"], key=int)
+            cb = w["calls"][sizes[-1]]
+            bind, clone = cb.get("bind"), cb.get("clone")
+            small = w["calls"][sizes[0]]
             if bind:
-                txt += (f" Under strace -c, bind() is clusterd's costliest call: {bind[3]} calls, "
-                        f"{bind[2]} µs each ({float(bind[1]):.2f} s): one NOTIFY_SOCKET per worker, "
-                        f"bound in /run/clusterd, and /run here is {w['run_fs']}, so each bind "
-                        "creates an inode in a journaled file system (on tmpfs, as /run is "
-                        "under systemd, a socket file costs tens of µs; an abstract socket "
-                        "less).")
+                txt += (f" Under strace -c the costliest call is bind(): {bind[0]} calls at "
+                        f"{bind[1]} µs each ({bind[2]:.2f} s of system time) — one NOTIFY_SOCKET "
+                        f"per worker, a socket file in a directory under /run, and /run here is "
+                        f"{w['run_fs']} (under systemd it is tmpfs), so each bind creates an "
+                        "inode in a journaled file system.")
+            if clone and small.get("clone"):
+                txt += (f" clone() costs {clone[1]} µs a call at {sizes[-1]} workers against "
+                        f"{small['clone'][1]} µs at {sizes[0]}: each fork copies clusterd's "
+                        "descriptor table, which holds one socket per worker.")
+            bc = w.get("binds")
+            if bc:
+                txt += (" socket()+bind() of 1000 datagram sockets in one directory, measured "
+                        "after the rounds: " +
+                        "; ".join(f"{k.rsplit(' ', 1)[0]} {v:.0f} µs each"
+                                  for k, v in bc.items() if k.endswith(" 1000")) +
+                        f" (100 sockets: " +
+                        "; ".join(f"{k.rsplit(' ', 1)[0]} {v:.0f} µs"
+                                  for k, v in bc.items() if k.endswith(" 100")) +
+                        "). On ext4 that cost also moves with the machine's other disk "
+                        "work.")
+        out.append(txt)
+    if sc and any(n.startswith("scale: clusterd ready time") for n in missed):
+        ns = sorted(sc)
+        a, b = ns[-2], ns[-1]
+        med = lambda n, k: median([x[k] for x in sc[n]])
+        txt = (f"- **Growth with N.** From {a} to {b} workers clusterd's time to ready grew "
+               f"×{med(b, 'ready_log') / med(a, 'ready_log'):.1f} and its own CPU time "
+               f"×{med(b, 'clusterd_cpu_up') / max(1e-3, med(a, 'clusterd_cpu_up')):.0f} "
+               f"({med(a, 'clusterd_cpu_up') * 1e3:.0f} → {med(b, 'clusterd_cpu_up') * 1e3:.0f} ms); the minimal "
+               f"launcher's time grew ×{med(b, 'minimal_up') / med(a, 'minimal_up'):.1f}.")
+        w = res.get("scale_why") or {}
+        calls = w.get("calls") or {}
+        if len(calls) == 2:
+            z0, z1 = sorted(calls, key=int)
+            worse = [f"{k} {calls[z0][k][1]} → {calls[z1][k][1]} µs"
+                     for k in ("bind", "clone", "close", "wait4")
+                     if k in calls[z0] and k in calls[z1] and calls[z1][k][1] > calls[z0][k][1] * 1.3]
+            if worse:
+                txt += (f" Per call, from {z0} to {z1} workers (strace, system time): " +
+                        ", ".join(worse) + ": the kernel work per worker grows with the "
+                        "number of workers (a descriptor table to copy at each fork that "
+                        "holds one socket per worker, a fuller directory of socket files).")
         out.append(txt)
     tp = res.get("throughput")
     if tp:
@@ -1252,6 +1344,8 @@ def misses(res, summary):
             mode = "keepalive" if "keep" in name else "close"
             sp = tp.get("split", {}).get(mode, {})
             aa = ratios(tp["rps"][mode]["minimal-c2"], tp["rps"][mode]["minimal-c"])
+            if ("node" in name or "seed" in name) and "minimal-node2" in tp["rps"][mode]:
+                aa = ratios(tp["rps"][mode]["minimal-node2"], tp["rps"][mode]["minimal-node"])
             wk = tp.get("wake", {}).get(mode, {})
             cpu = tp["sup_cpu"][mode]
             txt = (f"- **{name}.** clusterd's own CPU during the load: "
@@ -1259,7 +1353,7 @@ def misses(res, summary):
                    f"(node), with {median(wk.get('clusterd-c', [])):g} and "
                    f"{median(wk.get('clusterd-node', [])):g} wake-ups per slice: it is not in "
                    "the request path, the workers accept from the same kind of socket as "
-                   "under the minimal launcher. The two identical minimal launchers measured "
+                   "under the minimal launcher. Two identical minimal launchers (same app) measured "
                    f"{median(aa):.3f} ({spread(aa, '{:.3f}')}) against each other in the "
                    "same rounds: that is the noise of this run.")
             if "node:cluster" in name:

@@ -385,7 +385,7 @@ sock_add(struct config *cfg, const char *name, const char *file, int line)
 {
 	struct sock_cfg *sc;
 
-	cfg->socks = xreallocarray(cfg->socks, cfg->nsocks + 1, sizeof(*cfg->socks));
+	cfg->socks = xgrow(cfg->socks, cfg->nsocks + 1, sizeof(*cfg->socks));
 	sc = &cfg->socks[cfg->nsocks++];
 	sock_cfg_init(sc);
 	sc->name = xstrdup(name);
@@ -421,7 +421,7 @@ env_value(struct parse *ps, const char *name, const char *value)
 	/* Duplicates are found once the file is read (env_duplicates): a
 	 * search here would make 100,000 keys take minutes. */
 	strv_pushf(&cfg->env, "%s=%s", name, value);
-	ps->env_line = xreallocarray(ps->env_line, cfg->env.n, sizeof(int));
+	ps->env_line = xgrow(ps->env_line, cfg->env.n, sizeof(int));
 	ps->env_line[cfg->env.n - 1] = ps->line;
 	ps->nenv_line = cfg->env.n;
 }
@@ -477,7 +477,10 @@ handler(void *arg, const char *section, const char *name, const char *value)
 		return 1;
 	} else if (strncmp(section, "socket:", 7) == 0) {
 		const char *sname = section + 7;
-		ssize_t i = sock_find(cfg, sname);
+		/* Keys come section by section: the last one found is the likely one. */
+		ssize_t i = ps->last_sock < cfg->nsocks &&
+		    strcmp(cfg->socks[ps->last_sock].name, sname) == 0 ?
+		    (ssize_t)ps->last_sock : sock_find(cfg, sname);
 
 		if (!valid_name(sname)) {
 			perr(ps, ps->section_line, "bad socket name \"%s\" "
@@ -487,11 +490,12 @@ handler(void *arg, const char *section, const char *name, const char *value)
 		if (i < 0) {
 			sock_add(cfg, sname, ps->file, ps->section_line);
 			i = (ssize_t)cfg->nsocks - 1;
-			ps->sock_seen = xreallocarray(ps->sock_seen, cfg->nsocks,
+			ps->sock_seen = xgrow(ps->sock_seen, cfg->nsocks,
 			    sizeof(*ps->sock_seen));
 			ps->nsock_seen = cfg->nsocks;
 			memset(ps->sock_seen[i], 0, sizeof(ps->sock_seen[i]));
 		}
+		ps->last_sock = (size_t)i;
 		keys = socket_keys, nkeys = NKEYS(socket_keys);
 		seen = ps->sock_seen[i], base = (char *)&cfg->socks[i];
 	} else {

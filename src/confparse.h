@@ -30,6 +30,7 @@ struct parse {
 	int		 program_seen[NPROGRAM_KEYS];
 	int		 (*sock_seen)[NSOCKET_KEYS];
 	size_t		 nsock_seen;
+	size_t		 last_sock;	/* index of the last [socket:] handled */
 	int		*env_line;	/* line of each [env] entry */
 	size_t		 nenv_line;
 	int		 command_line;

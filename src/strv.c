@@ -35,6 +35,24 @@ xreallocarray(void *p, size_t n, size_t size)
 	return p;
 }
 
+static size_t
+pow2cap(size_t n)
+{
+	size_t c = 8;
+
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+void *
+xgrow(void *p, size_t n, size_t size)
+{
+	if (p != NULL && n > 1 && pow2cap(n) == pow2cap(n - 1))
+		return p;
+	return xreallocarray(p, pow2cap(n), size);
+}
+
 char *
 xstrdup(const char *s)
 {

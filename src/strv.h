@@ -37,6 +37,9 @@ void	 sbuf_free(struct sbuf *);
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
+/* Room for n elements of an array grown one at a time: doubles, so adding
+ * 100,000 costs 15 copies, not 100,000. */
+void	*xgrow(void *, size_t n, size_t size);
 char	*xstrdup(const char *);
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -608,6 +608,14 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 	if (sup->loop == NULL)
 		fatalx(1, "cannot initialise libev");
 	sup->started = ev_now(sup->loop);
+	/* Signals first: a TERM that arrives while sockets are being bound
+	 * must stop clusterd in order, not kill it with the default action. */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
+		ev_signal_init(&sup->sigs[i], signal_cb, signums[i]);
+		sup->sigs[i].data = sup;
+		ev_signal_start(sup->loop, &sup->sigs[i]);
+	}
 	sdnotify_init(sup->loop);
 	if ((sup->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		fatal(1, "/dev/null");
@@ -678,12 +686,6 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 		sup->pidfile = xstrdup(cfg->pidfile);
 	}
 
-	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
-		ev_signal_init(&sup->sigs[i], signal_cb, signums[i]);
-		sup->sigs[i].data = sup;
-		ev_signal_start(sup->loop, &sup->sigs[i]);
-	}
 	return 0;
 fail:
 	/* Leave no socket file behind from the sockets bound before. */
