@@ -891,7 +891,7 @@ def report(res, args, t_total, loads):
     L = []
     w = L.append
     w("# clusterd benchmarks\n")
-    w(f"Made by `{res['command']}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+    w(f"Made by `{res['command']}` on {res.get('when') or time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
       f"profile `{args.profile}`, {t_total / 60:.1f} minutes.\n")
     w(f"Machine: {m['cores']} cores, {m['cpu']}, {m['mem_gib']} GiB, kernel {m['kernel']}, "
       f"{m['os']}; node {m['node']}, {m['wrk']}, PM2 {m['pm2']}; "
@@ -1227,8 +1227,8 @@ def report(res, args, t_total, loads):
         head.append(f"| {name} | {val} | {target} | {'' if ok is None else yes(ok)} |")
     if any(ok == "noise" for *_, ok in summary):
         head.append("\n\"within noise\": below the target by less than the noise band of "
-                    "this run: the larger of how far two identical minimal launchers' (same app) "
-                    "(A/A) median ratio is from 1 and twice the standard error of a median "
+                    "this run: the larger of how far the median ratio of two identical minimal "
+                    "launchers running the same app (A/A) is from 1 and twice the standard error of a median "
                     "of their per-round ratios. This run cannot tell such a value from the "
                     "target.")
     head.append("")
@@ -1428,8 +1428,8 @@ def plots(res):
                     row += [str(median(rr)), str(min(rr)), str(max(rr))]
                 f.write(" ".join(row) + "\n")
         scripts.append(("throughput.png", f"""{term}
-set title 'Throughput relative to the reference (the minimal launcher on the same app; node:cluster for the seed app)\\nmedian of per-round ratios, bars min-max; dashed: 0.97'
-set ylabel 'ratio to minimal launcher'
+set title "Throughput, ratio to the reference (median of per-round ratios, bars: min-max; dashed: 0.97)\\nreference: the minimal launcher running the same app; for clusterd-seed and pm2, node:cluster" font ',10'
+set ylabel 'ratio to reference'
 set style data histograms
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.7 border -1
@@ -1459,8 +1459,8 @@ set ylabel 'fraction of kills'
 set logscale x
 set grid
 set key bottom right
-set arrow 1 from 2, graph 0 to 2, graph 1 nohead dt 3 lc rgb 'gray'
-set arrow 2 from 10, graph 0 to 10, graph 1 nohead dt 3 lc rgb 'gray'
+set arrow 1 from first 2, graph 0 to first 2, graph 1 nohead dt 2 lw 1 lc rgb 'black'
+set arrow 2 from first 10, graph 0 to first 10, graph 1 nohead dt 2 lw 1 lc rgb 'black'
 set label 1 'target forked 2 ms' at 2, graph 0.97 left offset 0.5,0 font ',8'
 set label 2 'target accepting 10 ms' at 10, graph 0.92 left offset 0.5,0 font ',8' 
 plot {pl}
@@ -1591,6 +1591,7 @@ def main():
     loads.append(read("/proc/loadavg").split()[:3])
     cleanup()
     res["profile"] = args.profile
+    res["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     res["seconds"] = time.monotonic() - t0
     res["loads"] = [" ".join(x) for x in loads]
     with open(os.path.join(OUT, "results.json"), "w") as f:
