@@ -172,12 +172,6 @@ strv_equal(const struct strv *a, const struct strv *b)
 	return 1;
 }
 
-static int
-str_equal(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 int
 gen_program_differs(const struct gen *a, const struct gen *b)
 {

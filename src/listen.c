@@ -642,18 +642,12 @@ listener_close(struct listener *l)
 		unlink(sun->sun_path);
 }
 
-static int
-streq(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 int
 sock_cfg_same_socket(const struct sock_cfg *a, const struct sock_cfg *b)
 {
-	return streq(a->name, b->name) && streq(a->listen, b->listen) &&
+	return str_equal(a->name, b->name) && str_equal(a->listen, b->listen) &&
 	    a->adopt_fd == b->adopt_fd && (a->reuseport > 0) == (b->reuseport > 0) &&
-	    a->mode == b->mode && streq(a->owner, b->owner) && streq(a->group, b->group) &&
+	    a->mode == b->mode && str_equal(a->owner, b->owner) && str_equal(a->group, b->group) &&
 	    a->ipv6only == b->ipv6only && a->freebind == b->freebind &&
 	    a->transparent == b->transparent;
 }
@@ -661,10 +655,10 @@ sock_cfg_same_socket(const struct sock_cfg *a, const struct sock_cfg *b)
 int
 sock_cfg_equal(const struct sock_cfg *a, const struct sock_cfg *b)
 {
-	return streq(a->name, b->name) && streq(a->listen, b->listen) &&
+	return str_equal(a->name, b->name) && str_equal(a->listen, b->listen) &&
 	    a->backlog == b->backlog && a->reuseport == b->reuseport &&
-	    a->mode == b->mode && streq(a->owner, b->owner) &&
-	    streq(a->group, b->group) && a->ipv6only == b->ipv6only &&
+	    a->mode == b->mode && str_equal(a->owner, b->owner) &&
+	    str_equal(a->group, b->group) && a->ipv6only == b->ipv6only &&
 	    a->freebind == b->freebind && a->nodelay == b->nodelay &&
 	    a->defer_accept == b->defer_accept && a->keepalive == b->keepalive &&
 	    a->rcvbuf == b->rcvbuf && a->sndbuf == b->sndbuf &&

@@ -277,12 +277,9 @@ reload(struct supervisor *sup)
 	restart = g->number != sup->cur->number;
 	{
 		const struct config *o = sup->cur->cfg;
-		int same = (o->name == cfg->name || (o->name && cfg->name &&
-		    strcmp(o->name, cfg->name) == 0)) &&
-		    (o->control == cfg->control || (o->control && cfg->control &&
-		    strcmp(o->control, cfg->control) == 0)) &&
-		    (o->pidfile == cfg->pidfile || (o->pidfile && cfg->pidfile &&
-		    strcmp(o->pidfile, cfg->pidfile) == 0)) && o->subreaper == cfg->subreaper;
+		int same = str_equal(o->name, cfg->name) &&
+		    str_equal(o->control, cfg->control) &&
+		    str_equal(o->pidfile, cfg->pidfile) && o->subreaper == cfg->subreaper;
 
 		if (!same)
 			log_warnx("reload: name, control, pidfile and subreaper take "

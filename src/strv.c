@@ -192,3 +192,9 @@ sbuf_free(struct sbuf *b)
 	free(b->s);
 	memset(b, 0, sizeof(*b));
 }
+
+int
+str_equal(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}

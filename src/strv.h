@@ -34,6 +34,9 @@ void	 sbuf_printf(struct sbuf *, const char *fmt, ...)
 void	 sbuf_add(struct sbuf *, const char *, size_t);
 void	 sbuf_free(struct sbuf *);
 
+/* Equal strings, where NULL equals only NULL. */
+int	 str_equal(const char *, const char *);
+
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
