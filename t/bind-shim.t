@@ -132,14 +132,16 @@ shared = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 shared.bind(("0.0.0.0", port))
 shared.listen(16)
+shared.setblocking(False)       # both workers wake for each connection
 own = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 own.bind(("127.0.0.1", other))
 own.listen(16)
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 if os.environ["CLUSTERD_WORKER_ID"] == "0":     # one UDP socket on the port
     udp.bind(("127.0.0.1", port))
-print("binder %d ready: shared fd %d, own fd %d, udp fd %d" % (
-    os.getpid(), shared.fileno(), own.fileno(), udp.fileno()), flush=True)
+# One write(2) per line: the two workers share clusterd's stdout.
+os.write(1, b"binder %d ready: shared fd %d, own fd %d, udp fd %d\n" % (
+    os.getpid(), shared.fileno(), own.fileno(), udp.fileno()))
 while True:
     for s in select.select([shared, own, udp], [], [])[0]:
         what = "shared" if s is shared else "own" if s is own else "udp"
@@ -147,7 +149,11 @@ while True:
             data, peer = udp.recvfrom(512)
             udp.sendto(b"udp %d\n" % os.getpid(), peer)
             continue
-        conn, _ = s.accept()
+        try:
+            conn, _ = s.accept()
+        except BlockingIOError:     # the other worker took it
+            continue
+        conn.setblocking(True)
         conn.recv(4096)
         body = b"%s %d\n" % (what.encode(), os.getpid())
         conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s"

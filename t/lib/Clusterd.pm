@@ -107,17 +107,40 @@ sub have_pidfs {
 	return defined $a && defined $b && $a != $b;
 }
 
-sub free_port {
-	my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-	    Proto => 'tcp', Listen => 1, ReuseAddr => 0) or die "bind: $!";
-	return $s->sockport;
+# Ports for tests come from below the kernel's ephemeral range, so no
+# port 0 bind and no client's source port (here or in a test running beside
+# this one) can take them between the check and clusterd's bind; none is
+# handed out twice in one script.  A port counts as free when TCP and UDP,
+# v4 and dual-stack v6, can all bind it.
+my %handed_out;
+
+sub port_is_free {
+	my ($port) = @_;
+	for my $proto (qw(tcp udp)) {
+		for my $host ('0.0.0.0', '::') {
+			my $s = IO::Socket::IP->new(LocalHost => $host,
+			    LocalPort => $port, Proto => $proto, ReuseAddr => 0,
+			    $proto eq 'tcp' ? (Listen => 1) : ());
+			next if !$s && $host eq '::' && !have_ipv6();
+			return 0 unless $s;
+		}
+	}
+	return 1;
 }
 
-sub free_udp_port {
-	my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-	    Proto => 'udp') or die "bind: $!";
-	return $s->sockport;
+sub free_port {
+	my ($lo) = split ' ', (slurp('/proc/sys/net/ipv4/ip_local_port_range')
+	    // '32768');
+	$lo = 32768 if !$lo || $lo < 12000;
+	for (1 .. 1000) {
+		my $port = 10000 + int(rand($lo - 10000));
+		next if $handed_out{$port}++;
+		return $port if port_is_free($port);
+	}
+	die "no free port below $lo";
 }
+
+sub free_udp_port { return free_port() }
 
 sub have_ipv6 {
 	my $s = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0,
