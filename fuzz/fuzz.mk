@@ -13,8 +13,9 @@
 # Targets: config (config file + command line merge: inih, durations,
 # values, command splitting, placeholders), addr (listening addresses),
 # notify (sd_notify messages, through a real socket with fds attached),
-# values (the value parsers on their own). Each harness is fuzz/fuzz-T.c;
-# its seed corpus is fuzz/corpus/T/, and every input that once crashed it
+# values (the value parsers on their own), control (the control
+# protocol: request lines in pieces, clusterctl's words, reply headers).
+# Each harness is fuzz/fuzz-T.c; its seed corpus is fuzz/corpus/T/, and every input that once crashed it
 # is kept in fuzz/regress/T/ and replayed first (a regression test; also
 # by t/fuzz-smoke.t in make check).
 #
@@ -25,7 +26,7 @@
 
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
-FUZZ_TARGETS = config addr notify values
+FUZZ_TARGETS = config addr notify values control
 FUZZ_FLAGS =
 FUZZ_CCFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -37,7 +38,7 @@ FUZZ_DEFS = $(DEFS) -I$(srcdir)/src -I$(srcdir)/fuzz $(INIH_CFLAGS) \
 FUZZ_LINK = $(INIH_LIBS) $(EV_LIBS) $(LIBS) -lm -ldl
 
 FUZZ_HARNESSES = fuzz/fuzz-config.c fuzz/fuzz-addr.c fuzz/fuzz-notify.c \
-	fuzz/fuzz-values.c
+	fuzz/fuzz-values.c fuzz/fuzz-control.c
 EXTRA_DIST += fuzz/fuzz.mk fuzz/fuzz.h fuzz/coverage-ignore.txt $(FUZZ_HARNESSES) \
 	fuzz/corpus fuzz/regress
 

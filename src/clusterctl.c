@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "ctlpath.h"
+#include "ctlproto.h"
 #include "values.h"
 
 #define EXIT_UNREACHABLE	4
-#define REQUEST_MAX		1024	/* bytes, with the newline */
 #define HEADER_MAX		4096
 #define DEFAULT_TIMEOUT		10.0	/* s; reload and restart wait forever */
 
@@ -67,61 +67,18 @@ die(int status, const char *fmt, ...)
 	exit(status);
 }
 
-static void
-nargs(int argc, char **argv, int min, int max)
-{
-	if (argc - 1 < min)
-		die(2, "%s: missing argument", argv[0]);
-	if (argc - 1 > max)
-		die(2, "%s: unexpected argument \"%s\"", argv[0],
-		    argv[max + 1]);
-}
-
 /* The request line for argv (command first); returns the default timeout. */
 static double
-build_request(int argc, char **argv, char *req, size_t len)
+build_request(int argc, char **argv, char *line, size_t len)
 {
-	const char *cmd = argv[0];
-	char signame[32];
-	long n, id;
-	int sig;
+	struct ctl_req req;
+	char err[256];
 
-	if (strcmp(cmd, "status") == 0) {
-		nargs(argc, argv, 0, 1);
-		if (argc == 2 && strcmp(argv[1], "--json") != 0)
-			die(2, "status: unexpected argument \"%s\"", argv[1]);
-		snprintf(req, len, "status%s\n", argc == 2 ? " json" : "");
-	} else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "restart") == 0) {
-		nargs(argc, argv, 0, 0);
-		snprintf(req, len, "%s\n", cmd);
-		return 0;
-	} else if (strcmp(cmd, "stop") == 0) {
-		nargs(argc, argv, 0, 0);
-		snprintf(req, len, "stop\n");
-	} else if (strcmp(cmd, "scale") == 0) {
-		nargs(argc, argv, 1, 1);
-		if (parse_long(argv[1], 0, 100000, &n) == -1)
-			die(2, "scale: bad number \"%s\" (0-100000)", argv[1]);
-		snprintf(req, len, "scale %ld\n", n);
-	} else if (strcmp(cmd, "signal") == 0) {
-		nargs(argc, argv, 1, 2);
-		if (parse_signal(argv[1], &sig) == -1)
-			die(2, "signal: unknown signal \"%s\"", argv[1]);
-		if (argc == 3 && parse_long(argv[2], 0, INT_MAX, &id) == -1)
-			die(2, "signal: bad worker id \"%s\"", argv[2]);
-		/* A name as clusterd prints it (USR1); a number stays one. */
-		if (argv[1][0] >= '0' && argv[1][0] <= '9')
-			snprintf(signame, sizeof(signame), "%d", sig);
-		else
-			snprintf(signame, sizeof(signame), "%s",
-			    signal_name(sig));
-		if (argc == 3)
-			snprintf(req, len, "signal %s %ld\n", signame, id);
-		else
-			snprintf(req, len, "signal %s\n", signame);
-	} else
-		die(2, "unknown command \"%s\"", cmd);
-	return DEFAULT_TIMEOUT;
+	if (ctl_parse_words(argc, argv, &req, err, sizeof(err)) == -1)
+		die(2, "%s", err);
+	if ((size_t)ctl_format(&req, line, len) >= len)
+		die(2, "request too long");	/* cannot happen: the longest is short */
+	return req.cmd == CTL_RELOAD || req.cmd == CTL_RESTART ? 0 : DEFAULT_TIMEOUT;
 }
 
 static double
@@ -206,16 +163,21 @@ read_until(int fd, char *buf, size_t len, double deadline, double timeout)
 static int
 read_reply(int fd, double timeout, int senderr)
 {
-	char buf[HEADER_MAX], msg[HEADER_MAX], *nl;
+	char buf[HEADER_MAX], msg[HEADER_MAX];
 	double deadline = timeout > 0 ? now() + timeout : 0;
 	size_t have = 0, body = 0, msglen;
-	ssize_t r;
+	const char *m;
+	ssize_t r, hlen;
 	int code;
 
-	while ((nl = memchr(buf, '\n', have)) == NULL) {
-		if (have == sizeof(buf))
+	while ((hlen = ctl_reply_header(buf, have, &code, &m, &msglen)) <= 0) {
+		if (hlen == -1 || have == sizeof(buf)) {
+			char *nl = memchr(buf, '\n', have);
+
 			die(EXIT_UNREACHABLE, "malformed reply from clusterd "
-			    "at %s (header line too long)", ctlpath);
+			    "at %s: \"%.*s\"", ctlpath,
+			    (int)(nl ? nl - buf : (int)(have < 80 ? have : 80)), buf);
+		}
 		if ((r = read_until(fd, buf + have, sizeof(buf) - have,
 		    deadline, timeout)) == 0) {
 			if (have == 0 && senderr)
@@ -229,17 +191,12 @@ read_reply(int fd, double timeout, int senderr)
 		}
 		have += r;
 	}
-	if (buf[0] < '0' || buf[0] > '3' || (buf[1] != ' ' && buf[1] != '\n'))
-		die(EXIT_UNREACHABLE, "malformed reply from clusterd at %s: "
-		    "\"%.*s\"", ctlpath, (int)(nl - buf), buf);
-	code = buf[0] - '0';
-	msglen = buf[1] == ' ' ? (size_t)(nl - buf - 2) : 0;
-	memcpy(msg, buf + 2, msglen);
+	memcpy(msg, m, msglen);
 	msg[msglen] = '\0';
 	if (code != 0)
 		fprintf(stderr, "clusterctl: %s\n", msg);
-	have -= nl + 1 - buf;
-	memmove(buf, nl + 1, have);
+	have -= (size_t)hlen;
+	memmove(buf, buf + hlen, have);
 	do {
 		if (have > 0 && fwrite(buf, 1, have, stdout) != have)
 			break;
@@ -264,7 +221,7 @@ main(int argc, char **argv)
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char req[REQUEST_MAX + 1], path[PATH_MAX], err[256];
+	char req[CTL_LINE_MAX + 1], path[PATH_MAX], err[256];
 	const char *name = NULL;
 	double timeout = -1, deftimeout;
 	int c, fd, senderr = 0;

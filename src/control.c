@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctlproto.h"
 #include "log.h"
 #include "status.h"
 #include "supervisor.h"
 #include "util.h"
 
-#define CTL_LINE_MAX	1024
 #define CTL_IDLE	10.0
 #define CTL_MAX_CONNS	1024
 
@@ -105,84 +105,49 @@ ctl_reply(struct ctl_conn *c, int code, const char *msg, const char *body)
 	ev_timer_again(loop, &c->idle);
 }
 
-static int
-parse_id(const char *s, long *id)
-{
-	return parse_long(s, 0, 1000000, id);
-}
-
 static void
 dispatch(struct ctl_conn *c, char *line)
 {
 	struct supervisor *sup = c->ctl->sup;
-	char *argv[4], *save = NULL, msg[256];
+	struct ctl_req req;
 	struct sbuf body = { 0 };
-	int argc = 0, sig;
-	long n;
+	char msg[256];
+	int ready, code, r;
 
-	for (char *tok = strtok_r(line, " \t", &save); tok && argc < 4;
-	    tok = strtok_r(NULL, " \t", &save))
-		argv[argc++] = tok;
-	if (argc == 0) {
-		ctl_reply(c, 2, "empty request", NULL);
+	if (ctl_parse(line, &req, msg, sizeof(msg)) == -1) {
+		ctl_reply(c, 2, msg, NULL);
 		return;
 	}
-	if (strcmp(argv[0], "status") == 0 && argc <= 2) {
-		int json = argc == 2 && (strcmp(argv[1], "json") == 0 ||
-		    strcmp(argv[1], "--json") == 0);
-		int ready = sup_ready_count(sup), code = ready >= (int)sup->nslots ? 0 : 3;
-
-		if (argc == 2 && !json) {
-			ctl_reply(c, 2, "usage: status [json]", NULL);
-			return;
-		}
-		(json ? status_json : status_text)(sup, &body);
+	switch (req.cmd) {
+	case CTL_STATUS:
+		ready = sup_ready_count(sup);
+		code = ready >= (int)sup->nslots ? 0 : 3;
+		(req.json ? status_json : status_text)(sup, &body);
 		snprintf(msg, sizeof(msg), "%s: %d of %zu workers ready",
 		    code ? "degraded" : "ok", ready, sup->nslots);
 		ctl_reply(c, code, msg, body.s);
 		sbuf_free(&body);
-	} else if ((strcmp(argv[0], "restart") == 0 || strcmp(argv[0], "reload") == 0) &&
-	    argc == 1) {
+		break;
+	case CTL_RESTART:
+	case CTL_RELOAD:
 		c->waiting = 1;
 		ev_timer_stop(sup->loop, &c->idle);	/* a rollout takes its time */
 		/* Without a config file a reload is a rolling restart, as SIGHUP is. */
-		sup_request(sup, argv[0][2] == 's' || sup->cli->config == NULL ?
+		sup_request(sup, req.cmd == CTL_RESTART || sup->cli->config == NULL ?
 		    OP_RESTART : OP_RELOAD, c);
-	} else if (strcmp(argv[0], "scale") == 0 && argc == 2) {
-		if (parse_long(argv[1], 0, 100000, &n) == -1) {
-			ctl_reply(c, 2, "scale: expected a number of workers (0-100000)", NULL);
-			return;
-		}
-		int r = sup_scale(sup, (size_t)n, msg, sizeof(msg));
-
+		break;
+	case CTL_SCALE:
+		r = sup_scale(sup, (size_t)req.n, msg, sizeof(msg));
 		ctl_reply(c, r == 0 ? 0 : 1, msg, NULL);
-	} else if (strcmp(argv[0], "stop") == 0 && argc == 1) {
+		break;
+	case CTL_STOP:
 		ctl_reply(c, 0, "stopping", NULL);
 		sup_stop(sup, 0);
-	} else if (strcmp(argv[0], "signal") == 0 && (argc == 2 || argc == 3)) {
-		if (parse_signal(argv[1], &sig) == -1) {
-			ctl_reply(c, 2, "signal: unknown signal", NULL);
-			return;
-		}
-		n = -1;
-		if (argc == 3 && parse_id(argv[2], &n) == -1) {
-			ctl_reply(c, 2, "signal: bad worker id", NULL);
-			return;
-		}
-		int r = sup_signal_workers(sup, sig, n, msg, sizeof(msg));
-
+		break;
+	case CTL_SIGNAL:
+		r = sup_signal_workers(sup, req.sig, req.id, msg, sizeof(msg));
 		ctl_reply(c, r == 0 ? 0 : 1, msg, NULL);
-	} else {
-		char shown[64];
-		size_t i;
-
-		/* Echo a printable prefix only: the log and the client stay readable. */
-		for (i = 0; argv[0][i] && i < sizeof(shown) - 1; i++)
-			shown[i] = argv[0][i] >= 0x20 && argv[0][i] < 0x7f ? argv[0][i] : '?';
-		shown[i] = '\0';
-		snprintf(msg, sizeof(msg), "unknown command \"%s\" (status, reload, restart, "
-		    "scale N, stop, signal SIG [ID])", shown);
-		ctl_reply(c, 2, msg, NULL);
+		break;
 	}
 }
 
@@ -190,7 +155,8 @@ static void
 conn_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct ctl_conn *c = container_of(io, struct ctl_conn, io);
-	char *nl;
+	const char *err;
+	char *line;
 	ssize_t n;
 
 	(void)loop;
@@ -216,19 +182,14 @@ conn_cb(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	c->inlen += (size_t)n;
-	if ((nl = memchr(c->in, '\n', c->inlen)) == NULL) {
-		if (c->inlen > CTL_LINE_MAX)
-			ctl_reply(c, 2, "request too long", NULL);
+	switch (ctl_take_line(c->in, c->inlen, &line, &err)) {
+	case 0:
+		return;
+	case -1:
+		ctl_reply(c, 2, err, NULL);
 		return;
 	}
-	*nl = '\0';
-	if (nl > c->in && nl[-1] == '\r')
-		nl[-1] = '\0';
-	if (memchr(c->in, '\0', (size_t)(nl - c->in)) != NULL) {
-		ctl_reply(c, 2, "unknown command (NUL byte in request)", NULL);
-		return;
-	}
-	dispatch(c, c->in);
+	dispatch(c, line);
 }
 
 static void

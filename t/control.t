@@ -68,6 +68,40 @@ cmp_ok(time() - $t0, '<', timeout(2), 'without waiting for the newline');
 ($code, $msg) = ctl_request($ctl, "status " . ('a' x 1100) . "\n", 5);
 is($code, 2, 'status with an over-long argument: code 2');
 
+# Each bad argument is named; clusterctl refuses the same ones before it
+# connects, with the same words (both ends share src/ctlproto.c).
+my @bad = (
+	["scale", [], qr/^scale: missing argument$/],
+	["scale x9", ['x9'], qr/^scale: bad number "x9" \(0-100000\)$/],
+	["scale 100001", ['100001'], qr/^scale: bad number "100001"/],
+	["scale 3 4", [3, 4], qr/^scale: unexpected argument "4"$/],
+	["stop now", ['now'], qr/^stop: unexpected argument "now"$/],
+	["status xml", ['xml'], qr/^status: unexpected argument "xml"/],
+	["signal", [], qr/^signal: missing argument$/],
+	["signal NOPE", ['NOPE'], qr/^signal: unknown signal "NOPE"$/],
+	["signal USR1 1000001", ['USR1', 1000001],
+	    qr/^signal: bad worker id "1000001" \(0-1000000\)$/],
+	["signal USR1 -1", ['USR1', -1], qr/^signal: bad worker id "-1"/],
+	["signal \x1b[31m", ["\x1b[31m"], qr/^signal: unknown signal "\?\[31m"$/],
+);
+for my $b (@bad) {
+	my ($line, $args, $re) = @$b;
+	(my $name = $line) =~ s/[^ -~]/?/g;
+	($code, $msg) = ctl_request($ctl, "$line\n", 5);
+	is($code, 2, "\"$name\": code 2");
+	like($msg // '', $re, "\"$name\": the message names it");
+	SKIP: {
+		skip('no clusterctl', 2) unless -x $CLUSTERCTL;
+		my ($cc, $out, $err) = clusterctl('/nonexistent/ctl.sock',
+		    (split / /, $line)[0], @$args);
+		is($cc, 2, "clusterctl $name: exit 2, without connecting");
+		my ($first) = ($err // '') =~ /^clusterctl: (.*)$/m;
+		like($first // '', $re, "clusterctl $name: the same message");
+	}
+}
+($code, $msg) = ctl_request($ctl, "signal\tSIGWINCH\t0\r\n", 5);
+is($code, 0, 'tabs and CR LF are fine: signal SIGWINCH 0') or diag($msg);
+
 # 50 clients at once, all answered.
 my @socks = grep { defined } map { connect_ctl() } 1 .. 50;
 is(scalar(@socks), 50, '50 clients connected');

@@ -12,7 +12,7 @@ use Clusterd;
 use File::Copy qw(copy);
 use File::Path qw(make_path);
 
-my @TARGETS = qw(config addr notify values);
+my @TARGETS = qw(config addr notify values control);
 my $SECONDS = $ENV{FUZZ_SMOKE_SECONDS} // 10;
 my $CC = $ENV{FUZZ_CC} // 'clang';
 my $MAKE = $ENV{MAKE} // 'make';
