@@ -1,5 +1,6 @@
 /* clusterd --check: the settings in effect, as a config file that would
  * give the same. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,11 +29,40 @@ print_bool(FILE *fp, const char *key, int v)
 		fprintf(fp, "%s = %s\n", key, v ? "yes" : "no");
 }
 
+/*
+ * Whether v reads back from "key = v": inih strips white space at both
+ * ends, takes a ';' after white space as a comment, and a line ends at a
+ * newline. Such a value can only come from the command line.
+ */
+static int
+ini_safe(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1])))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '\n' || (v[i] == ';' && i > 0 && isspace((unsigned char)v[i - 1])))
+			return 0;
+	return 1;
+}
+
+static void
+print_kv(FILE *fp, const char *key, int klen, const char *v)
+{
+	if (ini_safe(v))
+		fprintf(fp, "%.*s = %s\n", klen, key, v);
+	else
+		fprintf(fp, "; %.*s: a value a config file cannot hold (white space at an "
+		    "end, a newline, or a ';' after a blank); set on the command line\n",
+		    klen, key);
+}
+
 static void
 print_str(FILE *fp, const char *key, const char *v)
 {
 	if (v)
-		fprintf(fp, "%s = %s\n", key, v);
+		print_kv(fp, key, (int)strlen(key), v);
 }
 
 /* Long commands go on indented continuation lines, as a person would write
@@ -56,7 +86,8 @@ print_command(FILE *fp, const char *cmd)
 				quote = *p;
 		}
 		if (len) {
-			if (col + 1 + len > 150 && col > 12) {
+			/* Not before a word that would make the line a comment. */
+			if (col + 1 + len > 150 && col > 12 && *cmd != '#' && *cmd != ';') {
 				fprintf(fp, "\n   ");
 				col = 3;
 			}
@@ -144,6 +175,6 @@ config_print(const struct config *cfg, FILE *fp)
 		const char *kv = cfg->env.v[i];
 		int klen = (int)strcspn(kv, "=");
 
-		fprintf(fp, "%.*s = %s\n", klen, kv, kv + klen + 1);
+		print_kv(fp, kv, klen, kv + klen + 1);
 	}
 }

@@ -214,19 +214,36 @@ quote_word(const char *w)
 	size_t n = strlen(w);
 	char *q, *p;
 
-	if (n && strcspn(w, " \t\n'\"\\") == n)
+	/*
+	 * Bare when nothing in it is special to split_command() or to the INI
+	 * file the word may be printed into: there a blank then ';' starts a
+	 * comment, '#' starting a continuation line makes it one, and other
+	 * white space at the ends of a line is stripped.
+	 */
+	if (n && strcspn(w, " \t\n\v\f\r'\"\\;") == n && w[0] != '#')
 		return xstrdup(w);
-	/* Single quotes keep everything but ' itself, which becomes '\''. */
 	p = q = xmalloc(4 * n + 3);
-	*p++ = '\'';
-	for (; *w; w++) {
-		if (*w == '\'') {
-			memcpy(p, "'\\''", 4);
-			p += 4;
-		} else
+	if (strchr(w, ';') != NULL) {
+		/* Double quotes, where "\;" keeps a ';' from following a blank. */
+		*p++ = '"';
+		for (; *w; w++) {
+			if (*w == '"' || *w == '\\' || *w == ';')
+				*p++ = '\\';
 			*p++ = *w;
+		}
+		*p++ = '"';
+	} else {
+		/* Single quotes keep everything but ' itself, which becomes '\''. */
+		*p++ = '\'';
+		for (; *w; w++) {
+			if (*w == '\'') {
+				memcpy(p, "'\\''", 4);
+				p += 4;
+			} else
+				*p++ = *w;
+		}
+		*p++ = '\'';
 	}
-	*p++ = '\'';
 	*p = '\0';
 	return q;
 }

@@ -53,6 +53,33 @@ like($out, qr/^\[socket:web\]\nlisten\s*=\s*127\.0\.0\.1:9$/m, 'socket web');
 like($out, qr/^command\s*=\s*sleep 1000$/m, 'command');
 like($out, qr/^A\s*=\s*b$/m, '-e in [env]');
 
+# Words from the command line that INI or split_command would read
+# differently come out quoted so the file gives them back, byte for byte,
+# to the worker.
+my @words = ('a ;b', '#c', 'x;', "v\x0bw", "it's", "tab\there", 'back\\slash',
+    'dq"', "cr\r");
+($code, $out, $err) = run_clusterd(args => ['--check', '-n', 1, '-l',
+    '127.0.0.1:0', '--', $^X, '-e', '$| = 1; print join("|", @ARGV), "|end\n"; '
+    . 'sleep 1000', @words]);
+is($code, 0, 'awkward words: --check exits 0') or diag($err);
+like($out, qr/^command = .* "a \\;b" '#c' "x\\;" /m, 'a ";" is escaped in double quotes, "#" quoted');
+my $awk = write_file("$TMPDIR/awkward.conf", $out);
+($code2, $out2) = run_clusterd(args => ['--check', '-c', $awk]);
+is($out2, $out, 'awkward words: the printed file reads back the same');
+my $cw = start_clusterd(args => ['-c', $awk]);
+my $want = join('|', @words) . '|end';
+ok($cw->wait_log(qr/^\Q$want\E$/m, 10), 'and the worker gets every word unchanged')
+    or diag($cw->log_text);
+kill TERM => $cw->pid;
+is(wait_exit($cw), 0, 'exit 0');
+
+# A value no config file can hold is said so, not printed wrong.
+($code, $out) = run_clusterd(args => ['--check', '-e', 'A=x ;y', '-e', 'B= lead',
+    '-e', 'C=fine;too', '--', 'sleep', '1']);
+like($out, qr/^; A: a value a config file cannot hold\b/m, '-e A="x ;y": a comment says it cannot be written');
+like($out, qr/^; B: a value a config file cannot hold\b/m, '-e B=" lead": too');
+like($out, qr/^C = fine;too$/m, 'a ";" after no blank is written as is');
+
 # Bad file: exit 2, the error, nothing on stdout.
 my $bad = write_file("$TMPDIR/bad.conf", "[clusterd]\nworkers = x\n"
     . "[program]\ncommand = sleep 1\n");
