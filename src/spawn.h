@@ -1,4 +1,4 @@
-/* Starting one worker process: fork, set it up, exec. */
+/* Starting one worker process: vfork, set it up, exec. */
 #ifndef CLUSTERD_SPAWN_H
 #define CLUSTERD_SPAWN_H
 
@@ -38,7 +38,7 @@ enum spawn_stage { STAGE_EXEC, STAGE_DIRECTORY, STAGE_CREDENTIALS, STAGE_SETUP }
 
 #define LISTEN_PID_ROOM 24
 
-/* Fork and exec; returns the pid (or -1 with errno) and the read end of
+/* vfork and exec; returns the pid (or -1 with errno) and the read end of
  * the report pipe, which sees EOF once exec succeeded. */
 pid_t	 spawn_start(const struct spawn *, int *report_fd);
 const char *spawn_stage_what(int stage);

@@ -478,7 +478,7 @@ worker_spawn(struct slot *slot, struct gen *g)
 		close(sp.stderr_fd);
 	ev_io_init(&w->notify, notify_cb, nfd, EV_READ);
 	if (pid == -1) {
-		log_err("worker %u: fork", slot->id);
+		log_err("worker %u: vfork", slot->id);
 		release_io(sup->loop, w);
 		free(w);
 		return NULL;
