@@ -3,7 +3,8 @@
  * that binds its own port (the seed's `listen(3000)`) takes the socket
  * clusterd passed it instead. A bind() to the address of an inherited
  * socket (LISTEN_FDS) turns the caller's fd into a duplicate of that
- * socket; every other bind() is passed through untouched.
+ * socket, and the program's listen() on it keeps clusterd's backlog;
+ * every other bind() and listen() is passed through untouched.
  *
  * Limits: it works through the dynamic linker, so static binaries and
  * programs that make system calls without libc (Go) are not affected.
@@ -12,13 +13,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 int	bind(int, const struct sockaddr *, socklen_t);
+int	listen(int, int);
 
 static int
 inherited_count(void)
@@ -50,14 +54,41 @@ port_of(const struct sockaddr *sa)
 	return -1;
 }
 
+/*
+ * The same UNIX socket address, however its length was counted: callers
+ * pass sizeof(struct sockaddr_un) or the path's length with or without
+ * its NUL, getsockname() gives the path and its NUL. An abstract name
+ * (leading NUL) is its exact bytes.
+ */
+static int
+same_unix(const struct sockaddr *want, socklen_t wlen, const struct sockaddr *have,
+    socklen_t hlen)
+{
+	const size_t off = offsetof(struct sockaddr_un, sun_path);
+	const char *w = ((const struct sockaddr_un *)want)->sun_path;
+	const char *h = ((const struct sockaddr_un *)have)->sun_path;
+	size_t wn, hn;
+
+	if (wlen <= off || hlen <= off || wlen > sizeof(struct sockaddr_un) ||
+	    hlen > sizeof(struct sockaddr_un))
+		return 0;
+	wn = wlen - off;
+	hn = hlen - off;
+	if (w[0] == '\0' || h[0] == '\0')
+		return wn == hn && memcmp(w, h, wn) == 0;
+	wn = strnlen(w, wn);
+	hn = strnlen(h, hn);
+	return wn == hn && memcmp(w, h, wn) == 0;
+}
+
 /* Would the caller's bind to want land on the socket bound to have? */
 static int
 same_address(const struct sockaddr *want, socklen_t wlen, const struct sockaddr *have,
     socklen_t hlen)
 {
 	if (want->sa_family == AF_UNIX || have->sa_family == AF_UNIX)
-		return want->sa_family == have->sa_family && wlen == hlen &&
-		    memcmp(want, have, wlen) == 0;
+		return want->sa_family == have->sa_family &&
+		    same_unix(want, wlen, have, hlen);
 	if (port_of(want) != port_of(have) || port_of(want) <= 0)
 		return 0;
 	if (is_any(want) && is_any(have))
@@ -109,4 +140,34 @@ bind(int fd, const struct sockaddr *addr, socklen_t len)
 		return 0;
 	}
 	return real_bind(fd, addr, len);
+}
+
+/*
+ * The program then calls listen() on what it thinks is its own socket.
+ * On clusterd's socket, already listening, that would set the backlog of
+ * the socket every worker shares to the program's default (511 for
+ * Node.js) in place of the configured one: leave it as clusterd made it.
+ */
+int
+listen(int fd, int backlog)
+{
+	static int (*real_listen)(int, int);
+	int n = inherited_count(), on = 0;
+	socklen_t olen = sizeof(on);
+	struct stat st, ist;
+
+	if (real_listen == NULL)
+		*(void **)&real_listen = dlsym(RTLD_NEXT, "listen");
+	if (real_listen == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (n <= 0 || fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) == -1 || !on)
+		return real_listen(fd, backlog);
+	for (int i = 0; i < n; i++)
+		if (fstat(3 + i, &ist) == 0 && ist.st_dev == st.st_dev &&
+		    ist.st_ino == st.st_ino)
+			return 0;
+	return real_listen(fd, backlog);
 }

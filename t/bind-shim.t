@@ -203,4 +203,52 @@ SKIP: {
 	wait_exit($c);
 }
 
+# 3. The program's listen() on clusterd's socket keeps clusterd's backlog
+# (node asks for 511), and a bind to a UNIX path matches however the
+# program counts the address's length (node: the whole sockaddr_un; the
+# kernel's getsockname: the path and its NUL).
+SKIP: {
+	skip("$NODE and ss (iproute2) are needed", 3)
+	    unless -x $NODE && -x '/bin/ss';
+	my $bport = free_port();
+	(my $src = slurp("$app/server.js")) =~ s/\.listen\(\d+\)/.listen($bport)/;
+	write_file("$app/backlog.js", $src);
+	my $conf = write_file("$TMPDIR/backlog.conf", "[clusterd]\nbind_shim = yes\n"
+	    . "workers = 2\n[socket:http]\nlisten = :$bport\nbacklog = 77\n");
+	my $c = start_clusterd(args => ['-c', $conf, '--', $NODE, 'backlog.js'],
+	    dir => $app, env => \%shim_env);
+	my @w = wait_workers($c->pid, 2, 10, 'node');
+	ok(wait_for(sub { my @l = $c->log_text =~ /^woker \d+started$/mg; @l == 2 },
+	    10), 'both node workers listened');
+	my $ss = `/bin/ss -ltnH 'sport = :$bport'`;
+	my @q = map { (split ' ')[2] } grep { /LISTEN/ } split(/\n/, $ss);
+	is("@q", '77', 'the shared socket keeps backlog 77 after node\'s listen(511)')
+	    or diag($ss);
+	kill TERM => $c->pid;
+	is(wait_exit($c), 0, 'exit 0');
+}
+SKIP: {
+	skip("$NODE is needed", 3) unless -x $NODE;
+	my $path = "$TMPDIR/shim-unix.sock";
+	# libuv binds with the whole sockaddr_un as the length.
+	write_file("$app/unix.cjs", <<'END');
+const http = require("node:http");
+http.createServer((req, res) => res.end(`${process.pid}\n`))
+  .on("error", (e) => { console.log(`error ${e.code}`); process.exit(1); })
+  .listen(process.argv[2]);
+END
+	my $c = start_clusterd(args => ['--bind-shim', '-n', 2, '-l', "unix:$path",
+	    '--', $NODE, 'unix.cjs', $path], dir => $app, env => \%shim_env);
+	my @w = wait_workers($c->pid, 2, 10, 'node');
+	my $seen = answers_from_all(\@w, sub {
+		(http_get_unix($path, '/') // '') =~ /^(\d+)\n\z/ ? $1 : undef;
+	});
+	is_deeply([sort { $a <=> $b } keys %$seen], \@w,
+	    'node\'s bind to the UNIX path (length: all of sockaddr_un) takes the shared socket: both answer');
+	ok(!$c->log_matches(qr/EADDRINUSE|exited with status/),
+	    'no EADDRINUSE, no worker died');
+	kill TERM => $c->pid;
+	is(wait_exit($c), 0, 'exit 0');
+}
+
 done_testing();
