@@ -19,15 +19,6 @@
 #include "listen.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t errlens[] = { 256, 1, 2, 16, 64, 128, 512, 33 };

@@ -35,7 +35,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fuzz_quiet();
 	/* No inherited sockets and no $PORT: the same result everywhere. */
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
@@ -171,6 +170,9 @@ roundtrip(const struct config *cfg)
 			fits = 0;
 		line += n + (line[n] == '\n');
 	}
+	/* A value only the command line can give is printed as a comment. */
+	if (strstr(text, "a value a config file cannot hold") != NULL)
+		fits = 0;
 	memset(&cli, 0, sizeof(cli));
 	cli.workers = -1;
 	cli.stop_timeout = -1;
@@ -183,7 +185,7 @@ roundtrip(const struct config *cfg)
 			fprintf(stderr, "  %s\n", errors.v[i]);
 		FUZZ_CHECK(0, "config_print output does not load again");
 	}
-	if (r == 0) {
+	if (r == 0 && fits) {
 		int same = again.nsocks == cfg->nsocks && again.workers == cfg->workers &&
 		    again.prog.argv.n == cfg->prog.argv.n;
 

@@ -21,15 +21,6 @@
 #include "ctlproto.h"
 #include "fuzz.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
 static void
 check_err(const char *err, size_t len)
 {

@@ -35,7 +35,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	fuzz_quiet();
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) == -1)
 		abort();
 	(void)setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));

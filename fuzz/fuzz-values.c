@@ -25,15 +25,6 @@
 
 #define DURATION_MAX	(366.0 * 24 * 3600)	/* values.c's limit */
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
-
 static void
 check_duration(const char *s)
 {

@@ -47,15 +47,18 @@ ini_safe(const char *v)
 	return 1;
 }
 
+/* The comment that stands for a value the file cannot hold (fuzz-config
+ * knows it too). */
+#define UNWRITABLE "a value a config file cannot hold"
+
 static void
 print_kv(FILE *fp, const char *key, int klen, const char *v)
 {
 	if (ini_safe(v))
 		fprintf(fp, "%.*s = %s\n", klen, key, v);
 	else
-		fprintf(fp, "; %.*s: a value a config file cannot hold (white space at an "
-		    "end, a newline, or a ';' after a blank); set on the command line\n",
-		    klen, key);
+		fprintf(fp, "; %.*s: " UNWRITABLE " (white space at an end, a newline, "
+		    "or a ';' after a blank); set on the command line\n", klen, key);
 }
 
 static void
@@ -70,8 +73,16 @@ print_str(FILE *fp, const char *key, const char *v)
 static void
 print_command(FILE *fp, const char *cmd)
 {
-	size_t col = fprintf(fp, "command =");
+	size_t col;
 	char quote = 0;
+
+	/* Only a word given after -- can hold one; no quoting keeps it in a line. */
+	if (strchr(cmd, '\n') != NULL) {
+		fprintf(fp, "; command: " UNWRITABLE " (a word with a newline); set on "
+		    "the command line\n");
+		return;
+	}
+	col = fprintf(fp, "command =");
 
 	while (*cmd) {
 		size_t len = 0;
