@@ -82,6 +82,13 @@ for my $id (0, 1) {
 	is(sprintf('%o', ($st[2] // 0) & 07777), '700', "worker $id: in a 0700 directory");
 	is($st[4], $<, "worker $id: the directory is ours");
 }
+# A socket file per worker start: on tmpfs, not on a disk, where /dev/shm is.
+SKIP: {
+	my $fs = sub { my $t = `stat -f -c %T '$_[0]' 2>/dev/null`; chomp $t; $t };
+	skip('/dev/shm is not a tmpfs here', 1) unless $fs->('/dev/shm') eq 'tmpfs';
+	is($fs->(dirname($ns{0} // '/nonexistent')), 'tmpfs',
+	    'the notify directory is on tmpfs (' . dirname($ns{0} // '') . ')');
+}
 kill TERM => $c->pid;
 is(wait_exit($c), 0, 'exit 0');
 ok(!-e $ns{0} && !-e $ns{1}, 'the notify sockets are removed at exit');

@@ -241,13 +241,8 @@ ok(wait_for(sub { keys(%{ listen_sockets($port) }) == 2 }, 5, '2 listening socke
 my $s4 = wait_slots($ctl, 2);
 is_deeply($s4, { 0 => $s->{0}, 1 => $s->{1} }, 'slots 0 and 1 kept their workers');
 wait_load($_, 20) for @loads;
-my ($ok, $failed, @errors) = (0, 0);
-for my $ld (@loads) {
-	my $x = stop_load($ld);
-	$ok += $x->{ok};
-	$failed += $x->{failed};
-	push(@errors, @{ $x->{errors} });
-}
+my $sum = stop_loads(@loads);
+my ($ok, $failed, @errors) = ($sum->{ok}, $sum->{failed}, @{ $sum->{errors} });
 is($failed, 0, "scale 8 to 2 under load: none of $ok requests failed")
     or diag(join("\n", @errors));
 like(log_text($c), qr/^clusterd: worker 7 \(pid $s->{7}\) exited with status 0$/m,
@@ -279,13 +274,8 @@ ok(wait_for(sub { keys(%{ listen_sockets($port) }) == 1 }, 5, 'one listening soc
 is($code, 0, 'clusterctl scale 1: exit 0') or diag($out, $err);
 wait_slots($ctl, 1);
 ok(wait_load($_, 10), 'load runs again') for @loads;
-($ok, $failed, @errors) = (0, 0);
-for my $ld (@loads) {
-	my $x = stop_load($ld);
-	$ok += $x->{ok};
-	$failed += $x->{failed};
-	push(@errors, @{ $x->{errors} });
-}
+$sum = stop_loads(@loads);
+($ok, $failed, @errors) = ($sum->{ok}, $sum->{failed}, @{ $sum->{errors} });
 is($failed, 0, "scale 4 to 0 to 1 under load: none of $ok requests failed (reset)")
     or diag(join("\n", @errors));
 kill TERM => $c->pid;
@@ -369,13 +359,8 @@ is(join(' ', sort keys %{ listen_sockets($port) }), join(' ', sort keys %before)
     'reload backlog 200: the same listening sockets');
 $s = wait_slots($ctl, 4);
 ok(wait_load($_, 10), 'load runs') for @loads;
-($ok, $failed, @errors) = (0, 0);
-for my $ld (@loads) {
-	my $x = stop_load($ld);
-	$ok += $x->{ok};
-	$failed += $x->{failed};
-	push(@errors, @{ $x->{errors} });
-}
+$sum = stop_loads(@loads);
+($ok, $failed, @errors) = ($sum->{ok}, $sum->{failed}, @{ $sum->{errors} });
 is($failed, 0, "reload of a reuseport socket's options under load: none of $ok requests failed")
     or diag(join("\n", @errors));
 %ino = map { ($_ => fd_inode($s->{$_}, 3)) } keys %$s;

@@ -40,7 +40,7 @@ our @EXPORT = qw(
 	$CLUSTERCTL $NOTIFY_WORKER run_clusterctl spawn_clusterctl
 	finish_clusterctl clusterctl ctl_request
 	ctl_status live_workers worker_gens wait_generation
-	start_load load_progress wait_load stop_load
+	start_load load_progress wait_load stop_load stop_loads
 );
 
 our $SLOW = $ENV{CLUSTERD_TEST_SLOW} || 1;
@@ -746,6 +746,18 @@ sub stop_load {
 		}
 	}
 	return $r;
+}
+
+# Stop several loads; their results summed: ok, failed, errors.
+sub stop_loads {
+	my $sum = { ok => 0, failed => 0, errors => [] };
+	for my $l (@_) {
+		my $r = stop_load($l);
+		$sum->{ok} += $r->{ok};
+		$sum->{failed} += $r->{failed};
+		push(@{ $sum->{errors} }, @{ $r->{errors} });
+	}
+	return $sum;
 }
 
 END {
