@@ -670,6 +670,7 @@ def scale_why(n):
     if not shutil.which("strace"):
         return None
     calls = {}
+    notify_dir = None
     for size in (max(1, n // 10), n):
         path = os.path.join(OUT, f"scale-strace-{size}.txt")
         ctl = os.path.join(OUT, "ctl-scale-strace.sock")
@@ -679,6 +680,7 @@ def scale_why(n):
                              start_new_session=True)
         reader = LogReader(p.stdout, os.path.join(OUT, "scale-strace.log"))
         reader.wait_for(rf"\b{size} workers? ready", 120)
+        notify_dir = notify_dir or worker_notify_dir(ctl)
         run([CTL, "-s", ctl, "stop"], timeout=60)
         p.wait(timeout=60)
         reader.join(timeout=5)
@@ -687,20 +689,40 @@ def scale_why(n):
             f = line.split()
             if len(f) >= 5 and re.match(r"^\d", f[0]) and f[-1] != "total":
                 calls[size][f[-1]] = (int(f[3]), int(f[2]), float(f[1]))
-    notify_fs = "?"
-    best = ""
+    return dict(n=n, calls={str(k): v for k, v in calls.items()},
+                notify_dir=notify_dir or "?", notify_fs=fs_type(notify_dir or "/run"),
+                binds=bind_costs())
+
+
+def worker_notify_dir(ctl):
+    """The directory of a running clusterd's notify sockets, from one of its
+    workers' NOTIFY_SOCKET."""
+    r = run([CTL, "-s", ctl, "status", "--json"], timeout=30)
+    try:
+        pid = next(w["pid"] for w in json.loads(r.stdout)["workers"] if w["pid"])
+        env = read(f"/proc/{pid}/environ").split("\0")
+        path = next(e.split("=", 1)[1] for e in env if e.startswith("NOTIFY_SOCKET="))
+        return os.path.dirname(path)
+    except (ValueError, KeyError, StopIteration, OSError):
+        return None
+
+
+def fs_type(path):
+    """The file system type of the mount that holds path (longest prefix)."""
+    best, fs = "", "?"
     for line in read("/proc/mounts").splitlines():
         f = line.split()
-        if len(f) > 2 and "/run/".startswith(f[1].rstrip("/") + "/") and len(f[1]) >= len(best):
-            best, notify_fs = f[1], f[2]
-    return dict(n=n, calls={str(k): v for k, v in calls.items()}, run_fs=notify_fs,
-                binds=bind_costs())
+        if len(f) > 2 and (path.rstrip("/") + "/").startswith(f[1].rstrip("/") + "/") \
+                and len(f[1]) >= len(best):
+            best, fs = f[1], f[2]
+    return fs
 
 
 def bind_costs():
     """µs per socket()+bind() of a datagram socket, N of them in one
-    directory: on /run (where clusterd puts its NOTIFY_SOCKETs), on tmpfs,
-    and abstract."""
+    directory: on /run (root's control directory is there; clusterd puts
+    its NOTIFY_SOCKETs there when it is a tmpfs, else in /dev/shm), on
+    tmpfs, and abstract."""
     import tempfile
     out = {}
     places = [("/run", "/run")]
@@ -1151,7 +1173,8 @@ def report(res, args, t_total, loads):
             big = why["calls"][sizes[-1]]
             w(f"Where clusterd's own time goes while it starts its workers: `strace -c` of "
               f"clusterd alone (not its workers), system time per call, at "
-              f"{' and '.join(sizes)} workers; /run here is {why['run_fs']}.\n")
+              f"{' and '.join(sizes)} workers; the workers' notify sockets were in "
+              f"{why.get('notify_dir', '?')} ({why.get('notify_fs', why.get('run_fs', '?'))}).\n")
             w("| system call | " + " | ".join(f"calls ({z}) | µs per call ({z}) | s ({z})" for z in sizes) + " |")
             w("|---|" + "---:|---:|---:|" * len(sizes))
             for name in sorted(big, key=lambda k: -big[k][2])[:7]:
@@ -1295,9 +1318,8 @@ def misses(res, summary):
             if bind:
                 txt += (f" Under strace -c the costliest call is bind(): {bind[0]} calls at "
                         f"{bind[1]} µs each ({bind[2]:.2f} s of system time) — one NOTIFY_SOCKET "
-                        f"per worker, a socket file in a directory under /run, and /run here is "
-                        f"{w['run_fs']} (under systemd it is tmpfs), so each bind creates an "
-                        "inode in a journaled file system.")
+                        f"per worker, a socket file in {w.get('notify_dir', '?')}, on "
+                        f"{w.get('notify_fs', '?')}.")
             if clone and small.get("clone"):
                 txt += (f" clone() costs {clone[1]} µs a call at {sizes[-1]} workers against "
                         f"{small['clone'][1]} µs at {sizes[0]}: each fork copies clusterd's "

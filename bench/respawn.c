@@ -31,9 +31,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <linux/cn_proc.h>
-#include <linux/connector.h>
-#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,6 +41,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "procev.h"
 
 static struct sockaddr_in dst = { .sin_family = AF_INET };
 static const char req[] =
@@ -56,39 +55,6 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-proc_connector(void)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-	    .nl_groups = CN_IDX_PROC, .nl_pid = getpid() };
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		enum proc_cn_mcast_op op;
-	} __attribute__((packed)) msg;
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
-	int big = 4 << 20;
-
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		perror("respawn: proc connector");
-		exit(1);
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-	memset(&msg, 0, sizeof(msg));
-	msg.nl.nlmsg_len = sizeof(msg);
-	msg.nl.nlmsg_type = NLMSG_DONE;
-	msg.nl.nlmsg_pid = getpid();
-	msg.cn.id.idx = CN_IDX_PROC;
-	msg.cn.id.val = CN_VAL_PROC;
-	msg.cn.len = sizeof(enum proc_cn_mcast_op);
-	msg.op = PROC_CN_MCAST_LISTEN;
-	if (send(fd, &msg, sizeof(msg), 0) == -1) {
-		perror("respawn: proc connector listen");
-		exit(1);
-	}
-	return fd;
 }
 
 struct times {
@@ -322,7 +288,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
-	nl = proc_connector();
+	nl = proc_connector("respawn", 4 << 20);
 
 	for (int k = 0; k < kills; k++) {
 		struct times t = { 0 };

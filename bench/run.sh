@@ -42,7 +42,8 @@ fi
 mkdir -p "$top_builddir/bench"
 for t in minimal respawn loadgen spawnwatch; do
 	if [ ! -x "$top_builddir/bench/$t" ] ||
-	    [ "$bench/$t.c" -nt "$top_builddir/bench/$t" ]; then
+	    [ "$bench/$t.c" -nt "$top_builddir/bench/$t" ] ||
+	    [ "$bench/procev.h" -nt "$top_builddir/bench/$t" ]; then
 		${CC:-cc} -O2 -Wall -Wextra -o "$top_builddir/bench/$t" "$bench/$t.c"
 	fi
 done

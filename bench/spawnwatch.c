@@ -23,9 +23,6 @@
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
-#include <linux/cn_proc.h>
-#include <linux/connector.h>
-#include <linux/netlink.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -37,6 +34,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "procev.h"
 
 static int64_t
 now_us(void)
@@ -64,39 +63,6 @@ cpu_us(pid_t pid)
 	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (long long)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
-}
-
-static int
-proc_connector(void)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-	    .nl_groups = CN_IDX_PROC, .nl_pid = getpid() };
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		enum proc_cn_mcast_op op;
-	} __attribute__((packed)) msg;
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
-	int big = 16 << 20;
-
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		perror("spawnwatch: proc connector");
-		exit(1);
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-	memset(&msg, 0, sizeof(msg));
-	msg.nl.nlmsg_len = sizeof(msg);
-	msg.nl.nlmsg_type = NLMSG_DONE;
-	msg.nl.nlmsg_pid = getpid();
-	msg.cn.id.idx = CN_IDX_PROC;
-	msg.cn.id.val = CN_VAL_PROC;
-	msg.cn.len = sizeof(enum proc_cn_mcast_op);
-	msg.op = PROC_CN_MCAST_LISTEN;
-	if (send(fd, &msg, sizeof(msg), 0) == -1) {
-		perror("spawnwatch: proc connector listen");
-		exit(1);
-	}
-	return fd;
 }
 
 /* pid -> 1 forked by COMMAND, 2 and exec'd; open addressing */
@@ -130,7 +96,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: spawnwatch N COMMAND [ARG...]\n");
 		return 2;
 	}
-	nl = proc_connector();
+	nl = proc_connector("spawnwatch", 16 << 20);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
