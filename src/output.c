@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "output.h"
+#include "spawn.h"
 #include "util.h"
 
 /*
@@ -146,6 +147,7 @@ output_open(struct output *o, int to, int *child_end)
 	ev_io_init(&o->io, output_cb, -1, EV_READ);
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
+	p[0] = spawn_park_fd(p[0]);	/* clusterd's end, kept for the worker's life */
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	o->io.fd = p[0];
 	*child_end = p[1];

@@ -1,4 +1,4 @@
-/* Starting one worker process: vfork, set it up, exec. */
+/* Starting one worker process: clone, set it up, exec. */
 #ifndef CLUSTERD_SPAWN_H
 #define CLUSTERD_SPAWN_H
 
@@ -38,7 +38,17 @@ enum spawn_stage { STAGE_EXEC, STAGE_DIRECTORY, STAGE_CREDENTIALS, STAGE_SETUP }
 
 #define LISTEN_PID_ROOM 24
 
-/* vfork and exec; returns the pid (or -1 with errno) and the read end of
+/*
+ * Descriptors clusterd keeps for one worker (its notify socket, output
+ * pipes, report pipe) go at SPAWN_FD_PARK or above, so that the few a new
+ * worker needs are below and its descriptor table can stop there.
+ * spawn_park_fd() moves fd there (closing the original) and returns the
+ * new number, or fd itself where it cannot.
+ */
+#define SPAWN_FD_PARK	64
+int	 spawn_park_fd(int fd);
+
+/* Clone and exec; returns the pid (or -1 with errno) and the read end of
  * the report pipe, which sees EOF once exec succeeded. */
 pid_t	 spawn_start(const struct spawn *, int *report_fd);
 const char *spawn_stage_what(int stage);

@@ -427,7 +427,8 @@ worker_spawn(struct slot *slot, struct gen *g)
 		}
 	}
 	if (sup->notify_dir) {
-		nfd = notify_open(sup->notify_dir, ++sup->notify_serial, &w->notify_path);
+		nfd = spawn_park_fd(notify_open(sup->notify_dir, ++sup->notify_serial,
+		    &w->notify_path));
 		if (nfd == -1)
 			log_warn("worker %u: notify socket", slot->id);
 		else if (g->drop && g->uid != geteuid()) {
@@ -478,7 +479,7 @@ worker_spawn(struct slot *slot, struct gen *g)
 		close(sp.stderr_fd);
 	ev_io_init(&w->notify, notify_cb, nfd, EV_READ);
 	if (pid == -1) {
-		log_err("worker %u: vfork", slot->id);
+		log_err("worker %u: clone", slot->id);
 		release_io(sup->loop, w);
 		free(w);
 		return NULL;
