@@ -36,6 +36,7 @@ struct parse {
 	int		 command_line;
 	struct strv	 errors;
 	unsigned long	 more_errors;	/* past MAX_ERRORS: counted, not kept */
+	int		 gave_up;	/* line where reading stopped, or 0 */
 	int		 cli_errors;	/* some came from options: show the hint */
 };
 

@@ -296,6 +296,8 @@ ok(alive($pid), 'clusterd alive after the control clients');
 	ok(wait_for(sub { open(my $fh, '<', $rc->log_file) or return 0; seek($fh, $mark, 0);
 	    read($fh, my $buf, 4096); $buf =~ /reload refused/ }, 60),
 	    'reload of a 10 MB bad file: refused');
+	ok($rc->wait_log(qr/: \d+ more errors not shown; stopped reading after line 1000$/m, 5),
+	    'reload of a 10 MB bad file: reading stopped after 1000 errors, and the log says so');
 	ok(wait_for(sub { my ($x) = ctl_request($rctl, "status\n", 2); defined $x }, 60,
 	    'clusterd to answer again'), 'reload of a 10 MB bad file: clusterd answers again');
 	diag(sprintf('reload of the 10 MB file: answering again after %.1fs', time() - $t0));
