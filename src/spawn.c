@@ -43,6 +43,7 @@
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1U << 1)
 #endif
+#define PIDFS_MAGIC 0x50494446
 /* Code that runs on the child's own stack, before exec. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -65,7 +66,6 @@ struct child_args {
 	int		 keep_below;	/* every fd above is not the child's */
 	pid_t		 parent;
 };
-#define PIDFS_MAGIC 0x50494446
 
 const char *
 spawn_stage_what(int stage)
