@@ -16,14 +16,17 @@ command = /bin/sh -c "test $CLUSTERD_WORKER_ID = 0 && exec sleep 1000; exit 1"
 backoff_initial = 10ms
 END
 my $c = start_clusterd(args => ['-c', $conf]);
-my @w = wait_workers($c->pid, 1, 5, 'sleep');
+# All of it can be over before the healthy worker could be seen running:
+# the log names it.
 is(wait_exit($c, 5), 3, 'exit status 3');
 my $log = log_text($c);
 like($log, qr/^clusterd: worker 1 died 3 times in a row; giving up$/m,
     'log: worker 1 died 3 times in a row; giving up');
 my @starts = $log =~ /^clusterd: worker 1 \(pid \d+\) started$/mg;
 is(scalar(@starts), 3, 'slot 1 ran 3 times');
-ok(@w && !alive($w[0]), 'the healthy worker was stopped too');
+my ($w0) = $log =~ /^clusterd: worker 0 \(pid (\d+)\) started$/m;
+ok($w0 && $log =~ /^clusterd: worker 0 \(pid $w0\) killed by signal 15$/m && !alive($w0),
+    'the healthy worker was stopped too (SIGTERM), and is gone');
 is_deeply([tagged_pids()], [], 'nothing left running');
 
 # The default (0) never gives up.
