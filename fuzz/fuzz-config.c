@@ -86,7 +86,8 @@ cli_from(const uint8_t *data, size_t size, struct cli *cli, struct strv *words)
 		} else if (strcmp(w, "-l") == 0 && next) {
 			strv_push(&cli->listen, xstrdup(next));
 			i++;
-		} else if (strcmp(w, "-e") == 0 && next && strchr(next, '=')) {
+		} else if (strcmp(w, "-e") == 0 && next && strchr(next, '=') &&
+		    valid_env_name(next, strcspn(next, "="))) {	/* as cli.c checks */
 			strv_push(&cli->env, xstrdup(next));
 			i++;
 		} else if (strcmp(w, "-t") == 0 && next) {

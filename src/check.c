@@ -31,8 +31,9 @@ print_bool(FILE *fp, const char *key, int v)
 
 /*
  * Whether v reads back from "key = v": inih strips white space at both
- * ends, takes a ';' after white space as a comment, and a line ends at a
- * newline. Such a value can only come from the command line.
+ * ends, takes a ';' after white space (the one after '=' too) as a
+ * comment, and a line ends at a newline. Such a value can only come from
+ * the command line.
  */
 static int
 ini_safe(const char *v)
@@ -42,7 +43,7 @@ ini_safe(const char *v)
 	if (n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1])))
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (v[i] == '\n' || (v[i] == ';' && i > 0 && isspace((unsigned char)v[i - 1])))
+		if (v[i] == '\n' || (v[i] == ';' && (i == 0 || isspace((unsigned char)v[i - 1]))))
 			return 0;
 	return 1;
 }

@@ -109,6 +109,10 @@ cli_parse(struct cli *cli, int argc, char **argv)
 		case 'e':
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
 				usage_error("-e: expected KEY=VALUE, got \"%s\"", optarg);
+			/* As [env] in the file: what --check prints must load. */
+			if (!valid_env_name(optarg, strcspn(optarg, "=")))
+				usage_error("-e: bad environment variable name in \"%s\" "
+				    "(letters, digits and _, not a digit first)", optarg);
 			strv_push(&cli->env, xstrdup(optarg));
 			break;
 		case 'u':

@@ -414,17 +414,11 @@ static void
 env_value(struct parse *ps, const char *name, const char *value)
 {
 	struct config *cfg = ps->cfg;
-	size_t n = strlen(name);
 
-	if (!isalpha((unsigned char)*name) && *name != '_') {
+	if (!valid_env_name(name, strlen(name))) {
 		perr(ps, ps->line, "bad environment variable name \"%s\"", name);
 		return;
 	}
-	for (size_t j = 0; j < n; j++)
-		if (!isalnum((unsigned char)name[j]) && name[j] != '_') {
-			perr(ps, ps->line, "bad environment variable name \"%s\"", name);
-			return;
-		}
 	/* Duplicates are found once the file is read (env_duplicates): a
 	 * search here would make 100,000 keys take minutes. */
 	strv_pushf(&cfg->env, "%s=%s", name, value);

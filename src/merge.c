@@ -90,6 +90,11 @@ merge_cli(struct parse *ps, const struct cli *cli)
 	if (cli->user) {
 		char *colon = strchr(cli->user, ':');
 
+		/* As the file's "user =" and "group =", which cannot be empty. */
+		if (cli->user[0] == ':' || cli->user[0] == '\0' || (colon && colon[1] == '\0'))
+			perr(ps, 0, "-u: empty %s name in \"%s\" (USER or USER:GROUP)",
+			    cli->user[0] == ':' || cli->user[0] == '\0' ? "user" : "group",
+			    cli->user);
 		free(cfg->prog.user);
 		cfg->prog.user = colon ? strndup(cli->user, colon - cli->user) :
 		    xstrdup(cli->user);

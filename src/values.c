@@ -248,6 +248,17 @@ quote_word(const char *w)
 	return q;
 }
 
+int
+valid_env_name(const char *s, size_t len)
+{
+	if (len == 0 || (!isalpha((unsigned char)s[0]) && s[0] != '_'))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
 size_t
 edit_distance(const char *a, const char *b)
 {

@@ -19,6 +19,9 @@ int	 parse_bool(const char *, int *out);
 int	 split_command(const char *, struct strv *out, char *err, size_t errlen);
 /* Quote one word so split_command() gives it back unchanged. */
 char	*quote_word(const char *);
+/* An environment variable name as systemd takes one: [A-Za-z_][A-Za-z0-9_]*,
+ * the first len bytes of s. */
+int	 valid_env_name(const char *s, size_t len);
 /* Levenshtein distance, for "did you mean". */
 size_t	 edit_distance(const char *, const char *);
 

@@ -36,6 +36,16 @@ bad_option('-l bad port', ['-l', '127.0.0.1:notaport', '--', 'sleep', '1'],
     qr/127\.0\.0\.1:notaport/);
 bad_option('-l bad name', ['-l', 'a/b=127.0.0.1:0', '--', 'sleep', '1'],
     qr/a\/b/);
+# An empty user or group, which "user =" in the file cannot be either
+# (found by fuzz-config's round trip: --check printed "user = ").
+bad_option('-u :', ['-u', ':', '--', 'sleep', '1'],
+    qr/^clusterd: -u: empty user name in ":" \(USER or USER:GROUP\)$/m);
+bad_option('-u www:', ['-u', 'www:', '--', 'sleep', '1'],
+    qr/^clusterd: -u: empty group name in "www:"/m);
+bad_option('-e 1A=b', ['-e', '1A=b', '--', 'sleep', '1'],
+    qr/^clusterd: -e: bad environment variable name in "1A=b"/m);
+bad_option('--user=', ['--user=', '--', 'sleep', '1'],
+    qr/^clusterd: -u: empty user name in ""/m);
 
 my ($code, $out, $err) = run_clusterd(args => ['-n', '2']);
 is($code, 2, 'no command: exit 2');
