@@ -2,6 +2,7 @@
  * give the same. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -59,7 +60,7 @@ print_kv(FILE *fp, const char *key, int klen, const char *v)
 		fprintf(fp, "%.*s = %s\n", klen, key, v);
 	else
 		fprintf(fp, "; %.*s: " UNWRITABLE " (white space at an end, a newline, "
-		    "or a ';' after a blank); set on the command line\n", klen, key);
+		    "or a ';' first or after a blank); set on the command line\n", klen, key);
 }
 
 static void
@@ -69,45 +70,38 @@ print_str(FILE *fp, const char *key, const char *v)
 		print_kv(fp, key, (int)strlen(key), v);
 }
 
-/* Long commands go on indented continuation lines, as a person would write
- * them, so the output stays within the line limit and reads back. */
+/*
+ * The command's words, each quoted as split_command() and the INI reader
+ * will read it back (quote_word()), whatever way they were written: a file
+ * read by inih r55 keeps a " ;" of a continuation line, which on the
+ * first line would start a comment. Long commands go on indented
+ * continuation lines, as a person would write them, so the output stays
+ * within the line limit.
+ */
 static void
-print_command(FILE *fp, const char *cmd)
+print_command(FILE *fp, const struct strv *argv)
 {
 	size_t col;
-	char quote = 0;
 
-	/* Only a word given after -- can hold one; no quoting keeps it in a line. */
-	if (strchr(cmd, '\n') != NULL) {
-		fprintf(fp, "; command: " UNWRITABLE " (a word with a newline); set on "
-		    "the command line\n");
-		return;
-	}
+	for (size_t i = 0; i < argv->n; i++)
+		if (strchr(argv->v[i], '\n') != NULL) {
+			/* Only a word given after -- can hold one; no quoting
+			 * keeps it in a line. */
+			fprintf(fp, "; command: " UNWRITABLE " (a word with a newline); "
+			    "set on the command line\n");
+			return;
+		}
 	col = fprintf(fp, "command =");
+	for (size_t i = 0; i < argv->n; i++) {
+		char *w = quote_word(argv->v[i]);
+		size_t len = strlen(w);
 
-	while (*cmd) {
-		size_t len = 0;
-
-		/* One word, quotes and escapes included. */
-		for (const char *p = cmd; *p && (quote || (*p != ' ' && *p != '\t')); p++, len++) {
-			if (*p == '\\' && quote != '\'' && p[1])
-				p++, len++;
-			else if (*p == quote)
-				quote = 0;
-			else if (!quote && (*p == '\'' || *p == '"'))
-				quote = *p;
+		if (col + 1 + len > 150 && col > 12) {
+			fprintf(fp, "\n   ");
+			col = 3;
 		}
-		if (len) {
-			/* Not before a word that would make the line a comment. */
-			if (col + 1 + len > 150 && col > 12 && *cmd != '#' && *cmd != ';') {
-				fprintf(fp, "\n   ");
-				col = 3;
-			}
-			col += fprintf(fp, " %.*s", (int)len, cmd);
-		}
-		cmd += len;
-		while (*cmd == ' ' || *cmd == '\t')
-			cmd++;
+		col += fprintf(fp, " %s", w);
+		free(w);
 	}
 	fputc('\n', fp);
 }
@@ -158,7 +152,7 @@ config_print(const struct config *cfg, FILE *fp)
 	}
 
 	fprintf(fp, "\n[program]\n");
-	print_command(fp, pc->command);
+	print_command(fp, &pc->argv);
 	print_str(fp, "directory", pc->directory);
 	print_str(fp, "user", pc->user);
 	print_str(fp, "group", pc->group);

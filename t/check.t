@@ -73,6 +73,15 @@ ok($cw->wait_log(qr/^\Q$want\E$/m, 10), 'and the worker gets every word unchange
 kill TERM => $cw->pid;
 is(wait_exit($cw), 0, 'exit 0');
 
+# A continuation line keeps " ; b" as words (inih r55 strips comments only
+# on a key's own line); --check writes them so they read back the same.
+my $cont = write_file("$TMPDIR/cont.conf", "[program]\ncommand = ./x\n   a ; b\n");
+($code, $out) = run_clusterd(args => ['--check', '-c', $cont]);
+like($out, qr/^command = \.\/x a "\\;" b$/m, 'a ";" word from a continuation line is escaped');
+my $cont2 = write_file("$TMPDIR/cont2.conf", $out);
+($code2, $out2) = run_clusterd(args => ['--check', '-c', $cont2]);
+is($out2, $out, 'and reads back the same');
+
 # A value no config file can hold is said so, not printed wrong.
 ($code, $out) = run_clusterd(args => ['--check', '-e', 'A=x ;y', '-e', 'B= lead',
     '-e', 'C=fine;too', '--', 'sleep', '1']);
