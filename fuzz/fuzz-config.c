@@ -83,7 +83,7 @@ cli_from(const uint8_t *data, size_t size, struct cli *cli, struct strv *words)
 			if (parse_long(next, 0, 100000, &n) == 0)
 				cli->workers = (int)n;
 			i++;
-		} else if (strcmp(w, "-l") == 0 && next) {
+		} else if (strcmp(w, "-l") == 0 && next && *next) {
 			strv_push(&cli->listen, xstrdup(next));
 			i++;
 		} else if (strcmp(w, "-e") == 0 && next && strchr(next, '=') &&
@@ -96,13 +96,13 @@ cli_from(const uint8_t *data, size_t size, struct cli *cli, struct strv *words)
 			if (parse_duration(next, &d) == 0)
 				cli->stop_timeout = d;
 			i++;
-		} else if (strncmp(w, "--ready=", 8) == 0)
+		} else if (strncmp(w, "--ready=", 8) == 0 && w[8])
 			cli->ready = w + 8;
 		else if (strcmp(w, "-u") == 0 && next)
 			cli->user = words->v[++i];
-		else if (strcmp(w, "-d") == 0 && next)
+		else if (strcmp(w, "-d") == 0 && next && *next)	/* cli.c refuses "" */
 			cli->directory = words->v[++i];
-		else if (strcmp(w, "-s") == 0 && next)
+		else if (strcmp(w, "-s") == 0 && next && *next)	/* cli.c refuses "" */
 			cli->control = words->v[++i];
 		else if (strcmp(w, "--subreaper") == 0)
 			cli->subreaper = 1;

@@ -84,6 +84,11 @@ cli_parse(struct cli *cli, int argc, char **argv)
 	opterr = 0;
 	/* "+": the worker command's own options are not ours. */
 	while ((c = getopt_long(argc, argv, "+:n:l:c:s:t:e:u:d:qvVh", longopts, NULL)) != -1) {
+		/* A path or an address cannot be empty (the file refuses "key ="). */
+		if ((c == 'l' || c == 'c' || c == 's' || c == 'd') && *optarg == '\0')
+			usage_error("-%c: empty argument", c);
+		if (c == OPT_READY && *optarg == '\0')
+			usage_error("--ready: empty argument (exec, notify or a duration)");
 		switch (c) {
 		case 'n':
 			if (parse_long(optarg, 0, 100000, &n) == -1)

@@ -42,6 +42,10 @@ bad_option('-u :', ['-u', ':', '--', 'sleep', '1'],
     qr/^clusterd: -u: empty user name in ":" \(USER or USER:GROUP\)$/m);
 bad_option('-u www:', ['-u', 'www:', '--', 'sleep', '1'],
     qr/^clusterd: -u: empty group name in "www:"/m);
+bad_option('-s \'\'', ['-s', '', '--', 'sleep', '1'],
+    qr/^clusterd: -s: empty argument$/m);
+bad_option('--directory=', ['--directory=', '--', 'sleep', '1'],
+    qr/^clusterd: -d: empty argument$/m);
 bad_option('-e 1A=b', ['-e', '1A=b', '--', 'sleep', '1'],
     qr/^clusterd: -e: bad environment variable name in "1A=b"/m);
 bad_option('--user=', ['--user=', '--', 'sleep', '1'],
