@@ -76,13 +76,7 @@ ok(-S $ons, 'the clusterd in the pid namespace left the outside one\'s notify so
     or diag("gone: $ons");
 kill TERM => $out->pid;
 is(wait_exit($out), 0, 'the outside clusterd: exit 0');
-my %ids;
-wait_for(sub {
-	my $b = http_get('127.0.0.1', $port) // '';
-	$ids{$1}++ if $b =~ /^hello world from worker (\d) \(pid \d+\)\n\z/;
-	return keys(%ids) == 2;
-}, 5, 'both workers to answer');
-is_deeply([sort keys %ids], [0, 1], 'both workers answer');
+is_deeply(hello_ids($port, 2), [0, 1], 'both workers answer');
 
 # The orphans were re-parented to pid 1: clusterd.
 my (@o1, @o2, @o3);

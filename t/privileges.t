@@ -85,13 +85,7 @@ SKIP: {
 		    "$pid: Groups are nobody's ($groups), not root's");
 	}
 	is(status($c->pid)->{Uid}, join("\t", (0) x 4), 'clusterd stays root');
-	my %ids;
-	wait_for(sub {
-		my $b = http_get('127.0.0.1', $port) // '';
-		$ids{$1}++ if $b =~ /^hello world from worker (\d) \(pid \d+\)\n\z/;
-		return keys(%ids) == 2;
-	}, 5, 'both workers to answer');
-	is_deeply([sort keys %ids], [0, 1],
+	is_deeply(hello_ids($port, 2), [0, 1],
 	    'both workers (nobody) answer on the privileged port');
 
 	# The parent-death signal survives the drop (it is set after it).

@@ -40,7 +40,7 @@ our @EXPORT = qw(
 	$CLUSTERCTL $NOTIFY_WORKER run_clusterctl spawn_clusterctl
 	finish_clusterctl clusterctl ctl_request
 	ctl_status live_workers worker_gens wait_generation
-	start_load load_progress wait_load stop_load stop_loads
+	start_load load_progress wait_load stop_load stop_loads hello_ids
 );
 
 our $SLOW = $ENV{CLUSTERD_TEST_SLOW} || 1;
@@ -746,6 +746,19 @@ sub stop_load {
 		}
 	}
 	return $r;
+}
+
+# The ids of the examples/hello workers that answer on 127.0.0.1:$port,
+# asked until $n different ones have (or $secs pass), sorted.
+sub hello_ids {
+	my ($port, $n, $secs) = @_;
+	my %ids;
+	wait_for(sub {
+		my $b = http_get('127.0.0.1', $port) // '';
+		$ids{$1}++ if $b =~ /^hello world from worker (\d+) \(pid \d+\)\n\z/;
+		return keys(%ids) == $n;
+	}, $secs // 5, "$n workers to answer");
+	return [sort { $a <=> $b } keys %ids];
 }
 
 # Stop several loads; their results summed: ok, failed, errors.
