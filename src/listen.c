@@ -22,6 +22,7 @@
 
 #include "listen.h"
 #include "log.h"
+#include "sockaddr.h"
 #include "steer.h"
 #include "strv.h"
 
@@ -235,29 +236,14 @@ addr_matches(const struct sockaddr_storage *ss, socklen_t len, int type,
 	if (type != a->type)
 		return 0;
 	if (x->sa_family == AF_UNIX || y->sa_family == AF_UNIX)
-		return x->sa_family == y->sa_family && len == a->len &&
-		    memcmp(ss, &a->ss, a->len) == 0;
-	int xport = x->sa_family == AF_INET ? ((const struct sockaddr_in *)x)->sin_port :
-	    ((const struct sockaddr_in6 *)x)->sin6_port;
-	int yport = y->sa_family == AF_INET ? ((const struct sockaddr_in *)y)->sin_port :
-	    ((const struct sockaddr_in6 *)y)->sin6_port;
-
-	if (xport != yport && yport != 0)
+		return sa_same_unix(x, len, y, a->len);
+	if (sa_port(x) != sa_port(y) && sa_port(y) != 0)
 		return 0;
 	/* A configured wildcard (":PORT", 0.0.0.0, [::]) takes the manager's
 	 * socket on whatever address it bound. */
-	if (a->dualstack || (y->sa_family == AF_INET &&
-	    ((const struct sockaddr_in *)y)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
-	    (y->sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)y)->sin6_addr)))
+	if (a->dualstack || sa_is_any(y))
 		return 1;
-	if (x->sa_family != y->sa_family)
-		return 0;
-	if (x->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)x)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)y)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr,
-	    &((const struct sockaddr_in6 *)y)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return sa_same_host(x, y);
 }
 
 void

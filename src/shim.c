@@ -13,13 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "sockaddr.h"
 
 int	bind(int, const struct sockaddr *, socklen_t);
 int	listen(int, int);
@@ -34,72 +35,18 @@ inherited_count(void)
 	return atoi(fds);
 }
 
-static int
-is_any(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return 0;
-}
-
-static int
-port_of(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-	if (sa->sa_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	return -1;
-}
-
-/*
- * The same UNIX socket address, however its length was counted: callers
- * pass sizeof(struct sockaddr_un) or the path's length with or without
- * its NUL, getsockname() gives the path and its NUL. An abstract name
- * (leading NUL) is its exact bytes.
- */
-static int
-same_unix(const struct sockaddr *want, socklen_t wlen, const struct sockaddr *have,
-    socklen_t hlen)
-{
-	const size_t off = offsetof(struct sockaddr_un, sun_path);
-	const char *w = ((const struct sockaddr_un *)want)->sun_path;
-	const char *h = ((const struct sockaddr_un *)have)->sun_path;
-	size_t wn, hn;
-
-	if (wlen <= off || hlen <= off || wlen > sizeof(struct sockaddr_un) ||
-	    hlen > sizeof(struct sockaddr_un))
-		return 0;
-	wn = wlen - off;
-	hn = hlen - off;
-	if (w[0] == '\0' || h[0] == '\0')
-		return wn == hn && memcmp(w, h, wn) == 0;
-	wn = strnlen(w, wn);
-	hn = strnlen(h, hn);
-	return wn == hn && memcmp(w, h, wn) == 0;
-}
-
 /* Would the caller's bind to want land on the socket bound to have? */
 static int
 same_address(const struct sockaddr *want, socklen_t wlen, const struct sockaddr *have,
     socklen_t hlen)
 {
 	if (want->sa_family == AF_UNIX || have->sa_family == AF_UNIX)
-		return want->sa_family == have->sa_family &&
-		    same_unix(want, wlen, have, hlen);
-	if (port_of(want) != port_of(have) || port_of(want) <= 0)
+		return sa_same_unix(want, wlen, have, hlen);
+	if (sa_port(want) != sa_port(have) || sa_port(want) <= 0)
 		return 0;
-	if (is_any(want) && is_any(have))
+	if (sa_is_any(want) && sa_is_any(have))
 		return 1;	/* 0.0.0.0 also lands on a dual-stack [::] */
-	if (want->sa_family != have->sa_family)
-		return 0;
-	if (want->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)want)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)have)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)want)->sin6_addr,
-	    &((const struct sockaddr_in6 *)have)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return sa_same_host(want, have);
 }
 
 int
