@@ -64,3 +64,7 @@ TESTS += \
 	t/crashloop.t \
 	t/hostile.t \
 	t/fuzz-smoke.t
+
+# Issue 11: the clock and the config file (monotonic durations, regular files only).
+TESTS += \
+	t/config-file.t
