@@ -290,8 +290,10 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (r == -1) {
 			/* Five lines a second at most: a worker spraying junk
 			 * cannot flood the log. */
-			if (mono_now() - w->drop_window >= 1.0) {
-				w->drop_window = mono_now();
+			double t = mono_now();
+
+			if (t - w->drop_window >= 1.0) {
+				w->drop_window = t;
 				w->drop_lines = 0;
 			}
 			if (w->drop_lines++ >= 5) {

@@ -12,7 +12,7 @@ use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC time);
 use Clusterd;
 
 my $lib = "$TOP_BUILDDIR/t/lib/clockshift.so";
-plan(skip_all => "$lib is not built (make check builds it)") unless -e $lib;
+BAIL_OUT("$lib is not built (make check builds it: t/tests.mk)") unless -e $lib;
 
 sub mono { clock_gettime(CLOCK_MONOTONIC) }
 
