@@ -19,6 +19,7 @@
 
 #include "ctlpath.h"
 #include "ctlproto.h"
+#include "util.h"
 #include "values.h"
 
 #define EXIT_UNREACHABLE	4
@@ -81,15 +82,6 @@ build_request(int argc, char **argv, char *line, size_t len)
 	return req.cmd == CTL_RELOAD || req.cmd == CTL_RESTART ? 0 : DEFAULT_TIMEOUT;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int
 ctl_connect(const char *path, double timeout)
 {
@@ -134,7 +126,7 @@ read_until(int fd, char *buf, size_t len, double deadline, double timeout)
 		int ms = -1;
 
 		if (deadline > 0) {
-			double left = deadline - now();
+			double left = deadline - mono_now();
 
 			ms = left > 0 ? (int)ceil(left * 1000) : 0;
 		}
@@ -164,7 +156,7 @@ static int
 read_reply(int fd, double timeout, int senderr)
 {
 	char buf[HEADER_MAX], msg[HEADER_MAX];
-	double deadline = timeout > 0 ? now() + timeout : 0;
+	double deadline = timeout > 0 ? mono_now() + timeout : 0;
 	size_t have = 0, body = 0, msglen;
 	const char *m;
 	ssize_t r, hlen;

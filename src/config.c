@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -587,21 +588,72 @@ env_duplicates(struct parse *ps)
 	free(idx);
 }
 
+static const char *
+file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "an unknown file type";
+}
+
+/*
+ * Only a regular file: open() of a FIFO waits for a writer, a device may
+ * never end (/dev/zero) or act on being opened, and at a reload either
+ * would stop the loop (no signal, no control request, no reaping). stat()
+ * first so that a device is never opened; the open itself cannot block
+ * (O_NONBLOCK), and fstat() catches a path swapped in between.
+ */
+static FILE *
+open_config(struct parse *ps, const char *path)
+{
+	struct stat st;
+	FILE *fp;
+	int fd, fl;
+
+	if (stat(path, &st) == -1) {
+		perr(ps, 0, "%s", strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode))
+		goto irregular;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		perr(ps, 0, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		goto irregular;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
+	    (fp = fdopen(fd, "r")) == NULL)
+		goto fail;
+	return fp;
+fail:
+	perr(ps, 0, "%s", strerror(errno));
+	close(fd);
+	return NULL;
+irregular:
+	perr(ps, 0, "not a regular file (%s)", file_type(st.st_mode));
+	return NULL;
+}
+
 static int
 parse_file(struct parse *ps, const char *path)
 {
-	struct stat st;
-
 	ps->file = path;
-	if ((ps->fp = fopen(path, "re")) == NULL) {
-		perr(ps, 0, "%s", strerror(errno));
+	if ((ps->fp = open_config(ps, path)) == NULL)
 		return -1;
-	}
-	if (fstat(fileno(ps->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		perr(ps, 0, "%s", strerror(EISDIR));
-		fclose(ps->fp);
-		return -1;
-	}
 	/* inih's own error return is ignored: the reader saw every bad line. */
 	(void)ini_parse_stream(reader, ps, handler, ps);
 	env_duplicates(ps);

@@ -31,7 +31,7 @@ static struct sink {
 } sinks[3];
 
 static unsigned long dropped;
-static ev_tstamp dropped_told;
+static double dropped_told;
 
 static struct sink *
 sink(int to)
@@ -82,7 +82,7 @@ emit(struct output *o, const char *line, size_t n)
 void
 output_report(int final)
 {
-	ev_tstamp now = ev_time();
+	double now = mono_now();
 
 	/* One line a minute at most, and a last one at exit. */
 	if (dropped == 0)

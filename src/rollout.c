@@ -16,6 +16,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "supervisor.h"
+#include "util.h"
 
 static void rollout_step(struct supervisor *);
 
@@ -36,11 +37,7 @@ rollout_start(struct supervisor *sup, struct gen *to)
 	sup->cur = to;
 	gen_ref(to);
 	if (!ro->rollback) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)ts.tv_sec * 1000000 +
-		    ts.tv_nsec / 1000);
+		sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)(mono_now() * 1e6));
 		log_info("rolling restart to generation %u (%zu worker%s, %d at a time%s)",
 		    to->number, sup->nslots, sup->nslots == 1 ? "" : "s",
 		    cfg->restart_batch,

@@ -11,6 +11,7 @@
 
 #include "status.h"
 #include "supervisor.h"
+#include "util.h"
 
 static void
 uptime(char *buf, size_t len, double secs)
@@ -104,7 +105,7 @@ empty_slots(const struct supervisor *sup, struct worker **v, size_t n, int *empt
 void
 status_text(const struct supervisor *sup, struct sbuf *b)
 {
-	double now = ev_now(sup->loop);
+	double now = mono_now();
 	size_t n;
 	struct worker **v = sorted_workers(sup, &n);
 	int *empty = xcalloc(sup->nslots, sizeof(int));
@@ -176,6 +177,8 @@ json_str(struct sbuf *b, const char *s)
 	sbuf_add(b, "\"", 1);
 }
 
+/* The uptime is monotonic; "started" is a date, so it is today's wall
+ * clock less the uptime: after a step of the clock it moves with it. */
 static void
 json_worker(struct sbuf *b, const struct worker *w, double now, double wall)
 {
@@ -192,7 +195,7 @@ json_worker(struct sbuf *b, const struct worker *w, double now, double wall)
 void
 status_json(const struct supervisor *sup, struct sbuf *b)
 {
-	double now = ev_now(sup->loop), wall = ev_time();
+	double now = mono_now(), wall = ev_time();
 	const struct gen *g = sup->cur;
 	size_t n;
 	struct worker **v = sorted_workers(sup, &n);

@@ -23,6 +23,7 @@
 #include "sdnotify.h"
 #include "steer.h"
 #include "supervisor.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -264,7 +265,7 @@ slot_worker_died(struct slot *s, struct worker *w, int status, const char *what)
 	struct supervisor *sup = s->sup;
 	const struct program_cfg *pc = &s->gen->cfg->prog;
 	int clean = !w->failed && !w->why && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	double lived = ev_now(sup->loop) - w->started, delay;
+	double lived = mono_now() - w->started, delay;
 	char dur[32];
 	pid_t pid = w->pid;
 
@@ -319,7 +320,7 @@ sup_worker_exited(struct worker *w, int status)
 	sup->told_ready = -1;	/* the count may have changed: say so below */
 
 	if (s->removed && w == s->w && !sup->stopping && slot_queued(s) > 0 &&
-	    ev_now(sup->loop) - s->drain_since < sup->cur->cfg->stop_timeout) {
+	    mono_now() - s->drain_since < sup->cur->cfg->stop_timeout) {
 		/* Scaled away, but connections still wait in its own queue: one
 		 * more worker for them (closing the socket would reset them). */
 		log_warnx("worker %u (pid %d) %s; %d connection%s still queued for it: "
@@ -440,7 +441,7 @@ drain_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	/* A worker that only just started gets to accept before it is asked
 	 * to go: its queue is read once it is ready. */
 	if ((s->w && s->w->state == W_STARTING) ||
-	    (slot_queued(s) > 0 && ev_now(loop) - s->drain_since < sup->cur->cfg->stop_timeout))
+	    (slot_queued(s) > 0 && mono_now() - s->drain_since < sup->cur->cfg->stop_timeout))
 		return;
 	ev_timer_stop(loop, t);
 	if (s->next)
@@ -501,7 +502,7 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		struct slot *s = sup->slots[i];
 
 		s->removed = 1;
-		s->drain_since = ev_now(sup->loop);
+		s->drain_since = mono_now();
 		ev_timer_stop(sup->loop, &s->backoff);
 		rollout_slot_removed(sup, s);
 		/* A slot in backoff with connections in its own queue: a worker
@@ -607,7 +608,7 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 	sup->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD);
 	if (sup->loop == NULL)
 		fatalx(1, "cannot initialise libev");
-	sup->started = ev_now(sup->loop);
+	sup->started = mono_now();
 	/* Signals first: a TERM that arrives while sockets are being bound
 	 * must stop clusterd in order, not kill it with the default action. */
 	signal(SIGPIPE, SIG_IGN);

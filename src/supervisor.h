@@ -43,7 +43,7 @@ struct rollout {
 struct supervisor {
 	struct ev_loop	*loop;
 	const struct cli *cli;
-	ev_tstamp	 started;
+	double		 started;	/* mono_now() at start */
 	struct gen	*cur;		/* what new workers run */
 	unsigned	 last_number;	/* highest generation number used */
 	struct listener	**pool;		/* every bound socket */

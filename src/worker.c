@@ -290,8 +290,10 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (r == -1) {
 			/* Five lines a second at most: a worker spraying junk
 			 * cannot flood the log. */
-			if (ev_now(loop) - w->drop_window >= 1.0) {
-				w->drop_window = ev_now(loop);
+			double t = mono_now();
+
+			if (t - w->drop_window >= 1.0) {
+				w->drop_window = t;
 				w->drop_lines = 0;
 			}
 			if (w->drop_lines++ >= 5) {
@@ -490,7 +492,7 @@ worker_spawn(struct slot *slot, struct gen *g)
 	slot->nworkers++;
 	w->pid = pid;
 	w->state = W_STARTING;
-	w->started = ev_now(sup->loop);
+	w->started = mono_now();
 	ev_child_init(&w->child, child_cb, pid, 0);
 	ev_child_start(sup->loop, &w->child);
 	ev_io_init(&w->report, report_cb, report, EV_READ);

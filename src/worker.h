@@ -25,7 +25,7 @@ struct worker {
 	struct gen	*gen;
 	pid_t		 pid;
 	enum worker_state state;
-	ev_tstamp	 started;
+	double		 started;	/* mono_now() at fork */
 	ev_child	 child;
 	ev_io		 report;	/* the exec pipe: EOF = exec'd */
 	ev_io		 notify;	/* its own NOTIFY_SOCKET */
@@ -38,7 +38,7 @@ struct worker {
 	char		*why;		/* why clusterd stopped it, for the exit line */
 	char		*status;	/* last STATUS= */
 	struct output	*out;		/* log_prefix: stdout and stderr, or NULL */
-	ev_tstamp	 drop_window;	/* rate limit of "dropped notify message" */
+	double		 drop_window;	/* rate limit of "dropped notify message" (mono_now) */
 	int		 drop_lines;
 	unsigned long	 drops_unlogged;
 };
@@ -52,7 +52,7 @@ struct slot {
 	int		 nworkers;	/* workers that still point here */
 	ev_timer	 backoff;
 	ev_timer	 drain;		/* reuseport scale-down: wait for an empty queue */
-	ev_tstamp	 drain_since;
+	double		 drain_since;	/* mono_now() when scaled away */
 	unsigned	 streak;	/* consecutive quick deaths */
 	unsigned	 restarts;
 	char		*last_exit;

@@ -64,3 +64,16 @@ TESTS += \
 	t/crashloop.t \
 	t/hostile.t \
 	t/fuzz-smoke.t
+
+# Issue 11: the clock and the config file (monotonic durations, regular files only).
+TESTS += \
+	t/config-file.t \
+	t/clock.t
+
+# t/clock.t steps clusterd's wall clock through this preloaded library
+# (never sanitized: like the bind shim, it goes into other programs).
+check_PROGRAMS = t/lib/clockshift.so
+t_lib_clockshift_so_SOURCES = t/lib/clockshift.c
+t_lib_clockshift_so_CFLAGS = -std=c11 $(WARN_CFLAGS) -fPIC
+t_lib_clockshift_so_LDFLAGS = -shared
+t_lib_clockshift_so_LDADD = -ldl
