@@ -64,3 +64,9 @@ TESTS += \
 	t/crashloop.t \
 	t/hostile.t \
 	t/fuzz-smoke.t
+
+# Issue 11: runtime files and descriptor exhaustion.
+TESTS += \
+	t/ctl-emfile.t \
+	t/runfiles.t \
+	t/sockpath-race.t
