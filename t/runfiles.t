@@ -33,7 +33,7 @@ for (my $n = 1; ; $n++) {
 }
 END
 
-my $wd = timeout(1);
+my $wd = timeout(2);
 my $ctl = "$TMPDIR/ctl.sock";
 my $conf = write_file("$TMPDIR/runfiles.conf", <<"END");
 [clusterd]
@@ -86,12 +86,12 @@ ok($c->wait_log(qr/^clusterd: control socket \Q$ctl\E was removed; listening on 
 
 # Pings reach clusterd again through the same NOTIFY_SOCKET: STATUS=
 # counts on (10 more pings are 2.5 watchdog intervals), and the watchdog
-# killed nobody meanwhile.
+# killed nobody meanwhile (the sockets were missing for about 0.2 s).
 my $after;
 ok(wait_for(sub {
 	$after = pings();
 	return 2 == grep { ($after->{$_} // 0) >= ($before->{$_} // 0) + 10 } @w;
-}, 10, 'STATUS= counting on'), 'both workers\' STATUS= counts on (pings arrive)');
+}, 15, 'STATUS= counting on'), 'both workers\' STATUS= counts on (pings arrive)');
 ok(!$c->log_matches(qr/watchdog timeout/), 'no watchdog timeout');
 is(join(' ', sort { $a <=> $b } live_workers($c->pid, 'perl')), join(' ', @w),
     'the same two workers run');
