@@ -3,8 +3,12 @@
  * (protocol in clusterctl(8)). Every client has its own non-blocking
  * connection, buffers and idle timer, so a slow, silent or hostile client
  * costs one fd and a little memory, never the supervisor's attention.
+ *
+ * The socket's path is held with a lock file beside it (ctlpath.c), and
+ * put back when something removes the socket, the lock or the directory.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +19,17 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctlpath.h"
 #include "ctlproto.h"
 #include "log.h"
+#include "rundir.h"
 #include "status.h"
 #include "supervisor.h"
 #include "util.h"
 
 #define CTL_IDLE	10.0
 #define CTL_MAX_CONNS	1024
+#define CTL_PAUSE	1.0	/* out of descriptors: accept again after this */
 
 struct ctl_conn {
 	LIST_ENTRY(ctl_conn) entry;
@@ -39,13 +46,23 @@ struct ctl_conn {
 
 struct ctl {
 	struct supervisor *sup;
-	ev_io		 io;
+	ev_io		 io;		/* the listening socket; fd -1 once lost */
+	ev_timer	 pause;		/* EMFILE: when to try accept() again */
+	int		 paused;	/* out of descriptors since the backlog was last empty */
 	char		*path;
-	dev_t		 dev;
+	char		*dir;
+	int		 own_dir;	/* the default directory: checked as at start */
+	int		 lock;		/* path.lock, held while clusterd runs */
+	dev_t		 dev;		/* the socket file we bound */
 	ino_t		 ino;
+	dev_t		 dir_dev;
+	ino_t		 dir_ino;
+	struct rundir_watch watch;
 	int		 nconns;
 	LIST_HEAD(, ctl_conn) conns;
 };
+
+static void accept_resume(struct ctl *);
 
 static void
 conn_close(struct ctl_conn *c)
@@ -59,6 +76,9 @@ conn_close(struct ctl_conn *c)
 	close(c->io.fd);
 	LIST_REMOVE(c, entry);
 	c->ctl->nconns--;
+	/* A descriptor is free again: accept() may work now. */
+	if (ev_is_active(&c->ctl->pause))
+		accept_resume(c->ctl);
 	sbuf_free(&c->out);
 	free(c);
 }
@@ -213,6 +233,42 @@ peer_allowed(int fd)
 	return cred.uid == 0 || cred.uid == geteuid();
 }
 
+/*
+ * Out of descriptors (EMFILE, ENFILE): the pending connection stays in the
+ * backlog and the socket stays readable, so accepting again at once would
+ * spin. Stop listening until a second has passed or a connection closed,
+ * as OpenBSD's relayd and httpd do.
+ */
+static void
+accept_pause(struct ctl *ctl, int err)
+{
+	struct ev_loop *loop = ctl->sup->loop;
+
+	ev_io_stop(loop, &ctl->io);
+	ev_timer_set(&ctl->pause, CTL_PAUSE, 0);
+	ev_timer_start(loop, &ctl->pause);
+	if (!ctl->paused)
+		log_warnx("control socket: accept: %s; not accepting connections "
+		    "until a descriptor is free", strerror(err));
+	ctl->paused = 1;
+}
+
+static void
+accept_resume(struct ctl *ctl)
+{
+	ev_timer_stop(ctl->sup->loop, &ctl->pause);
+	if (ctl->io.fd >= 0)
+		ev_io_start(ctl->sup->loop, &ctl->io);
+}
+
+static void
+pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	accept_resume(container_of(t, struct ctl, pause));
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -223,8 +279,19 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 	(void)revents;
 	/* A bounded batch per wake-up: a connection flood cannot starve the rest. */
 	for (int i = 0; i < 64; i++) {
-		if ((fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		if ((fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(ctl, errno);
+			else if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			else if (errno == EAGAIN && ctl->paused) {
+				/* The backlog is drained: that pause is over. */
+				ctl->paused = 0;
+				log_info("control socket: accepting connections again");
+			}
 			return;
+		}
 		if (!peer_allowed(fd)) {
 			static const char denied[] = "1 permission denied\n";
 
@@ -250,82 +317,192 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
-struct ctl *
-ctl_open(struct supervisor *sup, const char *path, int *busy)
+/* A listening socket at path, created 0600; -1 with errno. The caller
+ * holds the path's lock and has cleared it. */
+static int
+ctl_bind(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct stat st;
-	struct ctl *ctl;
 	mode_t old;
-	int fd, r;
+	int fd, r, e;
 
-	*busy = 0;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_errx("control socket %s: path too long", path);
-		return NULL;
+		errno = ENAMETOOLONG;
+		return -1;
 	}
 	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
-		log_err("control socket");
-		return NULL;
-	}
-	if (lstat(path, &st) == 0) {
-		/* Non-blocking: a stuck owner with a full backlog is still an owner. */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-		if (!S_ISSOCK(st.st_mode)) {
-			log_errx("control socket %s: file exists and is not a socket", path);
-			goto fail;
-		}
-		r = connect(probe, (struct sockaddr *)&sun, sizeof(sun));
-		if (r == -1 && (errno == EAGAIN || errno == EINPROGRESS))
-			r = 0;
-		close(probe);
-		if (r == 0) {
-			*busy = 1;
-			goto fail;
-		}
-		unlink(path);
-	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		return -1;
 	old = umask(0177);	/* created 0600: no window where it is wider */
 	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (r == -1 || listen(fd, 128) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+remember(const char *path, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+
+	*dev = 0;
+	*ino = 0;
+	if (lstat(path, &st) == 0) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	}
+}
+
+/* Someone else has the path now: run on without a control socket. */
+static void
+ctl_give_up(struct ctl *ctl, const char *why)
+{
+	log_warnx("control socket %s: %s; running without one", ctl->path, why);
+	rundir_unwatch(&ctl->watch);
+	ev_io_stop(ctl->sup->loop, &ctl->io);
+	ev_timer_stop(ctl->sup->loop, &ctl->pause);
+	if (ctl->io.fd >= 0)
+		close(ctl->io.fd);
+	ev_io_set(&ctl->io, -1, EV_READ);
+	if (ctl->lock >= 0)
+		close(ctl->lock);
+	ctl->lock = -1;
+	ctl->ino = 0;
+}
+
+/*
+ * Something removed the socket, its lock or its directory (a tmp cleaner,
+ * rm -rf): put them back, with the checks of the start, unless another
+ * clusterd took the path meanwhile. Clients already connected keep their
+ * connections.
+ */
+static void
+ctl_check(struct rundir_watch *wt)
+{
+	struct ctl *ctl = container_of(wt, struct ctl, watch);
+	char lock[PATH_MAX], err[PATH_MAX + 128];
+	struct stat st, lst;
+	int fd, busy;
+
+	if (ctl->io.fd < 0)
+		return;
+	if (lstat(ctl->dir, &st) == -1 || st.st_dev != ctl->dir_dev ||
+	    st.st_ino != ctl->dir_ino) {
+		int made = mkdir(ctl->dir, 0700) == 0;
+
+		if (!made && errno != EEXIST) {
+			snprintf(err, sizeof(err), "its directory was removed and cannot "
+			    "be made again: %s", strerror(errno));
+			ctl_give_up(ctl, err);
+			return;
+		}
+		/* Made again by us, or already by another clusterd: as at start. */
+		if (ctl->own_dir && ctl_check_dir(ctl->dir, err, sizeof(err)) == -1) {
+			ctl_give_up(ctl, err);
+			return;
+		}
+		if (made)
+			log_warnx("control socket directory %s was removed; made it again",
+			    ctl->dir);
+		remember(ctl->dir, &ctl->dir_dev, &ctl->dir_ino);
+		rundir_watch(ctl->sup->loop, &ctl->watch, ctl->dir, ctl_check);
+	}
+	snprintf(lock, sizeof(lock), "%s.lock", ctl->path);
+	if (fstat(ctl->lock, &st) == -1 || lstat(lock, &lst) == -1 ||
+	    st.st_dev != lst.st_dev || st.st_ino != lst.st_ino) {
+		if ((fd = sockpath_lock(ctl->path, &busy, err, sizeof(err))) == -1) {
+			ctl_give_up(ctl, busy ? "taken by another clusterd" : err);
+			return;
+		}
+		close(ctl->lock);
+		ctl->lock = fd;
+	}
+	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+		return;
+	if (sockpath_clear(ctl->path, SOCK_STREAM, &busy, err, sizeof(err)) == -1) {
+		ctl_give_up(ctl, busy ? "another program listens there" : err);
+		return;
+	}
+	if ((fd = ctl_bind(ctl->path)) == -1) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		ctl_give_up(ctl, err);
+		return;
+	}
+	ev_io_stop(ctl->sup->loop, &ctl->io);
+	close(ctl->io.fd);
+	ev_io_set(&ctl->io, fd, EV_READ);
+	if (!ev_is_active(&ctl->pause))
+		ev_io_start(ctl->sup->loop, &ctl->io);
+	remember(ctl->path, &ctl->dev, &ctl->ino);
+	log_warnx("control socket %s was removed; listening on it again", ctl->path);
+}
+
+struct ctl *
+ctl_open(struct supervisor *sup, const char *path, int *busy)
+{
+	const char *name = sup->cur->cfg->name;
+	char def[PATH_MAX], err[PATH_MAX + 128], *slash;
+	struct ctl *ctl;
+	int fd, lock;
+
+	*busy = 0;
+	if ((lock = sockpath_claim(path, SOCK_STREAM, busy, err, sizeof(err))) == -1) {
+		/* Busy: the caller says it, in words that depend on the path. */
+		if (!*busy)
+			log_errx("control socket %s: %s", path, err);
+		return NULL;
+	}
+	if ((fd = ctl_bind(path)) == -1) {
 		log_err("control socket %s", path);
-		goto fail;
+		sockpath_release(path, lock, 0, 0);
+		return NULL;
 	}
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->sup = sup;
 	ctl->path = xstrdup(path);
-	if (stat(path, &st) == 0) {
-		ctl->dev = st.st_dev;
-		ctl->ino = st.st_ino;
-	}
+	ctl->lock = lock;
+	remember(path, &ctl->dev, &ctl->ino);
+	ctl->dir = xstrdup(path);
+	if ((slash = strrchr(ctl->dir, '/')) == NULL) {
+		free(ctl->dir);
+		ctl->dir = xstrdup(".");
+	} else
+		slash[slash == ctl->dir] = '\0';	/* "/x.sock": "/" */
+	remember(ctl->dir, &ctl->dir_dev, &ctl->dir_ino);
+	ctl->own_dir = ctl_default_path(name, def, sizeof(def), 0, err, sizeof(err)) == 0 &&
+	    strcmp(def, path) == 0;
 	LIST_INIT(&ctl->conns);
 	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
 	ev_io_start(sup->loop, &ctl->io);
+	ev_timer_init(&ctl->pause, pause_cb, CTL_PAUSE, 0);
+	/* The socket and its lock; not every file of a shared directory. */
+	ctl->watch.prefix = strrchr(ctl->path, '/') ? strrchr(ctl->path, '/') + 1 : ctl->path;
+	rundir_watch(sup->loop, &ctl->watch, ctl->dir, ctl_check);
 	log_debug("control socket %s", path);
 	return ctl;
-fail:
-	close(fd);
-	return NULL;
 }
 
 void
 ctl_close(struct ctl *ctl)
 {
-	struct stat st;
-
 	while (!LIST_EMPTY(&ctl->conns)) {
 		struct ctl_conn *c = LIST_FIRST(&ctl->conns);
 
 		conn_flush(c);	/* a last "stopping" reply, if the socket takes it */
 		conn_close(c);
 	}
+	rundir_unwatch(&ctl->watch);
 	ev_io_stop(ctl->sup->loop, &ctl->io);
-	close(ctl->io.fd);
-	if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
-		unlink(ctl->path);
+	ev_timer_stop(ctl->sup->loop, &ctl->pause);
+	if (ctl->io.fd >= 0)
+		close(ctl->io.fd);
+	sockpath_release(ctl->path, ctl->lock, ctl->dev, ctl->ino);
 	free(ctl->path);
+	free(ctl->dir);
 	free(ctl);
 }

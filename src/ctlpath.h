@@ -1,8 +1,12 @@
-/* The default control socket path (§5), shared by clusterd and clusterctl. */
+/*
+ * The default control socket path (§5), shared by clusterd and clusterctl;
+ * claiming a UNIX socket path (the control socket, unix: listeners).
+ */
 #ifndef CLUSTERD_CTLPATH_H
 #define CLUSTERD_CTLPATH_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * 1 if name can be a clusterd name ([clusterd] name, clusterctl -N):
@@ -31,5 +35,26 @@ int	 ctl_default_path(const char *name, char *buf, size_t len, int create,
  * naming dir in err.
  */
 int	 ctl_check_dir(const char *dir, char *err, size_t errlen);
+
+/*
+ * Whoever holds the lock file path.lock (flock LOCK_EX, created 0600) owns
+ * the socket path; the lock is kept for as long as the socket is.
+ *
+ * sockpath_lock() takes it without waiting: returns its fd (close-on-exec),
+ * or -1 with a message in err, and *busy = 1 when another process holds it.
+ * sockpath_clear(), with the lock held, makes way for a socket of type at
+ * path: a socket file nobody listens on is stale and removed; one that
+ * answers is some other program's (*busy = 1, "Address already in use");
+ * anything else is an error in err.  sockpath_claim() does both.
+ * sockpath_release() removes the socket file if it is still the one with
+ * dev and ino (ino 0: none), then the lock file if it is still ours, and
+ * closes lock (-1: none).
+ */
+int	 sockpath_lock(const char *path, int *busy, char *err, size_t errlen);
+int	 sockpath_clear(const char *path, int type, int *busy, char *err,
+	    size_t errlen);
+int	 sockpath_claim(const char *path, int type, int *busy, char *err,
+	    size_t errlen);
+void	 sockpath_release(const char *path, int lock, dev_t dev, ino_t ino);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlpath.h"
 #include "listen.h"
 #include "log.h"
 #include "sockaddr.h"
@@ -287,42 +289,37 @@ addr_format(const struct sockaddr *sa, socklen_t len, int type, char *buf,
 }
 
 /*
- * A socket file left by a clusterd that died is replaced; one that still
- * answers belongs to a running server and is left alone.
+ * A socket file path is ours once its lock file is (ctlpath.c, shared with
+ * the control socket): a stale socket file is then removed without racing
+ * another clusterd that starts on the same path.
  */
 static int
-unix_clear_stale(const struct sock_cfg *sc, const struct addr *a)
+unix_claim(struct listener *l, const struct sock_cfg *sc)
 {
-	const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->ss;
-	struct stat st;
-	int fd, r;
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&l->addr.ss;
+	char err[PATH_MAX + 64];
+	int busy;
 
-	if (sun->sun_path[0] == '\0' || lstat(sun->sun_path, &st) == -1)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		lfail("%s: file exists and is not a socket", sc->listen);
+	if (sun->sun_path[0] == '\0')
+		return 0;	/* abstract: no file, bind() alone decides */
+	l->lock = sockpath_claim(sun->sun_path, l->addr.type, &busy, err, sizeof(err));
+	if (l->lock == -1) {
+		lfail("%s: %s", sc->listen, err);
 		return -1;
-	}
-	if ((fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
-		lfail_errno("%s: socket", sc->listen);
-		return -1;
-	}
-	r = connect(fd, (const struct sockaddr *)sun, a->len);
-	if (r == -1 && (errno == EAGAIN || errno == EINPROGRESS))
-		r = 0;		/* alive, only too busy to answer now */
-	close(fd);
-	if (r == 0) {
-		lfail("%s: %s", sc->listen, strerror(EADDRINUSE));
-		return -1;
-	}
-	if (errno == ECONNREFUSED) {
-		log_debug("%s: removing stale socket file", sc->listen);
-		if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
-			lfail_errno("%s: unlink", sc->listen);
-			return -1;
-		}
 	}
 	return 0;
+}
+
+/* The socket file, only if it is still ours (not a successor's), and the lock. */
+static void
+unix_release(struct listener *l)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&l->addr.ss;
+
+	if (l->addr.family == AF_UNIX && sun->sun_path[0] != '\0')
+		sockpath_release(sun->sun_path, l->lock, l->dev, l->ino);
+	l->lock = -1;
+	l->ino = 0;
 }
 
 static int
@@ -462,8 +459,6 @@ open_socket(const struct sock_cfg *sc, struct addr *a)
 {
 	int fd;
 
-	if (a->family == AF_UNIX && unix_clear_stale(sc, a) == -1)
-		return -1;
 	fd = socket(a->family, a->type | SOCK_CLOEXEC, 0);
 	if (fd == -1 && a->dualstack &&
 	    (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
@@ -556,17 +551,22 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	int fd;
 
 	memset(l, 0, sizeof(*l));
-	l->fd = -1;
+	l->fd = l->lock = -1;
 	*a = sc->addr;
 	if (sc->adopt_fd >= 0)
 		return adopt(l, sc);
 	if (sc->reuseport > 0 && port_in_use(sc, a))
 		return -1;
-	if ((fd = open_socket(sc, a)) == -1)
+	if (a->family == AF_UNIX && unix_claim(l, sc) == -1)
 		return -1;
+	if ((fd = open_socket(sc, a)) == -1) {
+		unix_release(l);
+		return -1;
+	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
 		lfail_errno("%s: getsockname", sc->listen);
 		close(fd);
+		unix_release(l);
 		return -1;
 	}
 	if (a->family == AF_INET)
@@ -609,9 +609,6 @@ listener_open_more(const struct listener *l)
 void
 listener_close(struct listener *l)
 {
-	const struct sockaddr_un *sun;
-	struct stat st;
-
 	if (l->fd == -1)
 		return;
 	steer_free(l);
@@ -619,13 +616,7 @@ listener_close(struct listener *l)
 	l->fd = -1;
 	sock_cfg_free(l->cfg);
 	l->cfg = NULL;
-	if (l->ino == 0)
-		return;
-	/* Remove the file only if it is still ours, not a successor's. */
-	sun = (const struct sockaddr_un *)&l->addr.ss;
-	if (stat(sun->sun_path, &st) == 0 && st.st_dev == l->dev &&
-	    st.st_ino == l->ino)
-		unlink(sun->sun_path);
+	unix_release(l);
 }
 
 int

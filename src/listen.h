@@ -47,6 +47,7 @@ struct listener {
 	int		 port;		/* bound port, 0 for UNIX */
 	dev_t		 dev;		/* the UNIX socket file we created */
 	ino_t		 ino;
+	int		 lock;		/* its PATH.lock, held while it lives, or -1 */
 	int		 refs;		/* generations using it */
 	/* Reuseport mode: fd is slot 0's socket; the others by slot id. */
 	int		*slot_fd;	/* -1 where not open */

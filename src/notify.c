@@ -73,16 +73,16 @@ notify_parse(const char *buf, size_t len, struct notify_msg *m)
 }
 
 int
-notify_open(const char *dir, unsigned long serial, char **path)
+notify_bind(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd, one = 1;
 
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%lu", dir, serial) >=
-	    sizeof(sun.sun_path)) {
+	if (strlen(path) >= sizeof(sun.sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return -1;
@@ -95,7 +95,21 @@ notify_open(const char *dir, unsigned long serial, char **path)
 		errno = e;
 		return -1;
 	}
-	*path = xstrdup(sun.sun_path);
+	return fd;
+}
+
+int
+notify_open(const char *dir, unsigned long serial, char **path)
+{
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;
+
+	if ((size_t)snprintf(name, sizeof(name), "%s/%lu", dir, serial) >= sizeof(name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = notify_bind(name)) != -1)
+		*path = xstrdup(name);
 	return fd;
 }
 

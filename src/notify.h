@@ -22,6 +22,8 @@ struct notify_msg {
 int	notify_parse(const char *buf, size_t len, struct notify_msg *);
 /* Bind a fresh socket at dir/serial; returns the fd and the path. */
 int	notify_open(const char *dir, unsigned long serial, char **path);
+/* The same at path (a worker's socket made again); returns the fd. */
+int	notify_bind(const char *path);
 /* Read one datagram: 1 a message, 0 nothing to read, -1 dropped (*why says
  * why; fds that came with it are closed). */
 int	notify_recv(int fd, struct notify_msg *, const char **why);

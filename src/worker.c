@@ -18,6 +18,7 @@
 #include "gen.h"
 #include "log.h"
 #include "notify.h"
+#include "rundir.h"
 #include "steer.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -428,19 +429,8 @@ worker_spawn(struct slot *slot, struct gen *g)
 			return NULL;
 		}
 	}
-	if (sup->notify_dir) {
-		nfd = spawn_park_fd(notify_open(sup->notify_dir, ++sup->notify_serial,
-		    &w->notify_path));
-		if (nfd == -1)
-			log_warn("worker %u: notify socket", slot->id);
-		else if (g->drop && g->uid != geteuid()) {
-			if (!sup->notify_dir_shared && chmod(sup->notify_dir, 0711) == 0)
-				sup->notify_dir_shared = 1;
-			if (chmod(w->notify_path, 0600) == -1 ||
-			    chown(w->notify_path, g->uid, g->gid) == -1)
-				log_warn("worker %u: %s", slot->id, w->notify_path);
-		}
-	}
+	if (sup->notify_dir)
+		nfd = rundir_notify_socket(sup, g, slot->id, &w->notify_path);
 	sp.stdout_fd = sp.stderr_fd = -1;
 	if (g->cfg->log_prefix) {
 		w->out = xcalloc(2, sizeof(*w->out));

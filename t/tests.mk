@@ -77,3 +77,9 @@ t_lib_clockshift_so_SOURCES = t/lib/clockshift.c
 t_lib_clockshift_so_CFLAGS = -std=c11 $(WARN_CFLAGS) -fPIC
 t_lib_clockshift_so_LDFLAGS = -shared
 t_lib_clockshift_so_LDADD = -ldl
+
+# Issue 11: runtime files and descriptor exhaustion.
+TESTS += \
+	t/ctl-emfile.t \
+	t/runfiles.t \
+	t/sockpath-race.t
