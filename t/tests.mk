@@ -64,3 +64,8 @@ TESTS += \
 	t/crashloop.t \
 	t/hostile.t \
 	t/fuzz-smoke.t
+
+# Issue 11: a fresh machine, the checkout anywhere: the units under a real
+# systemd (booted with systemd-nspawn).
+TESTS += \
+	t/systemd.t
