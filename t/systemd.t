@@ -177,6 +177,16 @@ sub status_json {
 	return eval { JSON::PP::decode_json($text) } // {};
 }
 
+# The workers that serve (old ones may still be finishing their requests
+# after a rolling restart: state stopping).
+sub serving {
+	my ($j) = @_;
+	return grep { $_->{state} ne 'stopping' } @{ $j->{workers} // [] };
+}
+
+# Their pids, sorted.
+sub serving_pids { return [sort { $a <=> $b } map { $_->{pid} } serving($_[0])] }
+
 sub journal {
 	my (undef, $text) = ct('/usr/bin/journalctl', '-u', 'clusterd@web.service',
 	    '--no-pager', '-o', 'cat');
@@ -259,7 +269,6 @@ is_deeply([$j->{workers_ready}, $j->{workers_wanted}], [2, 2],
     'when it returns, 2 of 2 workers are ready (READY=1 came after them)');
 
 # --- 3. systemctl reload: waits for the rolling restart, reports failure.
-my @gen1 = sort map { $_->{pid} } @{ $j->{workers} // [] };
 config('HELLO_STATUS = two');
 $t0 = time();
 ($code, $text) = systemctl('reload', 'clusterd@web.service');
@@ -268,9 +277,9 @@ $j = status_json();
 is($code, 0, 'systemctl reload with a new [env]: exit 0') or diag($text, journal());
 ok($took >= 1, sprintf('it took %.2fs: it waited for the new workers', $took));
 is_deeply([map { "$_->{generation} $_->{state} " . ($_->{status} // '') }
-    @{ $j->{workers} // [] }], ['2 ready two', '2 ready two'],
+    serving($j)], ['2 ready two', '2 ready two'],
     'when it returns, both workers are of generation 2, ready, with the new [env]');
-my @gen2 = sort map { $_->{pid} } @{ $j->{workers} // [] };
+my $gen2 = serving_pids($j);
 
 write_file($CONF, (slurp($CONF) // '') =~ s/^\[clusterd\]\n/[clusterd]\nfrobnicate = 1\n/mr);
 ($code, $text) = systemctl('reload', 'clusterd@web.service');
@@ -278,8 +287,7 @@ ok($code, "a file with an error: systemctl reload fails (exit $code)");
 like(journal(), qr/web\.conf:\d+: unknown key "frobnicate"/,
     'the journal names the file, the line and the error');
 $j = status_json();
-is_deeply([sort map { $_->{pid} } @{ $j->{workers} // [] }], \@gen2,
-    'nothing changed: the same workers');
+is_deeply(serving_pids($j), $gen2, 'nothing changed: the same workers');
 is(show('clusterd@web.service', 'ActiveState')->{ActiveState}, 'active',
     'and the service is still active');
 
@@ -289,8 +297,7 @@ ok($code, "new workers that die: the restart is rolled back and systemctl reload
 like(journal(), qr/^clusterd: rolled back to generation \d+$/m,
     'the journal says it was rolled back');
 $j = status_json();
-is_deeply([sort map { $_->{pid} } @{ $j->{workers} // [] }], \@gen2,
-    'the same workers go on');
+is_deeply(serving_pids($j), $gen2, 'the same workers go on');
 like(http_get('127.0.0.1', 8080) // '', qr/^hello world/, 'and answer');
 config('HELLO_STATUS = two');
 
