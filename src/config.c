@@ -691,12 +691,38 @@ defaults(struct config *cfg)
 	program_defaults(&cfg->prog);
 }
 
+/*
+ * A clusterd run from its build tree preloads the shim built beside it, as
+ * git finds its exec path: a new checkout works before make install, and
+ * never with an older installed library. The build tree's binary is known
+ * by its inode, so a symlink in the build path changes nothing, and an
+ * installed copy is another file.
+ */
+static const char *
+build_tree_shim(void)
+{
+#ifdef BUILDDIR
+	struct stat self, built;
+
+	if (stat("/proc/self/exe", &self) == 0 &&
+	    stat(BUILDDIR "/src/clusterd", &built) == 0 &&
+	    self.st_dev == built.st_dev && self.st_ino == built.st_ino)
+		return BUILDDIR "/src/clusterd-shim.so";
+#endif
+	return NULL;
+}
+
 const char *
 config_shim_path(void)
 {
+	static const char *shim;
 	const char *p = getenv("CLUSTERD_SHIM");
 
-	return p && *p ? p : SHIM_PATH;
+	if (p && *p)
+		return p;
+	if (shim == NULL && (shim = build_tree_shim()) == NULL)
+		shim = SHIM_PATH;
+	return shim;
 }
 
 int

@@ -86,7 +86,8 @@ void	cli_free(struct cli *);
 int	config_load(struct config *, const struct cli *, struct strv *errors);
 void	config_free(struct config *);
 void	config_print(const struct config *, FILE *);
-/* The --bind-shim library: $CLUSTERD_SHIM, else the installed one. */
+/* The --bind-shim library: $CLUSTERD_SHIM, else the build tree's when
+ * this clusterd is the build tree's, else the installed one. */
 const char *config_shim_path(void);
 
 

@@ -295,7 +295,9 @@ merge_check(struct parse *ps, const struct cli *cli)
 	if (cfg->name && !ctl_valid_name(cfg->name))
 		perr(ps, 0, "bad name \"%s\" (letters, digits, _ . -)", cfg->name);
 	if (cfg->bind_shim && access(config_shim_path(), R_OK) == -1)
-		perr(ps, 0, "bind shim %s: %s", config_shim_path(), strerror(errno));
+		perr(ps, 0, "bind shim %s: %s (run make install, or set "
+		    "CLUSTERD_SHIM to the library's path)", config_shim_path(),
+		    strerror(errno));
 	if (cfg->prog.backoff_max < cfg->prog.backoff_initial)
 		perr(ps, 0, "backoff_max is shorter than backoff_initial");
 	if (cfg->workers < 0)

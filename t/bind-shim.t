@@ -251,4 +251,31 @@ END
 	is(wait_exit($c), 0, 'exit 0');
 }
 
+# Without CLUSTERD_SHIM: the build tree's clusterd preloads the build
+# tree's shim (no make install needed); a clusterd elsewhere with no shim
+# installed refuses --bind-shim and says how to get one.
+SKIP: {
+	skip('CLUSTERD names another binary', 4)
+	    if $CLUSTERD ne "$TOP_BUILDDIR/src/clusterd";
+	my $c = start_clusterd(args => ['--bind-shim', '-n', 1, '-l',
+	    '127.0.0.1:0', '--', 'sleep', '1000'], env => { CLUSTERD_SHIM => undef });
+	my ($w) = wait_workers($c->pid, 1, 5, 'sleep');
+	my $pre = (proc_env($w // 0) // {})->{LD_PRELOAD} // '';
+	my @a = stat($pre);
+	my @b = stat($SHIM);
+	ok(@a && "$a[0] $a[1]" eq "$b[0] $b[1]",
+	    "uninstalled clusterd --bind-shim preloads the build tree's shim ($pre)");
+	kill TERM => $c->pid;
+	is(wait_exit($c), 0, 'exit 0');
+
+	my ($copy) = public_copies($CLUSTERD);
+	my ($code, $out, $err) = run_clusterd(binary => $copy,
+	    args => ['--bind-shim', '-n', 1, '-l', '127.0.0.1:0', '--check',
+	    '--', 'true'], env => { CLUSTERD_SHIM => undef });
+	skip("a shim is installed: $out", 2) if $code == 0;
+	is($code, 2, 'a clusterd outside the build tree, no shim installed: exit 2');
+	like($err, qr{^clusterd: bind shim /\S+/clusterd-shim\.so: No such file or directory \(run make install, or set CLUSTERD_SHIM to the library's path\)$}m,
+	    'the message names the installed path and both fixes') or diag($err);
+}
+
 done_testing();

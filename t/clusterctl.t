@@ -194,9 +194,12 @@ is(wait_exit($c), 0, 'exit 0');
 
 # --- the default path: $XDG_RUNTIME_DIR/clusterd/clusterd.sock, shared ---
 # As root the default is /run/clusterd; to test the path logic without
-# touching it, run clusterd and clusterctl as nobody.
+# touching it, run clusterd and clusterctl as nobody: copies of them and of
+# hello, for the checkout may be where nobody cannot enter (/root).
 SKIP: {
 	my @as;
+	my ($CLUSTERD, $HELLO) = public_copies($CLUSTERD, $HELLO);
+	local $CLUSTERCTL = (public_copies($CLUSTERCTL))[0];
 	if ($> == 0) {
 		skip('no setpriv', 16) unless -x '/usr/bin/setpriv';
 		@as = ('/usr/bin/setpriv', '--reuid=nobody', '--regid=nogroup',
@@ -284,6 +287,7 @@ SKIP: {
 # Another user's directory (root only: root makes it, nobody runs clusterd).
 SKIP: {
 	skip('needs root', 2) if $> != 0 || !-x '/usr/bin/setpriv';
+	my ($CLUSTERD, $HELLO) = public_copies($CLUSTERD, $HELLO);
 	my $pub = tempdir('clusterd-xdg-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 	chmod(0755, $pub);
 	mkdir("$pub/clusterd", 0700);	# root's

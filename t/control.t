@@ -126,6 +126,8 @@ SKIP: {
 	skip('no setpriv', 6) unless -x '/usr/bin/setpriv';
 	my @nobody = ('/usr/bin/setpriv', '--reuid=nobody', '--regid=nogroup',
 	    '--clear-groups');
+	# A copy nobody can run wherever the checkout is.
+	local $CLUSTERCTL = (public_copies($CLUSTERCTL))[0];
 	my $pub = tempdir('clusterd-pub-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 	chmod(0755, $pub);
 	my $pctl = "$pub/ctl.sock";

@@ -7,7 +7,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use File::Copy qw(copy);
 use File::Temp qw(tempdir);
 use IO::Socket::IP;
 use Clusterd;
@@ -59,10 +58,8 @@ sub nofile {
 # A directory every user may enter (the test's own is 0700).
 my $pub = tempdir('clusterd-t-pub-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod(0755, $pub);
-# and a hello there, for the build tree may be out of nobody's reach.
-my $PHELLO = "$pub/hello";
-copy($HELLO, $PHELLO) or die "copy $HELLO: $!";
-chmod(0755, $PHELLO);
+# A hello nobody can run, for the build tree may be out of nobody's reach.
+my ($PHELLO) = public_copies($HELLO);
 
 # 1. -u nobody, a port below 1024.
 my $port = low_port();

@@ -83,3 +83,8 @@ TESTS += \
 	t/ctl-emfile.t \
 	t/runfiles.t \
 	t/sockpath-race.t
+
+# Issue 11: a fresh machine, the checkout anywhere: the units under a real
+# systemd (booted with systemd-nspawn).
+TESTS += \
+	t/systemd.t

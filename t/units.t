@@ -1,8 +1,10 @@
 # The systemd units (decisions5 "Telling systemd", CONTRACT §6): generated
 # by make from etc/*.in with the configured paths; clusterd.service is
-# Type=notify with KillMode=mixed and reloads with SIGHUP; clusterd@.service
-# runs one config per instance; the example socket unit names its fd.
-# systemd-analyze verify (Debian package systemd) checks them offline.
+# Type=notify with KillMode=mixed and reloads with clusterctl reload on its
+# own control socket (so systemctl reload waits and reports the outcome);
+# clusterd@.service runs one config per instance; the example socket unit
+# names its fd.  systemd-analyze verify (Debian package systemd) checks them
+# offline; t/systemd.t runs them under a real systemd.
 use strict;
 use warnings;
 use FindBin;
@@ -27,29 +29,40 @@ sub keyval {
 my $s = $unit{'clusterd.service'};
 is(keyval($s, 'Type'), 'notify', 'clusterd.service: Type=notify');
 is(keyval($s, 'KillMode'), 'mixed', 'KillMode=mixed');
-like(keyval($s, 'ExecReload') // '', qr{^(/\S+/)?kill -HUP \$MAINPID$},
-    'ExecReload=kill -HUP $MAINPID');
-like(keyval($s, 'ExecStart') // '', qr{^/\S+/clusterd -c /\S*etc/clusterd/clusterd\.conf$},
-    'ExecStart=BINDIR/clusterd -c .../etc/clusterd/clusterd.conf');
-my ($bin) = (keyval($s, 'ExecStart') // '') =~ /^(\S+)/;
+like(keyval($s, 'ExecStart') // '',
+    qr{^/\S+/clusterd -c /\S*etc/clusterd/clusterd\.conf -s /run/clusterd/clusterd\.sock$},
+    'ExecStart=BINDIR/clusterd -c .../etc/clusterd/clusterd.conf -s /run/clusterd/clusterd.sock');
+my ($bindir) = (keyval($s, 'ExecStart') // '') =~ m{^(\S+)/clusterd };
+$bindir //= '/nowhere';
+is(keyval($s, 'ExecReload'), "$bindir/clusterctl -s /run/clusterd/clusterd.sock reload",
+    'ExecReload=BINDIR/clusterctl -s /run/clusterd/clusterd.sock reload');
 my $t = $unit{'clusterd@.service'};
 is(keyval($t, 'Type'), 'notify', 'clusterd@.service: Type=notify');
 is(keyval($t, 'KillMode'), 'mixed', 'KillMode=mixed');
 like(keyval($t, 'ExecStart') // '',
-    qr{^\Q$bin\E -c /\S*etc/clusterd/%i\.conf -s /run/clusterd/clusterd-%i\.sock$},
+    qr{^\Q$bindir\E/clusterd -c /\S*etc/clusterd/%i\.conf -s /run/clusterd/clusterd-%i\.sock$},
     'ExecStart=... -c .../clusterd/%i.conf -s /run/clusterd/clusterd-%i.sock');
+is(keyval($t, 'ExecReload'), "$bindir/clusterctl -s /run/clusterd/clusterd-%i.sock reload",
+    'ExecReload=BINDIR/clusterctl -s /run/clusterd/clusterd-%i.sock reload');
+# Nothing but what clusterd's own package brings (/bin/kill is procps').
+for my $u (sort keys %unit) {
+	my @other = grep { !m{^\Q$bindir\E/(?:clusterd|clusterctl) } }
+	    $unit{$u} =~ /^Exec\w+=[-@:+!]*(\S+ )/mg;
+	is_deeply(\@other, [], "$u runs only clusterd and clusterctl");
+}
 my $k = $unit{'clusterd@.socket'};
 is(keyval($k, 'ListenStream'), '8080', 'clusterd@.socket: ListenStream=8080');
 is(keyval($k, 'FileDescriptorName'), 'http', 'FileDescriptorName=http');
 
-# systemd-analyze verify, on copies that run the build tree's clusterd.
+# systemd-analyze verify, on copies that run the build tree's programs.
 my $SA = '/usr/bin/systemd-analyze';
 SKIP: {
 	skip("$SA is needed (Debian package systemd)", 2) unless -x $SA;
 	my $dir = "$TMPDIR/units";
 	mkdir($dir);
 	for my $u (keys %unit) {
-		(my $text = $unit{$u}) =~ s/^(ExecStart=)\Q$bin\E /$1$CLUSTERD /mg;
+		(my $text = $unit{$u}) =~ s/^(Exec\w+=)\Q$bindir\E\/clusterd /$1$CLUSTERD /mg;
+		$text =~ s/^(Exec\w+=)\Q$bindir\E\/clusterctl /$1$CLUSTERCTL /mg;
 		write_file("$dir/$u", $text);
 	}
 	my $out = `cd $dir && SYSTEMD_LOG_LEVEL=info $SA verify --man=no ./clusterd.service ./clusterd\@web.service ./clusterd\@web.socket 2>&1`;

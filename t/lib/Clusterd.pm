@@ -1002,4 +1002,39 @@ sub balance_text {
 	    $r >= 9e9 ? 'inf' : sprintf('%.2f', $r), scalar(@v), join(' ', @v));
 }
 
+# --- Programs another user runs (issue 11: the checkout anywhere) ---
+#
+#	my ($cd, $hello) = public_copies($CLUSTERD, $HELLO);
+#	start_clusterd(binary => '/usr/bin/setpriv', args => ['--reuid=nobody',
+#	    ..., $cd, '--', $hello]);
+#
+# The checkout may sit under a directory only root may enter (/root/clusterd
+# in a 0700 /root), where a process of another user (nobody) can neither
+# execute a program nor preload a library.  public_copies(PATH...) copies
+# each file into a new directory that every user may enter (0755, in the
+# system's temporary directory, removed at exit) and returns the copies'
+# paths in order; each keeps its name, and its mode with read and execute
+# for everyone.
+
+push(@EXPORT, qw(public_copies));
+
+sub public_copies {
+	require File::Copy;
+	my $dir = tempdir('clusterd-t-pub-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	chmod(0755, $dir) or die "chmod $dir: $!";
+	for (my $up = dirname($dir); $up ne '/'; $up = dirname($up)) {
+		die "public_copies: $up is closed to other users (set TMPDIR)\n"
+		    unless ((stat($up))[2] // 0) & 0001;
+	}
+	my @copies;
+	for my $f (@_) {
+		my $to = "$dir/" . (split(m{/}, $f))[-1];
+		die "public_copies: $to twice\n" if -e $to;
+		File::Copy::copy($f, $to) or die "copy $f to $to: $!";
+		chmod(((stat($f))[2] & 0777) | 0555, $to) or die "chmod $to: $!";
+		push(@copies, $to);
+	}
+	return @copies;
+}
+
 1;

@@ -1,0 +1,353 @@
+# The shipped units under a real systemd (issue 11): systemd as PID 1 of a
+# container that systemd-nspawn boots from the host's own /usr (read-only)
+# and a minimal /etc made here, with no debootstrap.  clusterd@web.socket
+# starts clusterd@web.service on the first connection; Type=notify makes
+# systemctl start return only once every worker is ready; systemctl reload
+# waits for the rolling restart, and fails, changing nothing, when clusterd
+# refuses the file or rolls the restart back; systemctl restart keeps the
+# port answering; the watchdog replaces a clusterd that stopped pinging;
+# stop leaves nothing running.  Skips only where the container cannot boot;
+# the container is halted (or killed) however the test ends.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(time sleep);
+use Clusterd;
+
+my $NSPAWN = '/usr/bin/systemd-nspawn';
+my $NSENTER = '/usr/bin/nsenter';
+my $INIT = '/usr/lib/systemd/systemd';
+plan(skip_all => 'booting a container needs root') if $> != 0;
+plan(skip_all => "$NSPAWN is needed (Debian package systemd-container)")
+    unless -x $NSPAWN;
+plan(skip_all => "$INIT and $NSENTER are needed (systemd, util-linux)")
+    unless -x $INIT && -x $NSENTER;
+plan(skip_all => 'the container borrows a merged /usr (bin, sbin, lib are links into it)')
+    unless grep({ (readlink("/$_") // '') eq "usr/$_" } qw(bin sbin lib)) == 3;
+
+# setns(2) has no wrapper in perl; its number on the usual machines.
+my %SETNS = (x86_64 => 308, aarch64 => 268, riscv64 => 268, i686 => 346,
+    ppc64le => 350, s390x => 339);
+my $ARCH = (POSIX::uname())[4];
+plan(skip_all => "no setns(2) number known for $ARCH") unless $SETNS{$ARCH};
+
+my $UNITS = "$TOP_BUILDDIR/etc";
+my %unit = map { $_ => slurp("$UNITS/$_") } qw(clusterd@.service clusterd@.socket);
+plan(skip_all => "the units are not built in $UNITS")
+    if grep { !defined } values %unit;
+my $HELLO_BIN = "$TOP_BUILDDIR/examples/hello";
+
+# --- The container's root: /usr is the host's, read-only; /usr/local is
+# ours (clusterd, clusterctl, hello, the configuration), so the units run
+# with their default paths; /etc has just what systemd needs.
+my $ROOT = "$TMPDIR/root";
+my $LOCAL = "$TMPDIR/local";
+mkdir($_, 0755) or die "$_: $!" for $ROOT, $LOCAL;
+mkdir("$ROOT/$_", 0755) or die "$ROOT/$_: $!"
+    for qw(usr etc var run tmp proc sys dev root etc/systemd etc/systemd/system
+    etc/systemd/system/clusterd@web.service.d);
+symlink("usr/$_", "$ROOT/$_") or die "$ROOT/$_: $!" for qw(bin sbin lib);
+symlink('usr/lib64', "$ROOT/lib64") if -d '/usr/lib64';
+mkdir("$LOCAL/$_", 0755) or die "$LOCAL/$_: $!" for qw(bin etc etc/clusterd);
+write_file("$ROOT/etc/os-release", slurp('/usr/lib/os-release') // slurp('/etc/os-release')
+    // "ID=debian\n");
+write_file("$ROOT/etc/machine-id", '');	# systemd makes one up
+write_file("$ROOT/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
+    . "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+write_file("$ROOT/etc/group", "root:x:0:\nnogroup:x:65534:\n");
+for ([$CLUSTERD, 'clusterd'], [$CLUSTERCTL, 'clusterctl'], [$HELLO_BIN, 'hello']) {
+	write_file("$LOCAL/bin/$_->[1]", slurp($_->[0]) // die("$_->[0]: $!\n"), 0755);
+}
+
+# The units as built, their configured directories moved to /usr/local
+# (nothing changes in the default ./configure).
+my ($bindir, $confdir) = $unit{'clusterd@.service'}
+    =~ m{^ExecStart=(\S+)/clusterd -c (\S+)/%i\.conf }m
+    or BAIL_OUT('clusterd@.service: no ExecStart=BINDIR/clusterd -c DIR/%i.conf');
+for my $u (keys %unit) {
+	(my $text = $unit{$u}) =~ s{\Q$bindir\E/}{/usr/local/bin/}g;
+	$text =~ s{\Q$confdir\E/}{/usr/local/etc/clusterd/}g;
+	write_file("$ROOT/etc/systemd/system/$u", $text);
+}
+# The only change to the units: a watchdog short enough to wait for.
+my $WD = timeout(2);
+write_file("$ROOT/etc/systemd/system/clusterd\@web.service.d/test.conf",
+    "[Service]\nWatchdogSec=${WD}s\n");
+
+# The cluster: 2 hello workers that take a second to start (so that a start
+# or a rolling restart that did not wait shows), ready = notify.
+my $CONF = "$LOCAL/etc/clusterd/web.conf";
+sub config {
+	my ($env) = @_;
+	write_file($CONF, <<"END");
+[clusterd]
+workers = 2
+restart_batch = 2
+[socket:http]
+listen = 8080
+[program]
+command = /bin/sh -c "sleep 1; exec /usr/local/bin/hello"
+ready = notify
+ready_timeout = 10s
+[env]
+HELLO_NOTIFY = 1
+$env
+END
+}
+config('HELLO_STATUS = one');
+
+# --- Boot, and halt at the end whatever happens.
+my ($nspawn, $leader);
+END {
+	local $?;
+	halt() if $nspawn;
+}
+
+sub halt {
+	kill(TERM => $nspawn);	# systemd-nspawn halts the container
+	my $gone = wait_for(sub { waitpid($nspawn, WNOHANG) != 0 }, 15,
+	    'the container to halt');
+	unless ($gone) {
+		kill(KILL => $leader) if $leader;	# the whole pid namespace
+		kill(KILL => $nspawn);
+		waitpid($nspawn, 0);
+	}
+	$nspawn = undef;
+	return $gone;
+}
+
+my $out = "$TMPDIR/nspawn.out";
+$nspawn = fork() // die "fork: $!";
+if ($nspawn == 0) {
+	$ENV{SYSTEMD_NSPAWN_UNIFIED_HIERARCHY} = 1;
+	open(STDIN, '<', '/dev/null');
+	open(STDOUT, '>', $out);
+	open(STDERR, '>&', \*STDOUT);
+	setpgrp(0, 0);	# not in the test's terminal group
+	exec($NSPAWN, '-b', '-D', $ROOT, "--machine=clusterd-t-$$",
+	    '--register=no', '--keep-unit', '--console=passive',
+	    '--private-network', '--bind-ro=/usr', "--bind=$LOCAL:/usr/local")
+	    or print STDERR "cannot run $NSPAWN: $!\n";
+	POSIX::_exit(127);
+}
+
+# Commands in the container (all its namespaces), with a deadline; returns
+# (exit code or undef on timeout, output).
+sub ct {
+	my (@cmd) = @_;
+	my $log = "$TMPDIR/ct.out";
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>', $log);
+		open(STDERR, '>&', \*STDOUT);
+		exec($NSENTER, '-t', $leader, '-a', '--', @cmd)
+		    or print STDERR "cannot run $NSENTER: $!\n";
+		POSIX::_exit(127);
+	}
+	my $st;
+	my $done = wait_for(sub {
+		return 0 if waitpid($pid, WNOHANG) != $pid;
+		$st = $?;
+		return 1;
+	}, 30, "@cmd");
+	unless ($done) {
+		kill(KILL => $pid);
+		waitpid($pid, 0);
+		return (undef, slurp($log) // '');
+	}
+	return (WIFEXITED($st) ? WEXITSTATUS($st) : 128 + WTERMSIG($st), slurp($log) // '');
+}
+
+sub systemctl { return ct('/usr/bin/systemctl', @_) }
+
+sub show {
+	my ($u, @p) = @_;
+	my (undef, $text) = systemctl('show', $u, '-p', join(',', @p));
+	return { $text =~ /^(\w+)=(.*)$/mg };
+}
+
+sub status_json {
+	require JSON::PP;
+	my ($code, $text) = ct('/usr/local/bin/clusterctl', '-s',
+	    '/run/clusterd/clusterd-web.sock', 'status', '--json');
+	return eval { JSON::PP::decode_json($text) } // {};
+}
+
+# The workers that serve (old ones may still be finishing their requests
+# after a rolling restart: state stopping).
+sub serving {
+	my ($j) = @_;
+	return grep { $_->{state} ne 'stopping' } @{ $j->{workers} // [] };
+}
+
+# Their pids, sorted.
+sub serving_pids { return [sort { $a <=> $b } map { $_->{pid} } serving($_[0])] }
+
+sub journal {
+	my (undef, $text) = ct('/usr/bin/journalctl', '-u', 'clusterd@web.service',
+	    '--no-pager', '-o', 'cat');
+	return $text;
+}
+
+# The processes of the container, by host pid, whose name matches $re.
+sub ct_procs {
+	my ($re) = @_;
+	my (%kids, @found);
+	for my $dir (glob('/proc/[0-9]*')) {
+		my ($p) = $dir =~ /(\d+)$/;
+		my $st = proc_stat($p) or next;
+		push(@{ $kids{$st->{ppid}} }, [$p, $st->{comm}]);
+	}
+	my @todo = ($leader);
+	while (defined(my $p = shift @todo)) {
+		for my $k (@{ $kids{$p} // [] }) {
+			push(@todo, $k->[0]);
+			push(@found, $k->[0]) if $k->[1] =~ $re;
+		}
+	}
+	return @found;
+}
+
+# The container's PID 1 is systemd-nspawn's child named systemd; booted
+# once systemctl there says running (or degraded: some unit of the host's
+# /usr failed, which is not ours to judge).
+my ($booted, $exited);
+wait_for(sub {
+	if (waitpid($nspawn, WNOHANG) != 0) {
+		($exited, $nspawn) = (1, undef);
+		return 1;
+	}
+	($leader) = grep { ((proc_stat($_) // {})->{comm} // '') eq 'systemd' }
+	    map { split(' ', slurp($_) // '') } glob("/proc/$nspawn/task/*/children")
+	    unless $leader;
+	return 0 unless $leader;
+	my (undef, $state) = ct('/usr/bin/systemctl', 'is-system-running');
+	return $booted = $state =~ /^(running|degraded)$/m;
+}, 30, 'systemd to boot in the container');
+unless ($booted) {
+	my @lines = grep { /\S/ } split(/\n/, slurp($out) // '');
+	diag($_) for @lines;
+	plan(skip_all => 'cannot boot a container here: '
+	    . ($exited ? 'systemd-nspawn exited' : 'systemd not running within '
+	    . timeout(30) . 's') . (@lines ? ": $lines[-1]" : ''));
+}
+pass("systemd booted as PID 1 of the container (host pid $leader)");
+
+# From here on this test lives in the container's network (its port 8080).
+open(my $netns, '<', "/proc/$leader/ns/net") or BAIL_OUT("/proc/$leader/ns/net: $!");
+syscall($SETNS{$ARCH}, fileno($netns), 0x40000000) == 0	# CLONE_NEWNET
+    or BAIL_OUT("setns: $!");
+
+# --- 1. Socket activation.
+my ($code, $text) = systemctl('start', 'clusterd@web.socket');
+is($code, 0, 'systemctl start clusterd@web.socket') or diag($text);
+is(show('clusterd@web.service', 'ActiveState')->{ActiveState}, 'inactive',
+    'the service waits for a connection');
+my $answer = http_get('127.0.0.1', 8080, '/', 10) // '';
+like($answer, qr/^hello world from worker [01] \(pid \d+\)\n\z/,
+    'the first connection starts clusterd@web.service, and a worker answers it');
+my $s = show('clusterd@web.service', qw(ActiveState MainPID StatusText NRestarts));
+is($s->{ActiveState}, 'active', 'the service is active');
+is($s->{StatusText}, '2 of 2 workers ready, generation 1', 'STATUS= from clusterd');
+like(journal(), qr/adopted \[::\]:8080 \(http\) from the service manager/,
+    'clusterd adopted the socket systemd passed');
+
+# --- 2. Type=notify: systemctl start returns once every worker is ready.
+($code, $text) = systemctl('stop', 'clusterd@web.service');
+is($code, 0, 'systemctl stop clusterd@web.service') or diag($text);
+my $t0 = time();
+($code, $text) = systemctl('start', 'clusterd@web.service');
+my $took = time() - $t0;
+my $j = status_json();
+is($code, 0, 'systemctl start clusterd@web.service') or diag($text);
+ok($took >= 1, sprintf('it took %.2fs: it waited for the workers (1s to start)', $took));
+is_deeply([$j->{workers_ready}, $j->{workers_wanted}], [2, 2],
+    'when it returns, 2 of 2 workers are ready (READY=1 came after them)');
+
+# --- 3. systemctl reload: waits for the rolling restart, reports failure.
+config('HELLO_STATUS = two');
+$t0 = time();
+($code, $text) = systemctl('reload', 'clusterd@web.service');
+$took = time() - $t0;
+$j = status_json();
+is($code, 0, 'systemctl reload with a new [env]: exit 0') or diag($text, journal());
+ok($took >= 1, sprintf('it took %.2fs: it waited for the new workers', $took));
+is_deeply([map { "$_->{generation} $_->{state} " . ($_->{status} // '') }
+    serving($j)], ['2 ready two', '2 ready two'],
+    'when it returns, both workers are of generation 2, ready, with the new [env]');
+my $gen2 = serving_pids($j);
+
+write_file($CONF, (slurp($CONF) // '') =~ s/^\[clusterd\]\n/[clusterd]\nfrobnicate = 1\n/mr);
+($code, $text) = systemctl('reload', 'clusterd@web.service');
+ok($code, "a file with an error: systemctl reload fails (exit $code)");
+like(journal(), qr/web\.conf:\d+: unknown key "frobnicate"/,
+    'the journal names the file, the line and the error');
+$j = status_json();
+is_deeply(serving_pids($j), $gen2, 'nothing changed: the same workers');
+is(show('clusterd@web.service', 'ActiveState')->{ActiveState}, 'active',
+    'and the service is still active');
+
+config("HELLO_STATUS = three\nHELLO_FAIL = 1");
+($code, $text) = systemctl('reload', 'clusterd@web.service');
+ok($code, "new workers that die: the restart is rolled back and systemctl reload fails (exit $code)");
+like(journal(), qr/^clusterd: rolled back to generation \d+$/m,
+    'the journal says it was rolled back');
+$j = status_json();
+is_deeply(serving_pids($j), $gen2, 'the same workers go on');
+like(http_get('127.0.0.1', 8080) // '', qr/^hello world/, 'and answer');
+config('HELLO_STATUS = two');
+
+# --- 4. systemctl restart: the port (held by systemd) keeps answering.
+my $main = show('clusterd@web.service', 'MainPID')->{MainPID};
+my $load = start_load(8080, timeout => 10);
+wait_load($load, 10);
+($code, $text) = systemctl('restart', 'clusterd@web.service');
+is($code, 0, 'systemctl restart clusterd@web.service') or diag($text);
+my $main2 = show('clusterd@web.service', 'MainPID')->{MainPID};
+isnt($main2, $main, "a new clusterd ($main -> $main2)");
+wait_load($load, 10);
+my $r = stop_load($load);
+ok($r->{ok} >= 20, "$r->{ok} requests answered through the restart");
+is($r->{failed}, 0, 'none failed: connections waited in the socket systemd holds')
+    or diag(join("\n", @{ $r->{errors} }));
+
+# --- 5. The watchdog: clusterd pings it; one that stops is replaced.
+# systemd notes the time of each ping.
+my %pings;
+ok(wait_for(sub {
+	my $t = show('clusterd@web.service', 'WatchdogTimestampMonotonic')
+	    ->{WatchdogTimestampMonotonic};
+	$pings{$t}++ if $t;
+	return keys(%pings) >= 3;
+}, $WD * 3, 'three watchdog pings'), 'systemd sees clusterd\'s watchdog pings');
+$s = show('clusterd@web.service', qw(MainPID NRestarts));
+is_deeply([$s->{MainPID}, $s->{NRestarts}], [$main2, 0],
+    "and has not restarted it (WatchdogSec=${WD}s)");
+($code, $text) = systemctl('kill', '--kill-who=main', '-s', 'STOP', 'clusterd@web.service');
+is($code, 0, 'SIGSTOP to clusterd') or diag($text);
+my $main3;
+ok(wait_for(sub {
+	$s = show('clusterd@web.service', qw(MainPID NRestarts ActiveState));
+	$main3 = $s->{MainPID};
+	return $s->{NRestarts} >= 1 && $s->{ActiveState} eq 'active' && $main3 != $main2;
+}, $WD + 15, 'the watchdog to restart clusterd'),
+    "a stopped clusterd misses its pings, systemd aborts it and starts another ($main3)");
+like(journal(), qr/Watchdog timeout/, 'the journal says why');
+like(http_get('127.0.0.1', 8080) // '', qr/^hello world/, 'the new one answers');
+
+# --- 6. Stop: nothing left running.
+($code, $text) = systemctl('stop', 'clusterd@web.service', 'clusterd@web.socket');
+is($code, 0, 'systemctl stop clusterd@web.service clusterd@web.socket') or diag($text);
+$s = show('clusterd@web.service', qw(ActiveState Result ExecMainStatus));
+is_deeply([@$s{qw(ActiveState Result ExecMainStatus)}], ['inactive', 'success', 0],
+    'inactive, result success: clusterd exited 0');
+is_deeply([ct_procs(qr/^(clusterd|hello|sh)$/)], [],
+    'no clusterd, worker or shell left in the container');
+ok(!defined http_get('127.0.0.1', 8080), 'and nothing listens on 8080');
+
+ok(halt(), 'the container halts when systemd-nspawn is asked to');
+done_testing();
