@@ -5,8 +5,8 @@
  * must not stop the loop: everything clusterd writes to fd 1 or 2 goes
  * through one bounded queue per open file, written when the file is
  * writable. clusterd's own lines are queued while there is room and
- * counted when there is none; the count is logged as soon as the queue
- * drains. Relayed worker output (output.c) is never dropped for lack of
+ * counted when there is none; the count is logged as soon as the reader
+ * has made room again, where the lines are missing. Relayed worker output (output.c) is never dropped for lack of
  * room: a relay waits its turn (sink_wait) and, while it waits, stops
  * reading its worker's pipe, so the worker blocks as it would writing to
  * the file itself.
@@ -55,7 +55,13 @@ struct sink {
 	double		 lost_told;	/* when the loss was last said, or began */
 };
 
+/* Kept free of clusterd's ordinary lines for the count of those dropped,
+ * so that it comes out where they are missing. */
+#define SAY_ROOM	256
+
 static struct sink	 sinks[2];	/* fd 1, fd 2 (or an alias of fd 1's) */
+static int		 saying;	/* say_lost() is logging */
+static int		 exiting;	/* sink_drain_all(): whole lines only */
 static struct sink	*by_fd[3];
 static struct ev_loop	*loop;
 
@@ -239,13 +245,15 @@ serve(struct sink *k)
 /* How much to write at once. Without relays only clusterd's lines and
  * perhaps workers that share the file write to it: whole lines of at most
  * PIPE_BUF, which a pipe takes whole or not at all, so no other writer's
- * line lands inside one of ours. */
+ * line lands inside one of ours. So too at exit, where the time to write
+ * may run out: what comes out then ends with a whole line. */
 static size_t
 chunk(const struct sink *k)
 {
 	const char *p = k->buf + k->off, *nl;
 
-	if (k->len <= PIPE_BUF || (k->relays > 0 && k->kind != K_POLL))
+	if (k->len <= PIPE_BUF ||
+	    (k->relays > 0 && k->kind != K_POLL && !exiting))
 		return k->len;
 	nl = memrchr(p, '\n', PIPE_BUF);
 	return nl ? (size_t)(nl + 1 - p) : PIPE_BUF;
@@ -295,12 +303,21 @@ say_lost(struct sink *k)
 	k->lost = 0;
 	k->lost_err = 0;
 	k->lost_told = mono();
+	saying = 1;
 	if (err)
 		log_warnx("%lu line%s of output to %s dropped: %s", n,
 		    n == 1 ? "" : "s", k->name, strerror(err));
 	else
 		log_warnx("%lu log line%s dropped: %s did not take them in time "
 		    "(its reader did not keep up)", n, n == 1 ? "" : "s", k->name);
+	saying = 0;
+}
+
+/* Say what was lost once there is room again: where the lines are missing. */
+static int
+can_say(const struct sink *k)
+{
+	return k->lost && !k->failing && !saying && k->len + SAY_ROOM <= SINK_MAX;
 }
 
 void
@@ -313,18 +330,17 @@ sink_flush(struct sink *k)
 	k->busy = 1;
 	for (;;) {
 		serve(k);
-		if (k->len == 0) {
-			/* Drained: now say what was lost, if anything. */
-			if (k->lost && !k->failing)
-				say_lost(k);
-			if (k->len == 0)
-				break;
-		}
+		if (can_say(k))
+			say_lost(k);
+		if (k->len == 0)
+			break;
 		if ((r = write_some(k)) == 0 || r == 1)
 			break;	/* full: the watcher goes on */
 		if (r == -1 && TAILQ_EMPTY(&k->feeds))
 			break;
 	}
+	if (can_say(k))
+		say_lost(k);	/* the write made room */
 	k->busy = 0;
 	if (k->failing && k->lost && mono() - k->lost_told >= 60 && by_fd[2] != k)
 		say_lost(k);	/* stdout keeps failing: say so on stderr */
@@ -353,7 +369,9 @@ sink_log(const char *line, size_t n)
 
 	if (k->kind == K_CLOSED)
 		return;
-	if ((p = tail(k, n)) == NULL) {
+	if (can_say(k) && k->len + SAY_ROOM + n <= SINK_MAX)
+		say_lost(k);
+	if ((p = tail(k, n + (saying ? 0 : SAY_ROOM))) == NULL) {
 		lose(k, 1, 0);
 		return;
 	}
@@ -377,6 +395,7 @@ sink_drain_all(void)
 	double deadline = mono() + SINK_EXIT_WAIT;
 
 	loop = NULL;	/* the loop may be gone: no watchers from here on */
+	exiting = 1;
 	for (int i = 0; i < 2; i++) {
 		struct sink *k = &sinks[i];
 		struct pollfd pfd = { .fd = k->fd, .events = POLLOUT };

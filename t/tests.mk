@@ -64,3 +64,7 @@ TESTS += \
 	t/crashloop.t \
 	t/hostile.t \
 	t/fuzz-smoke.t
+
+# Issue 11: supervision never waits on a log write.
+TESTS += \
+	t/log-sink.t
