@@ -152,7 +152,7 @@ sink(struct state *s, const char *result, long long bytes, int with_quiet)
 	static char buf[1 << 18];
 	size_t len = 0;
 	long long want = bytes / LINE, fl = 0, fbad = 0, ql = 0, qbad = 0;
-	long long over_max = 0, prefixed = 0, other = 0;
+	long long over_max = 0, prefixed = 0, other = 0, flast = 0, qlast = 0;
 	static int64_t lat[100000];
 	size_t nlat = 0;
 	int qend = !with_quiet, done = 0, eof = 0;
@@ -195,8 +195,13 @@ sink(struct state *s, const char *result, long long bytes, int with_quiet)
 				prefixed++;
 			}
 			if (p[0] == 'F') {
-				if (nl - p + 1 != LINE || strtoll(p + 2, NULL, 10) != fl + 1)
+				/* Gaps show in the count; a torn line or one
+				 * out of order here. */
+				long long seq = strtoll(p + 2, NULL, 10);
+
+				if (nl - p + 1 != LINE || seq <= flast)
 					fbad++;
+				flast = seq;
 				fl++;
 			} else if (p[0] == 'Q' && p[2] == 'E') {
 				qend = 1;
@@ -204,9 +209,10 @@ sink(struct state *s, const char *result, long long bytes, int with_quiet)
 				long long seq, started, t;
 
 				if (sscanf(p, "Q %lld %lld %lld", &seq, &started, &t) != 3 ||
-				    seq != ql + 1)
+				    seq <= qlast)
 					qbad++;
 				else {
+					qlast = seq;
 					long long over = fl * LINE - started;
 
 					if (over > over_max)
@@ -238,11 +244,11 @@ result:
 				exit(1);
 			}
 			fprintf(f, "flood_lines %lld\nflood_want %lld\nflood_bad %lld\n"
-			    "quiet_lines %lld\nquiet_bad %lld\nquiet_end %d\n"
+			    "quiet_lines %lld\nquiet_last %lld\nquiet_bad %lld\nquiet_end %d\n"
 			    "overtaken_max %lld\nlat_p50_ns %lld\nlat_max_ns %lld\n"
 			    "prefixed %lld\nother %lld\nt_begin %lld\nt_done %lld\n"
 			    "flood_t_end %lld\n",
-			    fl, want, fbad, ql, qbad, qend, over_max,
+			    fl, want, fbad, ql, qlast, qbad, qend, over_max,
 			    nlat ? (long long)lat[nlat / 2] : -1,
 			    nlat ? (long long)lat[nlat - 1] : -1, prefixed, other,
 			    (long long)s->t_begin, (long long)t_done,
