@@ -52,11 +52,13 @@ PROFILES = {
     "full": dict(rounds=9, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
                  idle_windows=3, idle_secs=10.0, kills_c=200, kills_node=60,
                  kill_blocks=4, scale=(10, 100, 1000), scale_rounds=3, rss_starts=6,
-                 balance_rounds=5, balance_secs=2.0, rolling_rounds=3),
+                 balance_rounds=5, balance_secs=2.0, rolling_rounds=3,
+                 relay_rounds=7, relay_mib=256),
     "quick": dict(rounds=2, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
                   idle_windows=1, idle_secs=2.0, kills_c=10, kills_node=5,
                   kill_blocks=1, scale=(10, 100), scale_rounds=1, rss_starts=3,
-                  balance_rounds=1, balance_secs=0.5, rolling_rounds=1),
+                  balance_rounds=1, balance_secs=0.5, rolling_rounds=1,
+                  relay_rounds=2, relay_mib=32),
 }
 P = None  # the chosen profile
 
@@ -1244,6 +1246,9 @@ def report(res, args, t_total, loads):
                         f"{fc}; the seed app, which dies at SIGTERM: clusterd {fs}, PM2 reload {fp}", "0", fc == 0))
         w("![rolling restart](rolling.png)\n")
 
+    if "relay" in res:
+        report_relay(res, w, summary)
+
     head = ["## Summary: targets\n",
             "| figure | measured | target | |", "|---|---|---|---|"]
     for name, val, target, ok in summary:
@@ -1549,11 +1554,216 @@ set key top right
             log(f"gnuplot {png}: {r.stdout[-300:]}")
 
 
+# ------------------------------------------------------------- log relay
+
+RELAY = os.path.join(TOOLS, "relay")
+RELAY_KINDS = [("pipe", "plain pipe: flooder → reader"),
+               ("cat", "one more hop: flooder → cat → reader"),
+               ("clusterd", "clusterd log_prefix: flooder, quiet worker → clusterd → reader")]
+
+
+def relay_slice(kind, nbytes, rnd):
+    """One flood of nbytes through one contender; the reader's figures and
+    the CPU time of the process in the middle (cat, clusterd) meanwhile."""
+    st = os.path.join(OUT, "relay.state")
+    resf = os.path.join(OUT, f"relay-{kind}-{rnd}.result")
+    with open(st, "wb") as f:
+        f.write(b"\0" * 4096)
+    if os.path.exists(resf):
+        os.unlink(resf)
+    r, w = os.pipe()
+    procs = []
+    mid = None
+    try:
+        procs.append(subprocess.Popen([RELAY, "sink", st, resf, str(nbytes),
+                                       "1" if kind == "clusterd" else "0"], stdin=r))
+        os.close(r)
+        if kind == "pipe":
+            procs.append(subprocess.Popen([RELAY, "flood", st, str(nbytes)], stdout=w))
+        elif kind == "cat":
+            r2, w2 = os.pipe()
+            mid = subprocess.Popen(["cat"], stdin=r2, stdout=w)
+            procs.append(subprocess.Popen([RELAY, "flood", st, str(nbytes)], stdout=w2))
+            os.close(r2)
+            os.close(w2)
+        else:
+            conf = os.path.join(OUT, "relay.conf")
+            with open(conf, "w") as f:
+                f.write("[clusterd]\nlog_prefix = yes\n")
+            logf = os.path.join(OUT, f"relay-clusterd-{rnd}.log")
+            with open(logf, "w") as lf:
+                mid = subprocess.Popen([CLUSTERD, "-c", conf, "-n", "2", "-l", "none",
+                                        "-s", os.path.join(OUT, "ctl-relay.sock"), "--",
+                                        RELAY, "worker", st, str(nbytes)],
+                                       stdout=w, stderr=lf)
+            end = time.monotonic() + 30
+            while "2 workers ready" not in read(logf):
+                if time.monotonic() > end or mid.poll() is not None:
+                    raise RuntimeError(f"relay: clusterd did not start: {read(logf)[-300:]}")
+                time.sleep(0.01)
+        os.close(w)
+        w = None
+        time.sleep(0.2)     # every process at its first read or wait_go()
+        cpu0 = task_ns(mid.pid) if mid else 0
+        subprocess.run([RELAY, "go", st], check=True)
+        end = time.monotonic() + 300
+        while not os.path.exists(resf) or not read(resf).endswith("\n") or \
+                "flood_t_end" not in read(resf):
+            if time.monotonic() > end:
+                raise RuntimeError(f"relay: {kind}: no result in 300 s")
+            time.sleep(0.005)
+        cpu = (task_ns(mid.pid) - cpu0) if mid else 0
+        d = {k: int(v) for k, v in (l.split() for l in read(resf).splitlines())}
+        d["cpu_ns"] = cpu
+        d["secs"] = (d["t_done"] - d["t_begin"]) / 1e9
+        d["mbps"] = d["flood_lines"] * 100 / d["secs"] / 1e6
+        return d
+    finally:
+        if w is not None:
+            os.close(w)
+        if mid is not None and kind == "clusterd":
+            mid.terminate()
+            try:
+                mid.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                mid.kill()
+        for p in procs[1:] + ([mid] if mid is not None else []) + procs[:1]:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+def bench_relay(res):
+    nbytes = P["relay_mib"] << 20
+    log(f"relay: {P['relay_rounds']} rounds of {P['relay_mib']} MiB through each contender")
+    load0 = read("/proc/loadavg").split()[:3]
+    out = {k: [] for k, _ in RELAY_KINDS}
+    order = [k for k, _ in RELAY_KINDS]
+    for rnd in range(P["relay_rounds"]):
+        for kind in order[rnd % 3:] + order[:rnd % 3]:
+            d = relay_slice(kind, nbytes, rnd)
+            out[kind].append(d)
+            log(f"relay: round {rnd + 1} {kind}: {d['mbps']:.0f} MB/s, cpu "
+                f"{d['cpu_ns'] / 1e6:.0f} ms, lines {d['flood_lines']}/{d['flood_want']}"
+                + (f", quiet {d['quiet_lines']}, overtaken {d['overtaken_max']}" if kind == "clusterd" else ""))
+    res["relay"] = dict(rounds=out, mib=P["relay_mib"],
+                        loads=[" ".join(load0), " ".join(read("/proc/loadavg").split()[:3])])
+
+
+def report_relay(res, w, summary):
+    rl = res["relay"]
+    rr = rl["rounds"]
+    w("## Log relay (log_prefix)\n")
+    w(f"`bench/relay.c`: a flooder writes {rl['mib']} MiB of 100-byte numbered lines, 16 KiB "
+      "per write(), into a reader that checks every line (number, length, order) and counts "
+      "them; each round (order rotating) the same flood goes through a plain pipe, through "
+      "`cat` (one more hop: the least a relay can cost) and through clusterd with "
+      "`log_prefix = yes`, where a second worker writes a short line every 10 ms. Throughput: "
+      "flood bytes from its first write() to the reader's receipt of the last line. CPU: the "
+      "middle process's own time (schedstat) over the flood. \"Overtaken\": how much flood "
+      "output whose write() began after a quiet line was written reached the reader before "
+      "that line (exact, through counters the writers share); one relay buffer is 64 KiB. "
+      f"Load average of the machine at the start / end of this part: {rl['loads'][0]} / "
+      f"{rl['loads'][1]}.\n")
+    w("| contender | MB/s median | min–max | ratio to plain pipe, median | min–max | "
+      "CPU ms median | lines lost |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    pipe = [d["mbps"] for d in rr["pipe"]]
+    for kind, label in RELAY_KINDS:
+        m = [d["mbps"] for d in rr[kind]]
+        ratio = ratios(m, pipe)
+        lost = sum(d["flood_want"] - d["flood_lines"] for d in rr[kind])
+        cpu = [d["cpu_ns"] / 1e6 for d in rr[kind]]
+        w(f"| {label} | {median(m):.0f} | {spread(m, '{:.0f}')} | "
+          + ("(reference) | " if kind == "pipe" else f"{median(ratio):.3f} | {spread(ratio, '{:.3f}')} | ")
+          + ("- | " if kind == "pipe" else f"{median(cpu):.0f} | ")
+          + f"{lost} |")
+    cd = rr["clusterd"]
+    thr = ratios([d["mbps"] for d in cd], pipe)
+    catr = ratios([d["mbps"] for d in rr["cat"]], pipe)
+    cpu = ratios([d["cpu_ns"] for d in cd], [d["cpu_ns"] for d in rr["cat"]])
+    lost = sum(d["flood_want"] - d["flood_lines"] for d in cd)
+    torn = sum(d["flood_bad"] + d["quiet_bad"] for d in rr["clusterd"])
+    qlost = sum(d["quiet_last"] - d["quiet_lines"] + d["quiet_bad"] + (0 if d["quiet_end"] else 1)
+                for d in cd)
+    quiet = sum(d["quiet_lines"] for d in cd)
+    over = max(d["overtaken_max"] for d in cd)
+    lat50 = median([d["lat_p50_ns"] / 1e6 for d in cd])
+    latmax = max(d["lat_max_ns"] / 1e6 for d in cd)
+    w("")
+    w(f"Per round: clusterd / plain pipe **{median(thr):.3f}** ({spread(thr, '{:.3f}')}), "
+      f"cat / plain pipe {median(catr):.3f} ({spread(catr, '{:.3f}')}); clusterd's CPU / cat's "
+      f"**{median(cpu):.2f}** ({spread(cpu)}). The quiet worker: {quiet} lines, "
+      f"delay median {lat50:.2f} ms, max {latmax:.1f} ms; overtaken by at most "
+      f"{over / 1024:.1f} KiB of flood output written after it.\n")
+    summary.append(("log relay throughput: clusterd log_prefix / plain pipe",
+                    f"{median(thr):.3f} ({spread(thr, '{:.3f}')}); cat / plain pipe {median(catr):.3f}",
+                    "≥ 0.9", median(thr) >= 0.9))
+    summary.append(("log relay CPU: clusterd / cat, same bytes",
+                    f"{median(cpu):.2f} ({spread(cpu)})", "≤ 1.2", median(cpu) <= 1.2))
+    summary.append(("log relay: lines lost (flooder and quiet worker), all rounds",
+                    f"{lost + qlost}" + (f" ({torn} torn or out of order)" if torn else ""),
+                    "0", lost + qlost + torn == 0))
+    summary.append(("log relay: flood output overtaking a quiet line, max",
+                    f"{over / 1024:.1f} KiB (delay max {latmax:.1f} ms)", "≤ 64 KiB (one buffer)",
+                    over <= 65536))
+
+
+def merge_results(old, new, parts):
+    """--only: the new sections and summary rows into the RESULTS.md of the
+    last full run, the rest left as it was."""
+    def blocks(text):
+        head, out, cur = [], [], None
+        for line in text.splitlines():
+            if line.startswith("## "):
+                cur = [line]
+                out.append(cur)
+            elif cur is None:
+                head.append(line)
+            else:
+                cur.append(line)
+        return head, out
+
+    ohead, oblocks = blocks(old)
+    _, nblocks = blocks(new)
+    title = lambda b: b[0][3:].strip()  # noqa: E731
+    nsum = next((b for b in nblocks if title(b) == "Summary: targets"), [])
+    rows = [l for l in nsum if l.startswith("| ") and not l.startswith("| figure")]
+    for b in oblocks:
+        if title(b) != "Summary: targets":
+            continue
+        for r in rows:
+            name = r.split(" | ")[0]
+            i = next((i for i, l in enumerate(b) if l.split(" | ")[0] == name), None)
+            if i is not None:
+                b[i] = r
+            else:
+                last = max(i for i, l in enumerate(b) if l.startswith("|"))
+                b.insert(last + 1, r)
+    for nb in nblocks:
+        if title(nb) in ("Summary: targets", "Misses and what the measurements say"):
+            continue
+        i = next((i for i, b in enumerate(oblocks) if title(b) == title(nb)), None)
+        if i is not None:
+            oblocks[i] = nb
+        else:
+            oblocks.append(nb)
+    note = (f"Partly updated: {', '.join(sorted(parts))} by `{os.environ.get('BENCH_COMMAND', 'bench.py')}` "
+            f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (their sections and summary rows; "
+            "the rest is from the run above).")
+    ohead = [l for l in ohead if not l.startswith("Partly updated: ")]
+    while ohead and not ohead[-1].strip():
+        ohead.pop()
+    ohead += ["", note, ""]
+    return "\n".join(ohead + [l for b in oblocks for l in b]) + "\n"
+
+
 # -------------------------------------------------------------------- main
 
 BENCHES = [("throughput", bench_throughput), ("memory", bench_memory_idle),
            ("respawn", bench_respawn), ("scale", bench_scale),
-           ("balance", bench_balance), ("rolling", bench_rolling)]
+           ("balance", bench_balance), ("rolling", bench_rolling),
+           ("relay", bench_relay)]
 
 
 def snapshot_binaries():
@@ -1623,6 +1833,9 @@ def main():
     plots(res)
     md = report(res, args, res["seconds"], res["loads"])
     dest = os.path.join(BENCH, "RESULTS.md")
+    if only and os.path.exists(dest):
+        with open(dest) as f:
+            md = merge_results(f.read(), md, only)
     with open(dest, "w") as f:
         f.write(md)
     log(f"wrote {dest} in {(time.monotonic() - t0) / 60:.1f} minutes")

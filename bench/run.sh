@@ -16,10 +16,21 @@ peers=$bench/.peers
 
 say() { echo "bench: $*"; }
 
+# --only relay needs none of the peers: no wrk, node or PM2 to install.
+peers_needed=yes
+prev=
+for a in "$@"; do
+	case $prev$a in
+	--onlyrelay|--only=relay) peers_needed= ;;
+	esac
+	prev=$a
+done
+
 # Debian packages: command -> package
 missing=
-for pair in wrk:wrk gnuplot:gnuplot-nox node:nodejs npm:npm python3:python3 \
-    strace:strace; do
+pairs="wrk:wrk gnuplot:gnuplot-nox node:nodejs npm:npm python3:python3 strace:strace"
+[ -n "$peers_needed" ] || pairs="python3:python3"
+for pair in $pairs; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
 if [ -n "$missing" ]; then
@@ -32,7 +43,7 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
-if [ ! -x "$peers/node_modules/.bin/pm2" ]; then
+if [ -n "$peers_needed" ] && [ ! -x "$peers/node_modules/.bin/pm2" ]; then
 	say "installing PM2 from npm into $peers (not committed)"
 	mkdir -p "$peers"
 	npm install --silent --no-audit --no-fund --prefix "$peers" pm2 >/dev/null
@@ -40,7 +51,7 @@ fi
 
 # The helpers, optimised as any server would be.
 mkdir -p "$top_builddir/bench"
-for t in minimal respawn loadgen spawnwatch; do
+for t in minimal respawn loadgen spawnwatch relay; do
 	if [ ! -x "$top_builddir/bench/$t" ] ||
 	    [ "$bench/$t.c" -nt "$top_builddir/bench/$t" ] ||
 	    [ "$bench/procev.h" -nt "$top_builddir/bench/$t" ]; then

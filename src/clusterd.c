@@ -8,6 +8,7 @@
 #include "config.h"
 #include "inherit.h"
 #include "log.h"
+#include "sink.h"
 #include "supervisor.h"
 
 int
@@ -19,6 +20,7 @@ main(int argc, char **argv)
 	int status;
 
 	log_init();
+	sink_init();
 	cli_parse(&cli, argc, argv);
 	log_set_verbosity(cli.verbosity);
 	inherit_scan();

@@ -5,6 +5,9 @@
  * sd-daemon(3) "<N>" priority so the journal files it at the right level;
  * on a terminal lines carry a timestamp; otherwise (pipes, files, tests)
  * they are plain "clusterd: message" lines.
+ *
+ * clusterd hands each line to its sink (sink.c), which never blocks;
+ * clusterctl, and clusterd before the sink is set up, write it directly.
  */
 
 #include <errno.h>
@@ -19,6 +22,7 @@
 
 static int verbosity = LOG_LVL_INFO;
 static enum { OUT_PLAIN, OUT_TTY, OUT_JOURNAL } out = OUT_PLAIN;
+static void (*writer)(const char *, size_t);
 
 static int
 stderr_is_journal(void)
@@ -42,6 +46,12 @@ log_init(void)
 		out = OUT_JOURNAL;
 	else if (isatty(STDERR_FILENO))
 		out = OUT_TTY;
+}
+
+void
+log_set_writer(void (*w)(const char *, size_t))
+{
+	writer = w;
 }
 
 void
@@ -80,8 +90,10 @@ vlog(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 	if (n >= sizeof(buf) - 1)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
-	/* One write per line, so lines from several processes never interleave. */
-	(void)!write(STDERR_FILENO, buf, n);
+	if (writer)
+		writer(buf, n);
+	else	/* one write per line: lines of several processes never interleave */
+		(void)!write(STDERR_FILENO, buf, n);
 }
 
 #define LOGFN(name, lvl, witherr)				\

@@ -1,140 +1,171 @@
 /*
- * Worker output with prefixes. Lines are written whole, each with one
- * write, so lines of different workers never interleave mid-line. A line
- * longer than OUTPUT_LINE_MAX goes out in pieces of that size.
+ * Worker output with prefixes (log_prefix), relayed to clusterd's stdout
+ * or stderr through its sink (sink.c).
+ *
+ * A relay reads its pipe in reads of up to OUTPUT_PIECE bytes and moves
+ * whole lines, each with its prefix, into the sink's queue, many at a
+ * time, so a flood costs a few system calls per 64 KiB. Only whole lines
+ * (or pieces of OUTPUT_PIECE bytes of a longer one) enter the queue, so
+ * lines of different workers never interleave mid-line.
+ *
+ * When the sink is slow the relay waits its turn for room and, once its
+ * buffer is full, stops reading: the pipe fills and the worker blocks in
+ * write(), as it would writing to the file itself. Nothing is dropped.
+ * Relays waiting for room are served in the order they asked, each with
+ * at most what it holds: a quiet worker's line waits behind at most one
+ * buffer of each busier worker.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "output.h"
+#include "sink.h"
 #include "spawn.h"
+#include "strv.h"
 #include "util.h"
 
-/*
- * Where lines go without ever blocking clusterd: a socket (the journal) is
- * written with MSG_DONTWAIT; a pipe or terminal through a second,
- * non-blocking open of it (/proc/self/fd/N: its own file status flags, so
- * the shared descriptor stays as it was); a regular file as it is (it
- * never blocks, and reopening would lose O_APPEND).
- */
-static struct sink {
-	int		 fd;
-	int		 sock;
-	int		 ready;
-} sinks[3];
+/* Read at close, beyond the buffer: a pipe holds 64 KiB unless its
+ * writer enlarged it (F_SETPIPE_SZ, 1 MiB for unprivileged users). */
+#define OUTPUT_CLOSE_MAX	(1024 * 1024 + OUTPUT_PIECE)
 
-static unsigned long dropped;
-static double dropped_told;
+struct relay {
+	struct sink_feed feed;
+	struct sink	*sink;
+	struct output	*o;		/* NULL once closed: written, then freed */
+	struct ev_loop	*loop;
+	char		 head[48];	/* "worker ID (pid PID): " */
+	size_t		 hlen;
+	char		*buf;		/* read, not yet queued: buf[off, off + len) */
+	size_t		 off, len, size;
+};
 
-static struct sink *
-sink(int to)
+/* Buffers of relays that had nothing left, for the next read: a flood
+ * would otherwise cost a malloc and a free per read. */
+static char	*spare[4];
+static size_t	 nspare;
+
+static void
+buf_get(struct relay *r)
 {
-	struct sink *k = &sinks[to];
-	struct stat st;
-	char path[32];
-
-	if (k->ready)
-		return k;
-	k->ready = 1;
-	k->fd = to;
-	if (fstat(to, &st) == -1)
-		return k;
-	k->sock = S_ISSOCK(st.st_mode);
-	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", to);
-		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-
-		if (fd != -1)
-			k->fd = fd;
-	}
-	return k;
+	r->buf = nspare > 0 ? spare[--nspare] : xmalloc(OUTPUT_PIECE);
+	r->size = OUTPUT_PIECE;
+	r->off = r->len = 0;
 }
 
 static void
-emit(struct output *o, const char *line, size_t n)
+buf_put(struct relay *r)
 {
-	struct sink *k = sink(o->to);
-	char head[64];
-	struct iovec iov[3];
-	int hn = snprintf(head, sizeof(head), "worker %u (pid %d): ", o->id, (int)o->pid);
-	ssize_t r;
-
-	iov[0] = (struct iovec){ head, (size_t)hn };
-	iov[1] = (struct iovec){ (void *)line, n };
-	iov[2] = (struct iovec){ "\n", 1 };
-	if (k->sock) {
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
-
-		r = sendmsg(k->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} else
-		r = writev(k->fd, iov, 3);	/* <= PIPE_BUF: whole or not at all */
-	if (r == -1 && errno != EINTR)
-		dropped++;
+	if (r->size == OUTPUT_PIECE && nspare < sizeof(spare) / sizeof(spare[0]))
+		spare[nspare++] = r->buf;
+	else
+		free(r->buf);
+	r->buf = NULL;
+	r->size = 0;
 }
 
-void
-output_report(int final)
-{
-	double now = mono_now();
-
-	/* One line a minute at most, and a last one at exit. */
-	if (dropped == 0)
-		return;
-	if (dropped_told == 0)
-		dropped_told = now;	/* the minute starts at the first loss */
-	if (!final && now - dropped_told < 60)
-		return;
-	log_warnx("worker output: %lu line%s dropped: the reader of clusterd's "
-	    "output did not keep up", dropped, dropped == 1 ? "" : "s");
-	dropped = 0;
-	dropped_told = now;
-}
-
-/* Read what is there and write out the whole lines: 1 more may come,
- * 0 nothing now, -1 end of file. */
+/* Read once into the buffer: >0 read, 0 nothing now (or no room), -1 end. */
 static int
-drain(struct output *o)
+fill(struct relay *r, int fd)
 {
 	ssize_t n;
-	char *start, *nl;
 
-	n = read(o->io.fd, o->buf + o->len, sizeof(o->buf) - o->len);
+	if (r->buf == NULL)
+		buf_get(r);
+	if (r->off + r->len == r->size && r->off > 0) {
+		memmove(r->buf, r->buf + r->off, r->len);
+		r->off = 0;
+	}
+	if (r->off + r->len == r->size)
+		return 0;
+	n = read(fd, r->buf + r->off + r->len, r->size - r->off - r->len);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0)
 		return -1;
-	o->len += (size_t)n;
-	start = o->buf;
-	while ((nl = memchr(start, '\n', o->len - (size_t)(start - o->buf))) != NULL) {
-		emit(o, start, (size_t)(nl - start));
-		start = nl + 1;
-	}
-	o->len -= (size_t)(start - o->buf);
-	memmove(o->buf, start, o->len);
-	if (o->len == sizeof(o->buf)) {
-		emit(o, o->buf, o->len);
-		o->len = 0;
-	}
+	r->len += (size_t)n;
 	return 1;
+}
+
+static void
+relay_free(struct relay *r)
+{
+	sink_unwait(r->sink, &r->feed);
+	sink_use(r->sink, -1);
+	if (r->buf)
+		buf_put(r);
+	free(r);
+}
+
+/* Move whole lines into the sink's queue while it has room: a line, a
+ * piece of OUTPUT_PIECE bytes of a longer one, or, once the pipe is
+ * closed, the last line without its newline. */
+static void
+pump(struct sink_feed *f)
+{
+	struct relay *r = container_of(f, struct relay, feed);
+	size_t room, used = 0, n, adv;
+	char *q = sink_space(r->sink, &room), *p, *nl;
+	int more = 0;
+
+	while (r->len > 0) {
+		p = r->buf + r->off;
+		n = r->len < OUTPUT_PIECE ? r->len : OUTPUT_PIECE;
+		if ((nl = memchr(p, '\n', n)) != NULL)
+			adv = (size_t)(nl - p) + 1, n = adv - 1;
+		else if (n == OUTPUT_PIECE || r->o == NULL)
+			adv = n;
+		else
+			break;	/* the rest of the line is still to come */
+		if (q == NULL || used + r->hlen + n + 1 > room) {
+			more = 1;
+			break;
+		}
+		memcpy(q + used, r->head, r->hlen);
+		memcpy(q + used + r->hlen, p, n);
+		q[used + r->hlen + n] = '\n';
+		used += r->hlen + n + 1;
+		r->off += adv;
+		r->len -= adv;
+	}
+	if (used > 0)
+		sink_commit(r->sink, used);
+	if (r->len == 0 && r->buf)
+		buf_put(r);
+	if (more)
+		sink_wait(r->sink, f);
+	else if (r->o == NULL) {
+		relay_free(r);
+		return;
+	}
+	/* Room again in the buffer: read the pipe again. */
+	if (r->o && !ev_is_active(&r->o->io) && (r->buf == NULL ||
+	    r->len < r->size))
+		ev_io_start(r->loop, &r->o->io);
 }
 
 static void
 output_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct output *o = container_of(io, struct output, io);
+	struct relay *r = o->relay;
+	int n;
 
 	(void)revents;
-	if (drain(o) == -1)
+	if ((n = fill(r, io->fd)) == -1) {
 		output_close(loop, o);
-	if (dropped)
-		output_report(0);
+		return;
+	}
+	if (r->len == r->size)
+		ev_io_stop(loop, io);	/* full: the pipe fills, the worker waits */
+	if (n > 0) {
+		sink_wait(r->sink, &r->feed);
+		sink_flush(r->sink);
+	}
 }
 
 int
@@ -150,6 +181,7 @@ output_open(struct output *o, int to, int *child_end)
 	p[0] = spawn_park_fd(p[0]);	/* clusterd's end, kept for the worker's life */
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	o->io.fd = p[0];
+	o->open = 1;
 	*child_end = p[1];
 	return 0;
 }
@@ -157,8 +189,20 @@ output_open(struct output *o, int to, int *child_end)
 void
 output_start(struct ev_loop *loop, struct output *o, unsigned id, pid_t pid)
 {
-	o->id = id;
-	o->pid = pid;
+	struct relay *r;
+	int n;
+
+	if (!o->open)
+		return;
+	r = xcalloc(1, sizeof(*r));
+	r->feed.pump = pump;
+	r->sink = sink_of(o->to);
+	sink_use(r->sink, 1);
+	r->o = o;
+	r->loop = loop;
+	n = snprintf(r->head, sizeof(r->head), "worker %u (pid %d): ", id, (int)pid);
+	r->hlen = n > 0 && (size_t)n < sizeof(r->head) ? (size_t)n : 0;
+	o->relay = r;
 	ev_io_set(&o->io, o->io.fd, EV_READ);
 	ev_io_start(loop, &o->io);
 }
@@ -166,15 +210,41 @@ output_start(struct ev_loop *loop, struct output *o, unsigned id, pid_t pid)
 void
 output_close(struct ev_loop *loop, struct output *o)
 {
-	if (o->io.fd < 0)
+	struct relay *r = o->relay;
+
+	if (!o->open)
 		return;
-	/* What the worker wrote before it died may still be in the pipe. */
-	for (int i = 0; i < 64 && drain(o) == 1; i++)
-		;
-	if (o->len > 0)
-		emit(o, o->buf, o->len);
-	o->len = 0;
+	o->open = 0;
 	ev_io_stop(loop, &o->io);
+	/* What the worker wrote before it died may still be in the pipe. */
+	while (r && r->off + r->len < OUTPUT_CLOSE_MAX) {
+		if (r->buf && r->off + r->len == r->size) {
+			r->size = r->size * 2 < OUTPUT_CLOSE_MAX ?
+			    r->size * 2 : OUTPUT_CLOSE_MAX;
+			r->buf = realloc(r->buf, r->size);
+			if (r->buf == NULL)
+				fatal(1, "realloc");
+		}
+		if (fill(r, o->io.fd) != 1)
+			break;
+	}
 	close(o->io.fd);
 	o->io.fd = -1;
+	o->relay = NULL;
+	if (r == NULL)
+		return;
+	r->o = NULL;
+	if (r->len == 0) {
+		relay_free(r);
+		return;
+	}
+	sink_wait(r->sink, &r->feed);
+	sink_flush(r->sink);
+}
+
+void
+output_report(int final)
+{
+	if (final)
+		sink_report();
 }

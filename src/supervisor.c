@@ -21,6 +21,7 @@
 #include "log.h"
 #include "rundir.h"
 #include "sdnotify.h"
+#include "sink.h"
 #include "steer.h"
 #include "supervisor.h"
 #include "util.h"
@@ -608,6 +609,7 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 	sup->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD);
 	if (sup->loop == NULL)
 		fatalx(1, "cannot initialise libev");
+	sink_start(sup->loop);
 	sup->started = mono_now();
 	/* Signals first: a TERM that arrives while sockets are being bound
 	 * must stop clusterd in order, not kill it with the default action. */

@@ -1,9 +1,9 @@
 # Worker output (decisions5 "Worker output", CONTRACT §2): inherited by
 # default; with log_prefix = yes each worker's stdout and stderr go through
 # pipes and come out on clusterd's stdout and stderr as
-# "worker ID (pid PID): line", whole lines only, long lines in 4096-byte
-# pieces, a last unterminated line at exit; a reader that stops reading
-# never blocks clusterd.
+# "worker ID (pid PID): line", whole lines only, lines longer than 64 KiB
+# in pieces, a last unterminated line at exit; a reader that stops reading
+# never blocks clusterd: the workers wait instead (issue 11, t/log-sink.t).
 use strict;
 use warnings;
 use FindBin;
@@ -88,10 +88,9 @@ for my $id (0, 1) {
 	    ["out one from $id", "partial $id", "tail end $id"],
 	    "worker $id stdout: whole lines, the split one joined, the last one without newline written at exit");
 	my @pieces = grep { /^\d{5}/ } @text;
-	# Pieces of 4032 bytes: with the prefix each fits PIPE_BUF, so a
-	# write to a pipe is whole or nothing.
-	is_deeply([map { length } @pieces], [4032, 4032, 1936],
-	    "worker $id: the 10000-byte line in pieces of 4032");
+	# Up to 64 KiB a line goes out whole.
+	is_deeply([map { length } @pieces], [10000],
+	    "worker $id: the 10000-byte line whole");
 	is(join('', @pieces), $long, "worker $id: nothing of it lost");
 	is_deeply([map { $_->[1] } @{ $e->{$id} // [] }],
 	    ["err one from $id", "wrote part $id", "err two from $id"],
@@ -148,7 +147,9 @@ kill TERM => $c->pid;
 is(wait_exit($c), 0, 'exit 0');
 
 # 3. A worker floods stdout; clusterd's stdout is a FIFO nobody reads.
-# clusterd keeps answering clusterctl at once, and stops at once.
+# The workers are held back (they block in write(), as they would on the
+# FIFO itself), clusterd sleeps meanwhile, keeps answering clusterctl at
+# once, and stops at once.
 my $fifo = "$TMPDIR/out.fifo";
 mkfifo($fifo, 0600) or die "mkfifo: $!";
 sysopen(my $rd, $fifo, O_RDONLY | O_NONBLOCK) or die "$fifo: $!";
@@ -161,12 +162,20 @@ $c = start_clusterd(binary => $^X, args => ['-e',
     '--', 'perl', '-e', $flood]);
 @w = wait_workers($c->pid, 2, 5, 'perl');
 is(scalar(@w), 2, 'two flooding workers');
-# Let the FIFO fill: the workers write far more than its 64 KiB.
+# The FIFO, clusterd's queue and the pipes fill; then the workers wait.
 ok(wait_for(sub {
-	my ($wchar) = (slurp("/proc/$w[0]/io") // '') =~ /^wchar: (\d+)/m;
-	($wchar // 0) > 4 << 20;
-}, 3, 'a worker to write 4 MiB'),
-    'the workers write on (4 MiB and more): clusterd drains their pipes');
+	!grep { (slurp("/proc/$_/wchan") // '') !~ /pipe_write/ } @w
+}, 10, 'both workers blocked in write()'),
+    'backpressure: the workers wait in write() on their pipes');
+my @wchar = map { (slurp("/proc/$_/io") // '') =~ /^wchar: (\d+)/m ? $1 : -1 } @w;
+ok(!grep({ $_ < 0 || $_ > 4 << 20 } @wchar),
+    'having written less than 4 MiB each: nothing was read and dropped')
+    or diag("wchar: @wchar");
+my ($t0, $cpu0) = (time(), proc_cpu($c->pid));
+sleep(1);
+my $cpu = (proc_cpu($c->pid) // 9) - ($cpu0 // 0);
+ok($cpu < 0.2 * (time() - $t0), 'clusterd idle meanwhile')
+    or diag(sprintf('%.2f s of CPU in %.2f s', $cpu, time() - $t0));
 my @took;
 for (1 .. 5) {
 	my $t = time();
@@ -178,7 +187,8 @@ for (1 .. 5) {
 my ($max) = sort { $b <=> $a } @took;
 ok(($max // 9) < timeout(1), 'each in well under a second')
     or diag("took: @took");
-# The reader goes away: SIGPIPE/EPIPE must not kill clusterd.
+# The reader goes away: SIGPIPE/EPIPE must not kill clusterd; what the
+# workers write now is dropped, and counted.
 close($rd);
 my ($code) = clusterctl($ctl, 'status');
 is($code, 0, 'the FIFO reader gone: clusterd still answers');

@@ -88,3 +88,7 @@ TESTS += \
 # systemd (booted with systemd-nspawn).
 TESTS += \
 	t/systemd.t
+
+# Issue 11: supervision never waits on a log write.
+TESTS += \
+	t/log-sink.t

@@ -1,0 +1,415 @@
+/*
+ * The sinks: clusterd's stdout and stderr, written without ever blocking.
+ *
+ * A stalled reader (journald, a docker log driver, a pipe nobody reads)
+ * must not stop the loop: everything clusterd writes to fd 1 or 2 goes
+ * through one bounded queue per open file, written when the file is
+ * writable. clusterd's own lines are queued while there is room and
+ * counted when there is none; the count is logged as soon as the reader
+ * has made room again, where the lines are missing. Relayed worker output (output.c) is never dropped for lack of
+ * room: a relay waits its turn (sink_wait) and, while it waits, stops
+ * reading its worker's pipe, so the worker blocks as it would writing to
+ * the file itself.
+ *
+ * The descriptors 1 and 2 share their open file description with whoever
+ * started clusterd, so O_NONBLOCK is never set on them: a socket (the
+ * journal) is written with MSG_DONTWAIT; a pipe or terminal through a
+ * second, non-blocking open of it (/proc/self/fd/N); a regular file as it
+ * is (it never blocks, and reopening would lose O_APPEND). A pipe that
+ * cannot be reopened (another user's) is written a PIPE_BUF at a time
+ * after poll() says there is room: no write of that size then blocks,
+ * unless another process fills the pipe between the two calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sink.h"
+#include "strv.h"
+#include "util.h"
+
+enum sink_kind { K_CLOSED, K_FILE, K_NONBLOCK, K_SOCKET, K_POLL };
+
+struct sink {
+	ev_io		 io;		/* EV_WRITE while bytes wait for room */
+	const char	*name;		/* "stdout", "stderr" */
+	enum sink_kind	 kind;
+	int		 fd;		/* what we write to */
+	int		 relays;	/* relays using it: write in big batches */
+	int		 busy;		/* in sink_flush: no reentry */
+	int		 failing;	/* the last write failed */
+	char		*buf;		/* the queue: buf[off, off + len) */
+	size_t		 off, len;
+	TAILQ_HEAD(, sink_feed) feeds;	/* relays waiting for room, in turn */
+	unsigned long	 lost;		/* lines dropped since last said */
+	int		 lost_err;	/* why: 0 no room, else errno */
+	double		 lost_told;	/* when the loss was last said, or began */
+};
+
+/* Kept free of clusterd's ordinary lines for the count of those dropped,
+ * so that it comes out where they are missing. */
+#define SAY_ROOM	256
+
+static struct sink	 sinks[2];	/* fd 1, fd 2 (or an alias of fd 1's) */
+static int		 saying;	/* say_lost() is logging */
+static int		 exiting;	/* sink_drain_all(): whole lines only */
+static struct sink	*by_fd[3];
+static struct ev_loop	*loop;
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+setup(struct sink *k, int fd, const char *name)
+{
+	struct stat st;
+	char path[32];
+	int nfd;
+
+	k->name = name;
+	k->fd = fd;
+	TAILQ_INIT(&k->feeds);
+	if (fstat(fd, &st) == -1) {
+		/* Closed: never write to whatever gets the number later. */
+		k->kind = K_CLOSED;
+		k->fd = -1;
+		return;
+	}
+	if (S_ISSOCK(st.st_mode))
+		k->kind = K_SOCKET;
+	else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		nfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (nfd != -1) {
+			k->kind = K_NONBLOCK;
+			k->fd = nfd;
+		} else if (S_ISFIFO(st.st_mode))
+			k->kind = K_POLL;
+		else
+			k->kind = K_FILE;	/* /dev/null and the like */
+	} else
+		k->kind = K_FILE;
+}
+
+static void	write_cb(struct ev_loop *, ev_io *, int);
+
+void
+sink_init(void)
+{
+	struct stat a, b;
+
+	setup(&sinks[0], STDOUT_FILENO, "stdout");
+	by_fd[1] = &sinks[0];
+	/* 2>&1, or both the journal: one queue, so lines never interleave. */
+	if (sinks[0].kind != K_CLOSED && fstat(STDOUT_FILENO, &a) == 0 &&
+	    fstat(STDERR_FILENO, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		by_fd[2] = &sinks[0];
+	else {
+		setup(&sinks[1], STDERR_FILENO, "stderr");
+		by_fd[2] = &sinks[1];
+	}
+	for (int i = 0; i < 2; i++)
+		ev_io_init(&sinks[i].io, write_cb, sinks[i].fd, EV_WRITE);
+	log_set_writer(sink_log);
+	atexit(sink_drain_all);
+}
+
+void
+sink_start(struct ev_loop *l)
+{
+	loop = l;
+	for (int i = 0; i < 2; i++)
+		sink_flush(&sinks[i]);
+}
+
+struct sink *
+sink_of(int fd)
+{
+	return by_fd[fd == 1 ? 1 : 2];
+}
+
+void
+sink_use(struct sink *k, int delta)
+{
+	k->relays += delta;
+}
+
+static unsigned long
+count_lines(const char *p, size_t n)
+{
+	unsigned long lines = 0;
+	const char *nl;
+
+	while (n > 0 && (nl = memchr(p, '\n', n)) != NULL) {
+		lines++;
+		n -= (size_t)(nl + 1 - p);
+		p = nl + 1;
+	}
+	return lines + (n > 0);
+}
+
+static void
+lose(struct sink *k, unsigned long lines, int err)
+{
+	if (lines == 0)
+		return;
+	if (k->lost == 0)
+		k->lost_told = mono();	/* a repeated error is said once a minute */
+	k->lost += lines;
+	if (err)
+		k->lost_err = err;
+}
+
+/* Room at the end of the queue for n bytes, moving the queue down if that
+ * makes it. NULL when the queue has no such room. */
+static char *
+tail(struct sink *k, size_t n)
+{
+	if (k->len + n > SINK_MAX)
+		return NULL;
+	if (k->buf == NULL)
+		k->buf = xmalloc(SINK_MAX);
+	if (k->off + k->len + n > SINK_MAX) {
+		memmove(k->buf, k->buf + k->off, k->len);
+		k->off = 0;
+	}
+	return k->buf + k->off + k->len;
+}
+
+char *
+sink_space(struct sink *k, size_t *room)
+{
+	char *p;
+
+	*room = 0;
+	if (k->len >= SINK_RELAY_LOW)
+		return NULL;
+	if ((p = tail(k, SINK_RELAY_MAX - k->len)) != NULL)
+		*room = SINK_RELAY_MAX - k->len;
+	return p;
+}
+
+void
+sink_commit(struct sink *k, size_t n)
+{
+	k->len += n;
+}
+
+void
+sink_wait(struct sink *k, struct sink_feed *f)
+{
+	if (f->waiting)
+		return;
+	f->waiting = 1;
+	TAILQ_INSERT_TAIL(&k->feeds, f, entry);
+}
+
+void
+sink_unwait(struct sink *k, struct sink_feed *f)
+{
+	if (!f->waiting)
+		return;
+	f->waiting = 0;
+	TAILQ_REMOVE(&k->feeds, f, entry);
+}
+
+/* The waiting relays, in turn, while there is room: each adds at most what
+ * it holds (one buffer), then queues again behind the others. */
+static void
+serve(struct sink *k)
+{
+	struct sink_feed *f;
+
+	while (k->len < SINK_RELAY_LOW && (f = TAILQ_FIRST(&k->feeds)) != NULL) {
+		sink_unwait(k, f);
+		f->pump(f);
+	}
+}
+
+/* How much to write at once. Without relays only clusterd's lines and
+ * perhaps workers that share the file write to it: whole lines of at most
+ * PIPE_BUF, which a pipe takes whole or not at all, so no other writer's
+ * line lands inside one of ours. So too at exit, where the time to write
+ * may run out: what comes out then ends with a whole line. */
+static size_t
+chunk(const struct sink *k)
+{
+	const char *p = k->buf + k->off, *nl;
+
+	if (k->len <= PIPE_BUF ||
+	    (k->relays > 0 && k->kind != K_POLL && !exiting))
+		return k->len;
+	nl = memrchr(p, '\n', PIPE_BUF);
+	return nl ? (size_t)(nl + 1 - p) : PIPE_BUF;
+}
+
+/* One write: 2 wrote all it tried, 1 some (the file is full), 0 none,
+ * -1 failed (what was queued is dropped). */
+static int
+write_some(struct sink *k)
+{
+	size_t n = chunk(k);
+	ssize_t r;
+
+	if (k->kind == K_POLL) {
+		struct pollfd pfd = { .fd = k->fd, .events = POLLOUT };
+
+		if (poll(&pfd, 1, 0) <= 0)
+			return 0;	/* POLLERR: the write below says which */
+	}
+	if (k->kind == K_SOCKET)
+		r = send(k->fd, k->buf + k->off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		r = write(k->fd, k->buf + k->off, n);
+	if (r == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (r <= 0) {
+		/* No reader, a full disk: what is queued is lost, counted. */
+		lose(k, count_lines(k->buf + k->off, k->len), r == 0 ? EIO : errno);
+		k->off = k->len = 0;
+		k->failing = 1;
+		return -1;
+	}
+	k->failing = 0;
+	k->off += (size_t)r;
+	k->len -= (size_t)r;
+	if (k->len == 0)
+		k->off = 0;
+	return (size_t)r == n ? 2 : 1;
+}
+
+static void
+say_lost(struct sink *k)
+{
+	unsigned long n = k->lost;
+	int err = k->lost_err;
+
+	k->lost = 0;
+	k->lost_err = 0;
+	k->lost_told = mono();
+	saying = 1;
+	if (err)
+		log_warnx("%lu line%s of output to %s dropped: %s", n,
+		    n == 1 ? "" : "s", k->name, strerror(err));
+	else
+		log_warnx("%lu log line%s dropped: %s did not take them in time "
+		    "(its reader did not keep up)", n, n == 1 ? "" : "s", k->name);
+	saying = 0;
+}
+
+/* Say what was lost once there is room again: where the lines are missing. */
+static int
+can_say(const struct sink *k)
+{
+	return k->lost && !k->failing && !saying && k->len + SAY_ROOM <= SINK_MAX;
+}
+
+void
+sink_flush(struct sink *k)
+{
+	int r;
+
+	if (k->kind == K_CLOSED || k->busy)
+		return;
+	k->busy = 1;
+	for (;;) {
+		serve(k);
+		if (can_say(k))
+			say_lost(k);
+		if (k->len == 0)
+			break;
+		if ((r = write_some(k)) == 0 || r == 1)
+			break;	/* full: the watcher goes on */
+		if (r == -1 && TAILQ_EMPTY(&k->feeds))
+			break;
+	}
+	if (can_say(k))
+		say_lost(k);	/* the write made room */
+	k->busy = 0;
+	if (k->failing && k->lost && mono() - k->lost_told >= 60 && by_fd[2] != k)
+		say_lost(k);	/* stdout keeps failing: say so on stderr */
+	if (loop == NULL)
+		return;
+	if (k->len > 0 && !ev_is_active(&k->io))
+		ev_io_start(loop, &k->io);
+	else if (k->len == 0 && ev_is_active(&k->io))
+		ev_io_stop(loop, &k->io);
+}
+
+static void
+write_cb(struct ev_loop *l, ev_io *io, int revents)
+{
+	(void)l;
+	(void)revents;
+	sink_flush(container_of(io, struct sink, io));
+}
+
+/* log.c's writer: a line is queued whole or dropped and counted. */
+void
+sink_log(const char *line, size_t n)
+{
+	struct sink *k = by_fd[2];
+	char *p;
+
+	if (k->kind == K_CLOSED)
+		return;
+	if (can_say(k) && k->len + SAY_ROOM + n <= SINK_MAX)
+		say_lost(k);
+	if ((p = tail(k, n + (saying ? 0 : SAY_ROOM))) == NULL) {
+		lose(k, 1, 0);
+		return;
+	}
+	memcpy(p, line, n);
+	k->len += n;
+	sink_flush(k);
+}
+
+/* What is still lost and unsaid (exit, or a minute of a failing stdout). */
+void
+sink_report(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (sinks[i].lost)
+			say_lost(&sinks[i]);
+}
+
+void
+sink_drain_all(void)
+{
+	double deadline = mono() + SINK_EXIT_WAIT;
+
+	loop = NULL;	/* the loop may be gone: no watchers from here on */
+	exiting = 1;
+	for (int i = 0; i < 2; i++) {
+		struct sink *k = &sinks[i];
+		struct pollfd pfd = { .fd = k->fd, .events = POLLOUT };
+		double left;
+
+		for (;;) {
+			sink_flush(k);
+			if ((k->len == 0 && TAILQ_EMPTY(&k->feeds)) ||
+			    (left = deadline - mono()) <= 0)
+				break;
+			if (k->kind != K_FILE &&
+			    poll(&pfd, 1, (int)(left * 1000) + 1) == -1 &&
+			    errno != EINTR)
+				break;
+		}
+	}
+}

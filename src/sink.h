@@ -1,0 +1,54 @@
+/*
+ * clusterd's stdout and stderr, written without ever blocking the loop:
+ * one bounded queue per open file, fed by clusterd's own log lines and by
+ * the log_prefix relays (output.c), flushed when the file is writable.
+ */
+#ifndef CLUSTERD_SINK_H
+#define CLUSTERD_SINK_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <sys/queue.h>
+
+/* The queue holds at most SINK_MAX bytes. Relayed output may be added
+ * only while fewer than SINK_RELAY_LOW are queued and up to SINK_RELAY_MAX,
+ * so that clusterd's own lines always find room above it. */
+#define SINK_MAX	(256 * 1024)
+#define SINK_RELAY_LOW	(64 * 1024)
+#define SINK_RELAY_MAX	(192 * 1024)
+
+struct sink;
+
+/* A producer that waits for room (a relay): pump() is called, in the
+ * order they asked, when the queue has room; it adds what it can. */
+struct sink_feed {
+	TAILQ_ENTRY(sink_feed) entry;
+	int		 waiting;
+	void		(*pump)(struct sink_feed *);
+};
+
+/* Set up the sinks of fds 1 and 2 and route log.c's lines through 2's. */
+void		 sink_init(void);
+/* From now on a blocked sink is flushed by a watcher of this loop. */
+void		 sink_start(struct ev_loop *);
+/* The sink of fd 1 or 2: one and the same when both are one file. */
+struct sink	*sink_of(int fd);
+/* A relay starts (+1) or ends (-1) using the sink. */
+void		 sink_use(struct sink *, int delta);
+/* Where a relay may add bytes now, and how many (0: wait your turn). */
+char		*sink_space(struct sink *, size_t *room);
+void		 sink_commit(struct sink *, size_t n);
+/* Call f->pump when there is room and the feeds before it were served. */
+void		 sink_wait(struct sink *, struct sink_feed *);
+void		 sink_unwait(struct sink *, struct sink_feed *);
+/* Serve waiting feeds and write what is queued, as far as it goes now. */
+void		 sink_flush(struct sink *);
+/* log.c's writer: queue one of clusterd's lines, or count it dropped. */
+void		 sink_log(const char *, size_t);
+/* Log the lines dropped and not yet said (at exit). */
+void		 sink_report(void);
+/* Write what is queued, waiting up to SINK_EXIT_WAIT (atexit does this). */
+void		 sink_drain_all(void);
+#define SINK_EXIT_WAIT	1.0	/* seconds */
+
+#endif
