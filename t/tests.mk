@@ -64,3 +64,9 @@ TESTS += \
 	t/crashloop.t \
 	t/hostile.t \
 	t/fuzz-smoke.t
+
+# Issue 11: nothing of a dead worker survives it (leftover processes).
+TESTS += \
+	t/leftover.t
+
+EXTRA_DIST += t/bin/leftover-worker
