@@ -67,6 +67,7 @@ TESTS += \
 
 # Issue 11: nothing of a dead worker survives it (leftover processes).
 TESTS += \
-	t/leftover.t
+	t/leftover.t \
+	t/peer-nginx.t
 
 EXTRA_DIST += t/bin/leftover-worker
