@@ -80,13 +80,15 @@ struct leftover {
 
 static TAILQ_HEAD(, leftover) leftovers = TAILQ_HEAD_INITIALIZER(leftovers);
 static int kill_now;		/* a second SIGTERM or SIGQUIT: no more grace */
+static int scan_due;		/* look for orphans holding a socket */
 
 static size_t	refresh(struct leftover *);
+static int	reaper(void);
 
 int
 leftover_pending(void)
 {
-	return !TAILQ_EMPTY(&leftovers);
+	return scan_due || !TAILQ_EMPTY(&leftovers);
 }
 
 static int
@@ -238,9 +240,11 @@ lo_done(struct leftover *lo)
 	log_debug("%s: nothing left%s", name, lo->pgid > 0 ? " of its group" : "");
 	lo_free(lo);
 	/* What it left in turn is clusterd's now, if clusterd is a subreaper. */
-	leftover_collect_orphans(sup);
-	leftover_start(sup);
-	if (TAILQ_EMPTY(&leftovers))
+	if (reaper()) {
+		scan_due = 1;
+		leftover_start(sup);	/* says when nothing is left */
+	}
+	else if (TAILQ_EMPTY(&leftovers))
 		sup_leftovers_gone(sup);
 }
 
@@ -445,17 +449,21 @@ lo_new(struct supervisor *sup, pid_t pgid, pid_t pid)
 	return lo;
 }
 
+/*
+ * Only what costs a system call or two happens here, before the exit is
+ * handled: the replacement is not delayed by reading /proc, which
+ * leftover_start() does.
+ */
 void
 leftover_collect(struct worker *w)
 {
 	struct supervisor *sup = w->slot->sup;
 	struct leftover *lo;
 
-	/* The common case, a group with no one left, costs one system call. */
-	if (kill(-w->pid, 0) == -1 && errno == ESRCH) {
-		leftover_collect_orphans(sup);
+	scan_due |= reaper();
+	/* The common case, a group with no one left. */
+	if (kill(-w->pid, 0) == -1 && errno == ESRCH)
 		return;
-	}
 	lo = lo_new(sup, w->pid, w->pid);
 	lo->slot = w->slot->id;
 	if (w->state == W_STOPPING) {
@@ -465,18 +473,19 @@ leftover_collect(struct worker *w)
 		lo->left = ev_is_active(&w->timer) ?
 		    ev_timer_remaining(sup->loop, &w->timer) : lo->timeout;
 	}
-	if ((lo->found = refresh(lo)) == 0)
-		lo_free(lo);
-	leftover_collect_orphans(sup);
 }
 
 /* --subreaper or PID 1: orphans end up clusterd's children. */
 static int
 reaper(void)
 {
+	static int known = -1;	/* set once at start-up: a reload keeps it */
 	int on = 0;
 
-	return getpid() == 1 || (prctl(PR_GET_CHILD_SUBREAPER, &on) == 0 && on);
+	if (known == -1)
+		known = getpid() == 1 ||
+		    (prctl(PR_GET_CHILD_SUBREAPER, &on) == 0 && on);
+	return known;
 }
 
 struct sockino {
@@ -532,6 +541,34 @@ held_socket(const struct orphans *o, pid_t pid)
 	return l;
 }
 
+/*
+ * The worker an orphan descends from: the LISTEN_PID in its environment,
+ * which clusterd set for that worker, or 0 when the program has written
+ * over it (nginx puts its process title there) or it is too far in.
+ */
+static pid_t
+env_worker(pid_t pid)
+{
+	static const char key[] = "LISTEN_PID=";
+	char path[32], buf[65536];
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	while (n < sizeof(buf) - 1 &&
+	    (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strncmp(buf + i, key, sizeof(key) - 1) == 0)
+			return (pid_t)strtol(buf + i + sizeof(key) - 1, NULL, 10);
+	return 0;
+}
+
 static void
 orphan_cb(const struct pinfo *pi, void *arg)
 {
@@ -539,6 +576,7 @@ orphan_cb(const struct pinfo *pi, void *arg)
 	const struct listener *l;
 	struct leftover *lo;
 	struct worker *w;
+	pid_t owner;
 
 	if (pi->ppid != o->self || exited(pi))
 		return;
@@ -551,6 +589,12 @@ orphan_cb(const struct pinfo *pi, void *arg)
 			return;
 	if ((l = held_socket(o, pi->pid)) == NULL)
 		return;
+	/* A helper that a live worker daemonized goes when that worker does,
+	 * as a member of its group would. */
+	if ((owner = env_worker(pi->pid)) > 0)
+		TAILQ_FOREACH(w, &o->sup->workers, entry)
+			if (w->pid == owner)
+				return;
 	lo = lo_new(o->sup, 0, pi->pid);
 	memcpy(lo->comm, pi->comm, sizeof(lo->comm));
 	lo->socket = xasprintf("%s (%s)", l->cfg->name, l->bound);
@@ -582,14 +626,26 @@ leftover_collect_orphans(struct supervisor *sup)
 void
 leftover_start(struct supervisor *sup)
 {
-	struct leftover *lo;
+	struct leftover *lo, *tmp;
 	char name[64], dur[32];
 	int sig = sup->cur->cfg->prog.stop_signal;
+	int settled = scan_due;
 	double wait = 0;
 
-	TAILQ_FOREACH(lo, &leftovers, entry) {
+	if (scan_due) {
+		scan_due = 0;
+		leftover_collect_orphans(sup);
+	}
+	for (lo = TAILQ_FIRST(&leftovers); lo != NULL; lo = tmp) {
+		tmp = TAILQ_NEXT(lo, entry);
 		if (lo->started)
 			continue;
+		/* A group collected by its worker's exit: who is in it now? */
+		if (lo->pgid > 0 && (lo->found = refresh(lo)) == 0) {
+			lo_free(lo);
+			settled = 1;
+			continue;
+		}
 		lo->started = 1;
 		lo_name(lo, name, sizeof(name));
 		if (kill_now || lo->killed) {
@@ -621,6 +677,9 @@ leftover_start(struct supervisor *sup)
 		ev_timer_set(&lo->deadline, wait, 0);
 		ev_timer_start(sup->loop, &lo->deadline);
 	}
+	/* What kept clusterd waiting may have been nothing after all. */
+	if (settled && TAILQ_EMPTY(&leftovers))
+		sup_leftovers_gone(sup);
 }
 
 void

@@ -12,15 +12,16 @@ struct supervisor;
 struct worker;
 
 /*
- * Worker w has exited and been reaped: find what it left (its group, and
- * orphans holding a socket) before the exit is handled, so that clusterd
- * cannot end without waiting for them; leftover_start() then logs and
- * signals them, after the exit line.
+ * Worker w has exited and been reaped. Before the exit is handled, note
+ * that its group may hold someone (one system call), so that clusterd
+ * cannot end without waiting for it; after it (the replacement forked,
+ * the exit logged), leftover_start() reads /proc, then logs and signals
+ * what is left, and orphans holding a socket.
  */
 void	leftover_collect(struct worker *w);
+void	leftover_start(struct supervisor *);
 /* Orphans holding a listening socket (--subreaper or PID 1), at stop. */
 void	leftover_collect_orphans(struct supervisor *);
-void	leftover_start(struct supervisor *);
 /* SIGKILL to everything left, now (a second SIGTERM, SIGQUIT). */
 void	leftover_kill_all(struct supervisor *);
 /* Something is left: clusterd waits for it before it exits. */
