@@ -243,8 +243,7 @@ lo_done(struct leftover *lo)
 	if (reaper()) {
 		scan_due = 1;
 		leftover_start(sup);	/* says when nothing is left */
-	}
-	else if (TAILQ_EMPTY(&leftovers))
+	} else if (TAILQ_EMPTY(&leftovers))
 		sup_leftovers_gone(sup);
 }
 
