@@ -18,6 +18,7 @@
 #include "cpus.h"
 #include "ctlpath.h"
 #include "inherit.h"
+#include "leftover.h"
 #include "log.h"
 #include "rundir.h"
 #include "sdnotify.h"
@@ -161,8 +162,9 @@ finish_if_done(struct supervisor *sup)
 {
 	int failed = 0;
 
+	/* The port is free only once what the workers left is gone too. */
 	if (sup->stopping) {
-		if (TAILQ_EMPTY(&sup->workers))
+		if (TAILQ_EMPTY(&sup->workers) && !leftover_pending())
 			ev_break(sup->loop, EVBREAK_ALL);
 		return;
 	}
@@ -179,8 +181,14 @@ finish_if_done(struct supervisor *sup)
 	log_info("all workers have ended; exiting");
 	sup->exit_status = failed ? 1 : 0;
 	sup->stopping = 1;
-	if (TAILQ_EMPTY(&sup->workers))
+	if (TAILQ_EMPTY(&sup->workers) && !leftover_pending())
 		ev_break(sup->loop, EVBREAK_ALL);
+}
+
+void
+sup_leftovers_gone(struct supervisor *sup)
+{
+	finish_if_done(sup);
 }
 
 void
@@ -209,6 +217,9 @@ sup_stop(struct supervisor *sup, int status)
 		    signal_name(sup->cur->cfg->prog.stop_signal), dur);
 	TAILQ_FOREACH(w, &sup->workers, entry)
 		worker_stop(w, NULL);
+	/* Escaped orphans holding a socket go with the workers. */
+	leftover_collect_orphans(sup);
+	leftover_start(sup);
 	finish_if_done(sup);
 }
 
@@ -225,6 +236,7 @@ sup_kill_all(struct supervisor *sup)
 		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
 	TAILQ_FOREACH(w, &sup->workers, entry)
 		worker_kill(w);
+	leftover_kill_all(sup);
 	finish_if_done(sup);
 }
 
@@ -733,6 +745,7 @@ cleanup(struct supervisor *sup)
 	for (size_t i = 0; i < sup->nslots; i++)
 		slot_free(sup->slots[i]);
 	free(sup->slots);
+	leftover_free_all();
 	sup->nslots = 0;
 	if (sup->notify_dir) {
 		rundir_notify_remove(sup->notify_dir);

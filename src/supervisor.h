@@ -79,6 +79,8 @@ int	sup_run(struct supervisor *);
 void	sup_worker_ready(struct worker *);
 void	sup_worker_exited(struct worker *, int status);
 void	sup_worker_timeout(struct worker *, const char *why);
+/* From leftover.c: nothing is left of any dead worker any more. */
+void	sup_leftovers_gone(struct supervisor *);
 
 /* Requests (signals, control socket). */
 void	sup_stop(struct supervisor *, int status);

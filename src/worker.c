@@ -16,6 +16,7 @@
 
 #include "cpus.h"
 #include "gen.h"
+#include "leftover.h"
 #include "log.h"
 #include "notify.h"
 #include "rundir.h"
@@ -338,8 +339,13 @@ static void
 child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct worker *w = container_of(c, struct worker, child);
+	struct supervisor *sup = w->slot->sup;
 
 	(void)revents;
+	/* First what it left in its group (and orphans holding a socket), so
+	 * that the exit cannot end clusterd before they are gone; they are
+	 * signalled after the exit is logged. */
+	leftover_collect(w);
 	ev_child_stop(loop, c);
 	ev_timer_stop(loop, &w->timer);
 	ev_timer_stop(loop, &w->watchdog);
@@ -349,6 +355,7 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		report_close(w);
 	}
 	sup_worker_exited(w, c->rstatus);
+	leftover_start(sup);
 }
 
 static void

@@ -92,3 +92,10 @@ TESTS += \
 # Issue 11: supervision never waits on a log write.
 TESTS += \
 	t/log-sink.t
+
+# Issue 11: nothing of a dead worker survives it (leftover processes).
+TESTS += \
+	t/leftover.t \
+	t/peer-nginx.t
+
+EXTRA_DIST += t/bin/leftover-worker
