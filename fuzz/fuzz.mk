@@ -16,8 +16,10 @@
 # values (the value parsers on their own), control (the control
 # protocol: request lines in pieces, clusterctl's words, reply headers).
 # Each harness is fuzz/fuzz-T.c; its seed corpus is fuzz/corpus/T/, and every input that once crashed it
-# is kept in fuzz/regress/T/ and replayed first (a regression test; also
-# by t/fuzz-smoke.t in make check).
+# is kept in fuzz/regress/T/ and replayed first (a regression test).
+# make check (t/fuzz-smoke.t) only replays fuzz/regress/T/ and
+# fuzz/corpus/T/, each file once, so that it gives the same answer every
+# time; fuzzing for time happens here only.
 #
 # The harnesses are linked with every source of clusterd but its main()
 # (src_clusterd_SOURCES without src/clusterd.c), built with clang's

@@ -82,7 +82,8 @@ push(@{ $rows{$_->{id}} }, "$_->{generation}:$_->{state}")
     for @{ $st->{workers} // [] };
 is_deeply([sort @{ $rows{0} // [] }], ['1:ready', '2:starting'],
     'batch: slot 0 shows two rows, old ready, new starting');
-is_deeply($rows{2}, ['1:ready'], 'batch: slot 2 shows its old worker only');
+is_deeply([map { $rows{$_} } 2, 3], [['1:ready'], ['1:ready']],
+    'batch: slots 2 and 3 show their old worker only (clusterd started no third)');
 write_file($gate, '');
 ok($c->wait_log(qr/^clusterd: rolling restart to generation 2 done$/m, 10),
     'batch: log: rolling restart to generation 2 done');
@@ -113,6 +114,13 @@ $g = gens($c->pid);
 is_deeply([map { $_->[0] } grep { $_->[1] == 2 } values %$g], [0],
     'replace: one new worker, in slot 0');
 ok(!(grep { !alive($old_slot{$_}) } 1 .. 3), 'replace: slots 1-3 untouched');
+# What clusterd itself says: it started nothing /proc has not shown yet.
+$st = ctl_status($ctl) // {};
+%rows = ();
+push(@{ $rows{$_->{id}} }, "$_->{generation}:$_->{state}") for @{ $st->{workers} // [] };
+is_deeply(\%rows, { 0 => ['2:starting'], map { ($_ => ['1:ready']) } 1 .. 3 },
+    'replace: status: slot 0 new and starting, slots 1-3 old and ready')
+    or diag(explain(\%rows));
 write_file($gate, '');
 ok($c->wait_log(qr/^clusterd: rolling restart to generation 2 done$/m, 10),
     'replace: log: rolling restart to generation 2 done');

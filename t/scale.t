@@ -44,6 +44,11 @@ ok($c->wait_log(qr/^clusterd: scaling from 3 to 2 workers$/m),
 my $s2 = slots_are(2, 'SIGTTOU: slots 0 and 1 left');
 ok(wait_for(sub { !alive($s3->{2} // 0) }, 5), 'SIGTTOU: the highest slot went');
 is($s2->{$_}, $s->{$_}, "SIGTTOU: slot $_ untouched") for 0, 1;
+# Reaped (no longer clusterd's child, not even a zombie), then a status
+# answer: whatever clusterd does about that exit is done and logged.
+ok(wait_for(sub { !grep { $_ == ($s3->{2} // 0) } worker_pids($c->pid) }, 5, 'the reap'),
+    'SIGTTOU: the removed worker is reaped');
+ok(defined((ctl_request($ctl, "status\n", 5))[0]), 'SIGTTOU: status answers');
 ok(!$c->log_matches(qr/restarting/), 'the removed worker is not restarted');
 
 # clusterctl scale up.

@@ -119,8 +119,6 @@ ok(($rel[1]{f}{MONOTONIC_USEC} // 0) >= $t0, 'a fresh MONOTONIC_USEC');
 ($last_status) = reverse grep { exists $_->{f}{STATUS} } messages($r);
 is($last_status->{f}{STATUS}, '4 of 4 workers ready, generation 3',
     'STATUS=4 of 4 workers ready, generation 3');
-ok(!grep({ exists $_->{f}{WATCHDOG} } messages($r)),
-    'no WATCHDOG=1 without WATCHDOG_USEC');
 
 kill TERM => $c->pid;
 is(wait_exit($c), 0, 'SIGTERM: exit 0');
@@ -130,6 +128,9 @@ is(events($r), 'READY RELOADING READY RELOADING READY STOPPING',
     'the whole sequence, in order');
 is(scalar(grep { $_->{pid} != $c->pid } messages($r)), 0,
     'every message from clusterd\'s pid');
+# STOPPING=1 came last: all clusterd ever sent is in.
+ok(!grep({ exists $_->{f}{WATCHDOG} } messages($r)),
+    'no WATCHDOG=1 without WATCHDOG_USEC');
 kill TERM => $r->pid;
 wait_exit($r);
 
@@ -174,13 +175,15 @@ $c = start_clusterd(args => ['-n', 1, '-l', '127.0.0.1:0', '--', $HELLO],
     env => { NOTIFY_SOCKET => $npath, WATCHDOG_USEC => 200000,
 	WATCHDOG_PID => 1 });
 ok(wait_msg($r, sub { exists $_[0]{f}{READY} }, 'READY=1'), 'READY=1');
-# Three watchdog periods' worth of datagrams, read as they come.
+# Three watchdog periods (a WATCHDOG=1 would be due every 100 ms), then
+# the stop: once STOPPING=1 is in, all clusterd ever sent is.
 my $until = now_usec() + 300_000;
 wait_for(sub { now_usec() >= $until }, 2, '300 ms');
-ok(!grep({ exists $_->{f}{WATCHDOG} } messages($r)),
-    'WATCHDOG_PID=1: no WATCHDOG=1');
 kill TERM => $c->pid;
 is(wait_exit($c), 0, 'exit 0');
+ok(wait_for(sub { events($r) =~ /STOPPING$/ }, 2, 'STOPPING=1'), 'WATCHDOG_PID=1: STOPPING=1 last');
+ok(!grep({ exists $_->{f}{WATCHDOG} } messages($r)),
+    'WATCHDOG_PID=1: no WATCHDOG=1');
 kill TERM => $r->pid;
 wait_exit($r);
 

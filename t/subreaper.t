@@ -9,8 +9,9 @@ use Clusterd;
 # The worker's subshell starts "sleep 999" and exits: an orphan.
 my @cmd = ('--', '/bin/sh', '-c', '(sleep 999 &); exec sleep 1000');
 
+my $ctl = "$TMPDIR/ctl.sock";
 my $c = start_clusterd(args => ['--subreaper', '-n', 1, '-l', '127.0.0.1:0',
-    @cmd]);
+    '-s', $ctl, @cmd]);
 my ($worker) = $c->wait_log(qr/^clusterd: worker 0 \(pid (\d+)\) started$/m);
 my $orphan;
 wait_for(sub {
@@ -27,6 +28,9 @@ ok($orphan && wait_for(sub { !-e "/proc/$orphan" }, 5, 'the orphan to be reaped'
 my @kids;
 wait_for(sub { @kids = worker_pids($c->pid); @kids == 1 }, 5, 'one child');
 is_deeply(\@kids, [$worker], 'clusterd\'s children: the worker only');
+# Reaped, and a status answer after: what clusterd makes of that exit is
+# done and logged.
+ok(defined((ctl_request($ctl, "status\n", 5))[0]), 'status answers');
 ok(!$c->log_matches(qr/restarting|exited/), 'the orphan is not a worker');
 kill TERM => $c->pid;
 is(wait_exit($c), 0, 'exit 0');

@@ -33,6 +33,9 @@ for my $p (@w) {
 my $t0 = time();
 wait_for(sub { time() - $t0 > 2.5 || grep { !alive($_) } @w }, 5,
     'two and a half watchdog intervals');
+# A timer due by now runs before clusterd answers a request that came
+# later: the answer proves a missed watchdog would be in the log.
+ok(defined((ctl_request("$TMPDIR/ctl.sock", "status\n", 5))[0]), 'status answers after 2.5s');
 ok(!(grep { !alive($_) } @w), 'workers that ping keep running (2.5s)');
 ok(!$c->log_matches(qr/watchdog/), 'no watchdog line in the log');
 
@@ -60,6 +63,7 @@ ok(alive($pid{0}), 'worker 0 untouched');
 $t0 = time();
 wait_for(sub { time() - $t0 > 1.8 || !alive($new // 0) }, 5,
     'the replacement to live two intervals');
+ok(defined((ctl_request("$TMPDIR/ctl.sock", "status\n", 5))[0]), 'status answers after 1.8s');
 ok(alive($new // 0), 'the replacement keeps running');
 is(scalar(() = log_text($c) =~ /watchdog timeout .*; stopping it$/mg), 1,
     'one watchdog timeout in all');
