@@ -136,6 +136,40 @@ perr(struct parse *ps, int line, const char *fmt, ...)
 }
 
 /*
+ * One line into ps->buf, of which only what a valid line can hold is
+ * kept: a file of one endless line costs no more memory than a short one.
+ * Returns the line's whole length (without the newline and a CR before
+ * it), or -1 at the end of the file.
+ */
+static ssize_t
+read_line(struct parse *ps, int *nul)
+{
+	size_t n = 0, kept = 0;
+	int c = EOF;
+
+	if (ps->buf == NULL) {
+		ps->bufcap = MAX_LINE + 2;
+		ps->buf = xmalloc(ps->bufcap);
+	}
+	*nul = 0;
+	while ((c = getc_unlocked(ps->fp)) != EOF && c != '\n') {
+		if (c == '\0')
+			*nul = 1;
+		if (kept < ps->bufcap - 1)
+			ps->buf[kept++] = (char)c;
+		n++;
+	}
+	if (c == EOF && n == 0)
+		return -1;
+	if (n == kept && kept > 0 && ps->buf[kept - 1] == '\r') {
+		kept--;
+		n--;
+	}
+	ps->buf[kept] = '\0';
+	return (ssize_t)n;
+}
+
+/*
  * inih's reader: one line per call, counted, checked for what inih would
  * silently mangle (long lines, NUL bytes) or report only once (syntax).
  */
@@ -145,21 +179,18 @@ reader(char *str, int num, void *arg)
 	struct parse *ps = arg;
 	ssize_t len;
 	char *s, *end;
+	int nul;
 
 	if (ps->errors.n + ps->more_errors >= MAX_COUNTED) {
 		ps->gave_up = ps->line;
 		return NULL;
 	}
-	if ((len = getline(&ps->buf, &ps->bufcap, ps->fp)) == -1)
+	if ((len = read_line(ps, &nul)) == -1)
 		return NULL;
 	ps->line++;
 	ps->cont = 0;
-	if (len > 0 && ps->buf[len - 1] == '\n')
-		ps->buf[--len] = '\0';
-	if (len > 0 && ps->buf[len - 1] == '\r')
-		ps->buf[--len] = '\0';
 	str[0] = '\0';
-	if ((size_t)len != strlen(ps->buf)) {
+	if (nul) {
 		perr(ps, ps->line, "NUL byte in line");
 		return str;
 	}

@@ -20,7 +20,7 @@ struct parse {
 	struct config	*cfg;
 	const char	*file;
 	FILE		*fp;
-	char		*buf;		/* getline buffer */
+	char		*buf;		/* the line read, cut to what a valid line holds */
 	size_t		 bufcap;
 	int		 line;
 	int		 cont;		/* this line continues the previous value */

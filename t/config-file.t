@@ -48,6 +48,21 @@ is(wait_exit($c), 2, '--check -c /dev/stdin from a pipe: exit 2');
 like(slurp($c->{err}) // '', qr/^clusterd: \/dev\/stdin: not a regular file \(a FIFO\)$/m,
     '... /dev/stdin: not a regular file (a FIFO)');
 
+# A regular file of one endless line is read in bounded memory: only what
+# a valid line can hold is kept (it used to grow a buffer to the whole line).
+my $long = "$TMPDIR/long.conf";
+open(my $lf, '>', $long) or die "$long: $!";
+print $lf "[program]\ncommand = ";
+print $lf 'x' x (1 << 20) for 1 .. 48;
+close($lf);
+my $asan = (slurp($CLUSTERD) // '') =~ /__asan_init/;
+my @limit = $asan ? () : ('/usr/bin/prlimit', '--data=16777216');	# ASan reserves far more
+my ($lcode, undef, $lerr) = run_clusterd(binary => @limit ? $limit[0] : $CLUSTERD,
+    args => [@limit ? ($limit[1], $CLUSTERD) : (), '--check', '-c', $long], timeout => 20);
+is($lcode, 2, 'a 48 MiB line' . (@limit ? ' under a 16 MiB data limit' : '') . ': exit 2');
+like($lerr // '', qr/^clusterd: \Q$long\E:2: line too long \(max 199 characters\)$/m,
+    '... FILE:2: line too long');
+
 # At reload: the running config stays, the loop never waits.
 my $ctl = "$TMPDIR/ctl.sock";
 my $conf = "$TMPDIR/web.conf";
