@@ -64,3 +64,8 @@ TESTS += \
 	t/crashloop.t \
 	t/hostile.t \
 	t/fuzz-smoke.t
+
+# Issue 11: the spawn path (descriptor faults, the workers' PATH, a loop
+# that answers while workers start).
+TESTS += \
+	t/spawn-faults.t
