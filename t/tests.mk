@@ -68,4 +68,5 @@ TESTS += \
 # Issue 11: the spawn path (descriptor faults, the workers' PATH, a loop
 # that answers while workers start).
 TESTS += \
-	t/spawn-faults.t
+	t/spawn-faults.t \
+	t/spawn-path.t
