@@ -110,8 +110,14 @@ END
 	my ($pid) = (map { $_->{pid} } grep { $_->{id} == $n - 1 } @{ $st->{workers} // [] }), 0;
 	my $limits = slurp("/proc/$pid/limits") // '';
 	like($limits, qr/^Max open files\s+64\s+4096\s/m, 'the worker has the soft limit clusterd was given');
-	is_deeply([sort { $a <=> $b } keys %{ proc_fds($pid) // {} }], [0, 1, 2, 3],
-	    'and fds 0-3 only');
+	# (sleep opens its locale files for a moment as it starts)
+	my $fds;
+	wait_for(sub {
+		$fds = proc_fds($pid) // {};
+		return join(',', sort { $a <=> $b } keys %$fds) eq '0,1,2,3';
+	}, 5, 'the worker to have fds 0-3');
+	is_deeply([sort { $a <=> $b } keys %$fds], [0, 1, 2, 3], 'and fds 0-3 only')
+	    or diag(join(', ', map { "$_ -> $fds->{$_}" } sort keys %$fds));
 	kill('TERM', $c->pid);
 	is(wait_exit($c, 20), 0, 'stops cleanly');
 }

@@ -69,4 +69,5 @@ TESTS += \
 # that answers while workers start).
 TESTS += \
 	t/spawn-faults.t \
-	t/spawn-path.t
+	t/spawn-path.t \
+	t/spawn-latency.t
