@@ -1,8 +1,9 @@
 # Starting many workers does not stall clusterd's loop (issue 11 §4): each
 # start waits for its child's exec, so clusterd starts them a slice at a
 # time and serves signals and control requests in between. During
-# `scale 0` -> `scale N` (a few hundred small sleepers) every `status` is
-# answered within the bound and shows the workers coming up, and a
+# `scale 0` -> `scale N` (a few hundred small sleepers) and a rolling
+# restart that replaces them all at once (restart_batch), every `status`
+# is answered within the bound and shows the workers coming up, and a
 # SIGTERM in the middle of a scale-up stops clusterd at once: the workers
 # not started yet are never started. The bound is generous for a loaded
 # machine (the bench measures the 50 ms goal); before, clusterd was silent
@@ -20,7 +21,14 @@ use Clusterd;
 my $N = 300;
 my $BOUND = timeout(0.25);
 my $ctl = "$TMPDIR/latency.sock";
-my $c = start_clusterd(args => ['-n', '0', '-l', 'none', '-s', $ctl, '--', 'sleep', '1000']);
+my $conf = write_file("$TMPDIR/latency.conf", <<'END');
+[clusterd]
+workers = 0
+restart_batch = 1000
+[program]
+command = sleep 1000
+END
+my $c = start_clusterd(args => ['-c', $conf, '-l', 'none', '-s', $ctl]);
 ok(wait_log($c, qr/no workers to start/, 5), 'clusterd runs with no worker');
 
 # One request on a new connection; returns (seconds, answer).
@@ -41,7 +49,7 @@ sub send_only {
 	return $s;
 }
 
-sub count_started { scalar(() = log_text($c) =~ /started$/mg) }
+sub count_started { scalar(() = log_text($c) =~ /\) started(?: \(generation \d+\))?$/mg) }
 
 for my $round (1, 2) {
 	my $scale = send_only("scale $N\n");
@@ -63,6 +71,24 @@ for my $round (1, 2) {
 	# A stalled loop answers only before and after: the count jumps to N.
 	cmp_ok($between, '>=', 3, "round $round: status answered as the workers came up");
 	cmp_ok($max, '<', $BOUND, "round $round: every status answered within ${\ ($BOUND * 1000)} ms");
+
+	# A rolling restart that replaces them all at once.
+	my $restart = send_only("restart\n");
+	($max, $n) = (0, 0);
+	my $done;
+	while (time() < $end + timeout(30)) {
+		my ($s, $a) = timed("status\n");
+		$n++;
+		$max = $s if $s > $max;
+		last if $done = $a =~ /generation @{[ $round + 1 ]}, $N of $N workers ready/
+		    && $a !~ /rolling restart in progress/;
+	}
+	like(Clusterd::read_all($restart, 10), qr/^0 /, "round $round: restart answered");
+	ok($done, "round $round: $N workers replaced");
+	diag(sprintf('round %d: %d status answers during the rolling restart, the slowest %.1f ms',
+	    $round, $n, $max * 1000));
+	cmp_ok($max, '<', $BOUND, "round $round: every status answered within ${\ ($BOUND * 1000)} ms");
+
 	my ($t, $ans) = timed("scale 0\n");
 	like($ans, qr/^0 /, "round $round: scale 0");
 	wait_for(sub { !live_workers($c->pid) }, 20, 'the workers to be gone');
@@ -91,6 +117,6 @@ my $started = count_started() - $before;
 cmp_ok($started, '<', $N, "the scale-up was cut short ($started of $N started)");
 is($stopping, $started, 'every started worker was stopped');
 my ($after) = $log =~ /stopping \d+ workers?[^\n]*\n(.*)/s;
-unlike($after // '', qr/started$/m, 'none started after the stop began');
+unlike($after // '', qr/\) started(?: \(generation \d+\))?$/m, 'none started after the stop began');
 
 done_testing();
