@@ -67,6 +67,7 @@ struct child_args {
 	int		 keep_below;	/* every fd above is not the child's */
 	pid_t		 parent;
 	struct rlimit	 raise;		/* a higher hard limit, or 0 */
+	unsigned long	 handled;	/* signals to reset to SIG_DFL */
 };
 
 const char *
@@ -180,21 +181,40 @@ none:
 }
 
 /*
- * Signals are all blocked here (spawn_start blocked them before the
- * clone), so no handler of clusterd's can run in the child, on clusterd's
- * memory; reset those there are, and SIGPIPE's SIG_IGN, before exec
- * unblocks them. clusterd takes its signals through a signalfd, but a
- * fallback in libev could install handlers; the classic signals are all
- * it watches.
+ * The signals whose disposition a worker must not inherit: those with a
+ * handler, and SIGPIPE's SIG_IGN. clusterd takes its signals through a
+ * signalfd, but a fallback in libev could install handlers; the classic
+ * signals are all it watches. Dispositions are set up before the first
+ * worker starts and never change after, so they are looked up once, here
+ * in clusterd, rather than with 31 calls in every child.
  */
-static void CHILD_CODE
-default_handlers(void)
+static unsigned long
+handled_signals(void)
 {
-	struct sigaction sa, dfl = { .sa_handler = SIG_DFL };
+	static unsigned long mask;
+	static int done;
+	struct sigaction sa;
 
+	if (done)
+		return mask;
 	for (int sig = 1; sig < 32; sig++)
 		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
 		    (sa.sa_handler != SIG_IGN || sig == SIGPIPE))
+			mask |= 1UL << sig;
+	done = 1;
+	return mask;
+}
+
+/* Signals are all blocked here (spawn_start blocked them before the
+ * clone), so no handler of clusterd's can run in the child, on clusterd's
+ * memory; reset them before exec unblocks them. */
+static void CHILD_CODE
+default_handlers(unsigned long mask)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (int sig = 1; sig < 32; sig++)
+		if (mask & (1UL << sig))
 			sigaction(sig, &dfl, NULL);
 }
 
@@ -231,7 +251,7 @@ child(void *arg)
 			keep[j - 1] = t;
 		}
 	close_others(keep, n);
-	default_handlers();
+	default_handlers(a->handled);
 	setpgid(0, 0);
 
 	if (sp->umask >= 0)
@@ -465,6 +485,7 @@ spawn_start(const struct spawn *sp, int *report_fd, const char **what)
 		a.raise.rlim_max = sp->nofile.rlim_max;
 	}
 	a.report = pipefd[1];
+	a.handled = handled_signals();
 	pipefd[0] = spawn_park_fd(pipefd[0]);
 	/* What the child keeps must be below keep_below: bring parked ones down. */
 	for (int i = 0; i < sp->nfds; i++) {
