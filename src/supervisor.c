@@ -481,7 +481,8 @@ starter_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 		slot_unqueue(st);
 		if (st == &s->start_w) {
-			if (!sup->stopping && s->w == NULL)
+			if (!sup->stopping && s->w == NULL &&
+			    (!s->removed || slot_queued(s) > 0))
 				slot_start_now(s);
 		} else if (sup->ro.active && s->next == NULL) {
 			if ((s->next = worker_spawn(s, sup->ro.to)) == NULL) {
@@ -602,6 +603,7 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		s->removed = 1;
 		s->drain_since = ev_now(sup->loop);
 		ev_timer_stop(sup->loop, &s->backoff);
+		slot_unqueue(&s->start_w);
 		rollout_slot_removed(sup, s);
 		/* A slot in backoff with connections in its own queue: a worker
 		 * serves them before the socket goes (closing it would reset them). */
