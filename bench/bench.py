@@ -51,14 +51,16 @@ HZ = os.sysconf("SC_CLK_TCK")
 PROFILES = {
     "full": dict(rounds=9, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
                  idle_windows=3, idle_secs=10.0, kills_c=200, kills_node=60,
-                 kill_blocks=4, scale=(10, 100, 1000), scale_rounds=3, rss_starts=6,
+                 kill_blocks=4, scale=(10, 100, 1000, 3000), scale_rounds=3, rss_starts=6,
                  balance_rounds=5, balance_secs=2.0, rolling_rounds=3,
-                 relay_rounds=7, relay_mib=256),
+                 relay_rounds=7, relay_mib=256,
+                 spawnlat_n=1000, spawnlat_rounds=3),
     "quick": dict(rounds=2, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
                   idle_windows=1, idle_secs=2.0, kills_c=10, kills_node=5,
                   kill_blocks=1, scale=(10, 100), scale_rounds=1, rss_starts=3,
                   balance_rounds=1, balance_secs=0.5, rolling_rounds=1,
-                  relay_rounds=2, relay_mib=32),
+                  relay_rounds=2, relay_mib=32,
+                  spawnlat_n=200, spawnlat_rounds=1),
 }
 P = None  # the chosen profile
 
@@ -666,6 +668,74 @@ def bench_scale(res):
         res["scale_why"] = scale_why(big)
 
 
+def ctl_exchange(path, line, timeout=30.0):
+    """One request on a new control connection: (seconds, answer)."""
+    t0 = time.monotonic()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(line.encode())
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    return time.monotonic() - t0, data.decode(errors="replace")
+
+
+def bench_spawnlat(res):
+    """The longest a control request or SIGTERM waits while N workers start
+    (issue 11): `scale 0` -> `scale N` of C hello workers, `status` asked
+    over and over on new connections until all are ready; then, in a
+    second scale-up, SIGTERM once a tenth have started, timed to the
+    "stopping" log line."""
+    n = P["spawnlat_n"]
+    log(f"spawnlat: status and SIGTERM while {n} workers start")
+    rows = []
+    for rnd in range(P["spawnlat_rounds"]):
+        r = Run("clusterd", "c", 0, free_port(), f"spawnlat-{rnd}")
+        if r.reader.wait_for(r"no workers to start", 30) is None:
+            raise RuntimeError(f"{r.tag}: clusterd did not start")
+        row = dict(status=[], scale_up=None)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sc:
+            sc.connect(r.ctl)
+            t0 = time.monotonic()
+            sc.sendall(f"scale {n}\n".encode())
+            end = t0 + 120
+            while time.monotonic() < end:
+                dt, ans = ctl_exchange(r.ctl, "status\n")
+                row["status"].append(dt)
+                if f" {n} of {n} workers ready" in ans:
+                    break
+            row["scale_up"] = time.monotonic() - t0
+        ctl_exchange(r.ctl, "scale 0\n")
+        end = time.monotonic() + 60
+        while r.workers() and time.monotonic() < end:
+            time.sleep(0.05)
+        before = sum(" started" in l for _, l in r.reader.lines)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sc:
+            sc.connect(r.ctl)
+            sc.sendall(f"scale {n}\n".encode())
+            end = time.monotonic() + 60
+            while time.monotonic() < end and \
+                    sum(" started" in l for _, l in r.reader.lines) < before + n // 10:
+                time.sleep(0.001)
+            t_kill = time.monotonic()
+            r.proc.send_signal(signal.SIGTERM)
+            t_stop = r.reader.wait_for(r"stopping \d+ workers?", 60)
+        row["sigterm"] = (t_stop - t_kill) if t_stop else float("nan")
+        r.proc.wait(timeout=60)
+        STARTED.remove(r)
+        r.reader.join(timeout=5)
+        row["started_after"] = sum(" started" in l for _, l in r.reader.lines) - before
+        rows.append(row)
+        log(f"spawnlat: round {rnd + 1}: {len(row['status'])} status answers in "
+            f"{row['scale_up']:.2f}s, slowest {max(row['status']) * 1e3:.1f} ms; "
+            f"SIGTERM {row['sigterm'] * 1e3:.1f} ms ({row['started_after']} of {n} started)")
+    res["spawnlat"] = dict(n=n, rows=rows)
+
+
 def scale_why(n):
     """Where clusterd's own time goes starting workers: strace -c (system
     time per call) at n and at a tenth of n, and the file system of /run."""
@@ -1169,6 +1239,11 @@ def report(res, args, t_total, loads):
         if 1000 in sc:
             t = med(1000, "ready_log")
             summary.append(("scale: 1000 workers up (clusterd, ready logged)", f"{t:.3f} s (minimal launcher: {med(1000, 'minimal_up'):.3f} s)", "≤ 1 s", t <= 1))
+            ru = median(ratios([x["clusterd_up"] for x in sc[1000]], [x["minimal_up"] for x in sc[1000]]))
+            summary.append(("scale: 1000 workers up, clusterd / minimal launcher (issue 11)", f"{ru:.2f}", "≤ 1.1", ru <= 1.1))
+        if 1000 in sc and 3000 in sc:
+            g3 = med(3000, "clusterd_up") / med(1000, "clusterd_up")
+            summary.append(("scale: clusterd up, 3000 / 1000 workers (issue 11)", f"×{g3:.2f} (minimal launcher ×{med(3000, 'minimal_up') / med(1000, 'minimal_up'):.2f})", "≤ ×3.3", g3 <= 3.3))
         why = res.get("scale_why")
         if why and why.get("calls"):
             sizes = sorted(why["calls"], key=int)
@@ -1187,6 +1262,28 @@ def report(res, args, t_total, loads):
                 w(f"| {name} | " + " | ".join(cells) + " |")
             w("")
         w("![scale](scale.png)\n")
+
+    if "spawnlat" in res:
+        sl = res["spawnlat"]
+        n = sl["n"]
+        w("## Spawn latency\n")
+        w(f"clusterd with no worker, then `scale {n}` (C hello workers); meanwhile "
+          "`status` asked over and over, each on a new control connection (wall time "
+          "of connect, request and whole answer, from Python), until all are ready. "
+          "Then `scale 0`, `scale N` again, and SIGTERM once a tenth of them have "
+          "started: the time to the \"stopping\" log line (the log is read as it is "
+          "written). Milliseconds.\n")
+        w("| round | status answers | scale-up s | status p50 | p99 | max | SIGTERM | started before the stop |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for i, x in enumerate(sl["rows"]):
+            st = x["status"]
+            w(f"| {i + 1} | {len(st)} | {x['scale_up']:.2f} | {pct(st, .5) * 1e3:.1f} | "
+              f"{pct(st, .99) * 1e3:.1f} | {max(st) * 1e3:.1f} | {x['sigterm'] * 1e3:.1f} | "
+              f"{x['started_after']} of {n} |")
+        w("")
+        worst = max(max(max(x["status"]), x["sigterm"]) for x in sl["rows"])
+        summary.append((f"spawn latency: longest status or SIGTERM answer while {n} workers start",
+                        f"{worst * 1e3:.1f} ms", "≤ 50 ms", worst <= 0.05))
 
     if "balance" in res:
         b = res["balance"]
@@ -1762,6 +1859,7 @@ def merge_results(old, new, parts):
 
 BENCHES = [("throughput", bench_throughput), ("memory", bench_memory_idle),
            ("respawn", bench_respawn), ("scale", bench_scale),
+           ("spawnlat", bench_spawnlat),
            ("balance", bench_balance), ("rolling", bench_rolling),
            ("relay", bench_relay)]
 

@@ -51,6 +51,8 @@ rollout_end(struct supervisor *sup)
 {
 	struct rollout *ro = &sup->ro;
 
+	for (size_t i = 0; i < sup->nslots; i++)
+		slot_unqueue(&sup->slots[i]->start_next);
 	gen_unref(sup, ro->to);
 	gen_unref(sup, ro->from);
 	free(ro->failure);
@@ -102,11 +104,8 @@ rollout_step(struct supervisor *sup)
 		if (pc->restart_mode == RESTART_REPLACE) {
 			s->replace_wait = 1;
 			worker_stop(s->w, NULL);
-		} else if ((s->next = worker_spawn(s, ro->to)) == NULL) {
-			ro->inflight--;
-			rollout_worker_failed(sup, NULL, "fork failed");
-			return;
-		}
+		} else
+			slot_start_next(s);	/* a slice at a time: supervisor.c */
 	}
 	if (ro->active && ro->inflight == 0 && ro->next >= sup->nslots)
 		rollout_done(sup);
@@ -192,8 +191,9 @@ rollout_worker_failed(struct supervisor *sup, struct worker *w, const char *what
 void
 rollout_slot_removed(struct supervisor *sup, struct slot *s)
 {
-	if (sup->ro.active && (s->next || s->replace_wait))
+	if (sup->ro.active && (s->next || s->replace_wait || s->start_next.queued))
 		sup->ro.inflight--;
+	slot_unqueue(&s->start_next);
 	s->replace_wait = 0;
 	if (sup->ro.active)
 		rollout_step(sup);

@@ -353,10 +353,8 @@ rundir_notify_socket(struct supervisor *sup, const struct gen *g, unsigned id,
 		notify_dir_check(sup);
 		fd = notify_open(sup->notify_dir, sup->notify_serial, path);
 	}
-	if (fd == -1) {
-		log_warn("worker %u: notify socket", id);
-		return -1;
-	}
+	if (fd == -1)
+		return -1;	/* the caller says why the start failed */
 	fd = spawn_park_fd(fd);
 	notify_give(sup, g, *path, id);
 	return fd;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "spawn.h"
+#include "strv.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -65,6 +66,8 @@ struct child_args {
 	int		 report;	/* write end of the report pipe */
 	int		 keep_below;	/* every fd above is not the child's */
 	pid_t		 parent;
+	struct rlimit	 raise;		/* a higher hard limit, or 0 */
+	unsigned long	 handled;	/* signals to reset to SIG_DFL */
 };
 
 const char *
@@ -91,6 +94,23 @@ child_fail(int report, int stage)
 	_exit(stage == STAGE_EXEC ? (r.err == ENOENT ? 127 : 126) : 125);
 }
 
+/* "KEY=" then v in decimal: snprintf is not async-signal-safe. */
+static void CHILD_CODE
+put_number(char *entry, unsigned long long v)
+{
+	char digits[24], *p = digits + sizeof(digits);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	while (*entry != '=')
+		entry++;
+	entry++;
+	while (p < digits + sizeof(digits))
+		*entry++ = *p++;
+	*entry = '\0';
+}
+
 /* Mark every fd from `from` on close-on-exec: nothing of ours leaks. */
 static void CHILD_CODE
 cloexec_from(int from)
@@ -102,6 +122,35 @@ cloexec_from(int from)
 
 		if (fl != -1)
 			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+}
+
+/*
+ * Close every descriptor above 2 but the n in keep (sorted): the child's
+ * table then holds only what it needs, so moving them cannot run out of
+ * room, whatever clusterd's own table looks like.
+ */
+static void CHILD_CODE
+close_others(const int *keep, int n)
+{
+	int from = 3;
+
+	for (int i = 0; i <= n; i++) {
+		int to = i < n ? keep[i] : -1;
+
+		if (to != -1 && to < from)
+			continue;
+		if (to == -1) {
+			if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == -1)
+				for (int fd = from; fd < 65536; fd++)
+					close(fd);
+			break;
+		}
+		if (to > from && syscall(SYS_close_range, (unsigned)from,
+		    (unsigned)to - 1, 0) == -1)
+			for (int fd = from; fd < to; fd++)
+				close(fd);
+		from = to + 1;
 	}
 }
 
@@ -125,26 +174,47 @@ fill_pidfd_id(char **entry)
 		goto none;
 	}
 	close(fd);
-	snprintf(*entry, LISTEN_PID_ROOM + sizeof("LISTEN_PIDFDID="),
-	    "LISTEN_PIDFDID=%llu", (unsigned long long)st.st_ino);
+	put_number(*entry, (unsigned long long)st.st_ino);
 	return;
 none:
 	*entry = NULL;		/* it is envp's last entry */
 }
 
 /*
- * A handler run in the child would run on clusterd's memory. clusterd
- * takes its signals through a signalfd and has none, but a fallback in
- * libev could install some; the classic signals are all it watches.
+ * The signals whose disposition a worker must not inherit: those with a
+ * handler, and SIGPIPE's SIG_IGN. clusterd takes its signals through a
+ * signalfd, but a fallback in libev could install handlers; the classic
+ * signals are all it watches. Dispositions are set up before the first
+ * worker starts and never change after, so they are looked up once, here
+ * in clusterd, rather than with 31 calls in every child.
  */
-static void CHILD_CODE
-default_handlers(void)
+static unsigned long
+handled_signals(void)
 {
-	struct sigaction sa, dfl = { .sa_handler = SIG_DFL };
+	static unsigned long mask;
+	static int done;
+	struct sigaction sa;
 
+	if (done)
+		return mask;
 	for (int sig = 1; sig < 32; sig++)
 		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
-		    sa.sa_handler != SIG_IGN)
+		    (sa.sa_handler != SIG_IGN || sig == SIGPIPE))
+			mask |= 1UL << sig;
+	done = 1;
+	return mask;
+}
+
+/* Signals are all blocked here (spawn_start blocked them before the
+ * clone), so no handler of clusterd's can run in the child, on clusterd's
+ * memory; reset them before exec unblocks them. */
+static void CHILD_CODE
+default_handlers(unsigned long mask)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (int sig = 1; sig < 32; sig++)
+		if (mask & (1UL << sig))
 			sigaction(sig, &dfl, NULL);
 }
 
@@ -153,24 +223,42 @@ child(void *arg)
 {
 	const struct child_args *a = arg;
 	const struct spawn *sp = a->sp;
-	int report = a->report, top = 3 + sp->nfds;
+	int report = a->report, top = 3 + sp->nfds, n = 0;
+	int keep[sp->nfds + 4];
 	sigset_t none;
 
 	/*
 	 * First, before any descriptor is touched: a table of our own with
 	 * only the low ones (or, where close_range cannot unshare, a copy of
-	 * all, closed at exec as cloexec_from() marks them).
+	 * all), then only those we need.
 	 */
 	if (syscall(SYS_close_range, (unsigned)a->keep_below, ~0U, CLOSE_RANGE_UNSHARE) == -1 &&
 	    unshare(CLONE_FILES) == -1)
 		_exit(125);
-	default_handlers();
-	signal(SIGPIPE, SIG_DFL);
+	keep[n++] = report;
+	keep[n++] = a->devnull;
+	if (a->stdout_fd >= 0)
+		keep[n++] = a->stdout_fd;
+	if (a->stderr_fd >= 0)
+		keep[n++] = a->stderr_fd;
+	for (int i = 0; i < sp->nfds; i++)
+		keep[n++] = a->fds[i];
+	for (int i = 1; i < n; i++)	/* insertion sort: a handful */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	close_others(keep, n);
+	default_handlers(a->handled);
 	setpgid(0, 0);
 
 	if (sp->umask >= 0)
 		umask((mode_t)sp->umask);
-	if (setrlimit(RLIMIT_NOFILE, &sp->nofile) == -1)
+	/* A higher hard limit needs the privilege the user change drops;
+	 * the limits themselves come last, once the fds are in place. */
+	if (a->raise.rlim_max != 0 && setrlimit(RLIMIT_NOFILE, &a->raise) == -1)
 		child_fail(report, STAGE_SETUP);
 	if (sp->cpu >= 0) {
 		cpu_set_t set;
@@ -188,9 +276,10 @@ child(void *arg)
 	/* After the credential change, which clears it. */
 	if (sp->pdeathsig > 0) {
 		prctl(PR_SET_PDEATHSIG, sp->pdeathsig);
-		/* clusterd died between clone and prctl: act as if told. */
+		/* clusterd died between clone and prctl: act as if told (not
+		 * raise(), which names the thread by clusterd's cached tid). */
 		if (getppid() != a->parent)
-			raise(sp->pdeathsig);
+			kill(getpid(), sp->pdeathsig);
 	}
 	if (sp->directory && chdir(sp->directory) == -1)
 		child_fail(report, STAGE_DIRECTORY);
@@ -199,8 +288,13 @@ child(void *arg)
 	 * fds: lift the report pipe and every socket above the target range
 	 * first, so moving socket i to 3+i never overwrites one not yet moved.
 	 */
-	if (report < top && (report = fcntl(report, F_DUPFD_CLOEXEC, top)) == -1)
-		_exit(125);
+	if (report < top) {
+		int high = fcntl(report, F_DUPFD_CLOEXEC, top);
+
+		if (high == -1)
+			child_fail(report, STAGE_SETUP);
+		report = high;
+	}
 	if ((a->stdout_fd >= 0 && dup2(a->stdout_fd, 1) == -1) ||
 	    (a->stderr_fd >= 0 && dup2(a->stderr_fd, 2) == -1))
 		child_fail(report, STAGE_SETUP);
@@ -217,18 +311,29 @@ child(void *arg)
 	cloexec_from(top);
 
 	if (sp->listen_pid)
-		snprintf(sp->listen_pid, LISTEN_PID_ROOM + sizeof("LISTEN_PID="),
-		    "LISTEN_PID=%d", (int)getpid());
+		put_number(sp->listen_pid, (unsigned long long)getpid());
 	if (sp->watchdog_pid)
-		snprintf(sp->watchdog_pid, LISTEN_PID_ROOM + sizeof("WATCHDOG_PID="),
-		    "WATCHDOG_PID=%d", (int)getpid());
+		put_number(sp->watchdog_pid, (unsigned long long)getpid());
 	if (sp->pidfd_id)
 		fill_pidfd_id(sp->pidfd_id);
 
-	/* libev blocked signals for its signalfd; a worker starts clean. */
+	/* Last: the workers' limit may be below the fds clusterd's table
+	 * lent us, and below what the moves above needed. */
+	if (setrlimit(RLIMIT_NOFILE, &sp->nofile) == -1)
+		child_fail(report, STAGE_SETUP);
+	/* A worker starts with no signal blocked. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvpe(sp->argv[0], sp->argv, sp->envp);
+	if (sp->path == NULL) {
+		errno = sp->path_err;
+		child_fail(report, STAGE_EXEC);
+	}
+	execve(sp->path, sp->argv, sp->envp);
+	if (errno == ENOEXEC && sp->sh_argv) {
+		/* As execvp: a file without #! is a shell script. */
+		execve(sp->sh_argv[0], sp->sh_argv, sp->envp);
+		errno = ENOEXEC;	/* no /bin/sh: say why this one failed */
+	}
 	child_fail(report, STAGE_EXEC);
 }
 
@@ -243,6 +348,78 @@ spawn_park_fd(int fd)
 		return high;
 	}
 	return fd;
+}
+
+/* Could the worker's credentials execute st? (Its path's directories are
+ * the kernel's to judge, at exec.) */
+static int
+executable(const char *path, const struct stat *st, const struct spawn *sp)
+{
+	mode_t bit = S_IXOTH;
+
+	if (!sp->drop)
+		return faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
+	if (sp->uid == 0)
+		return (st->st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
+	if (st->st_uid == sp->uid)
+		bit = S_IXUSR;
+	else if (st->st_gid == sp->gid)
+		bit = S_IXGRP;
+	else
+		for (int i = 0; i < sp->ngroups; i++)
+			if (st->st_gid == sp->groups[i])
+				bit = S_IXGRP;
+	return (st->st_mode & bit) != 0;
+}
+
+/*
+ * execvp(3)'s search, done here, in clusterd, where it may allocate and
+ * look at the file system: an entry that has no such file is skipped, one
+ * that cannot be executed too but makes the answer EACCES rather than
+ * ENOENT; an empty entry is the current directory. Relative entries are
+ * taken from the worker's directory, where the child will be when it
+ * executes the path returned.
+ */
+char *
+spawn_resolve(const char *file, const char *pathvar, const char *dir,
+    const struct spawn *sp, int *err)
+{
+	int eacces = 0;
+
+	if (*file == '\0') {
+		*err = ENOENT;
+		return NULL;
+	}
+	if (strchr(file, '/'))
+		return xstrdup(file);
+	if (pathvar == NULL)
+		pathvar = "/bin:/usr/bin";	/* execvp's, for no PATH at all */
+	for (const char *p = pathvar;; p++) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char *cand = len == 0 ? xstrdup(file) :
+		    xasprintf("%.*s%s%s", (int)len, p, p[len - 1] == '/' ? "" : "/", file);
+		char *check = dir && *cand != '/' ? xasprintf("%s/%s", dir, cand) : cand;
+		struct stat st;
+
+		if (stat(check, &st) == 0) {
+			if (S_ISREG(st.st_mode) && executable(check, &st, sp)) {
+				if (check != cand)
+					free(check);
+				return cand;
+			}
+			eacces = 1;
+		} else if (errno == EACCES)
+			eacces = 1;
+		if (check != cand)
+			free(check);
+		free(cand);
+		if (end == NULL)
+			break;
+		p = end;
+	}
+	*err = eacces ? EACCES : ENOENT;
+	return NULL;
 }
 
 /*
@@ -279,13 +456,15 @@ child_stack(size_t argc, size_t *size)
 }
 
 pid_t
-spawn_start(const struct spawn *sp, int *report_fd)
+spawn_start(const struct spawn *sp, int *report_fd, const char **what)
 {
 	static int share_files = -1;
 	char *pidfd_id = sp->pidfd_id ? *sp->pidfd_id : NULL;
 	int pipefd[2], fds[sp->nfds > 0 ? sp->nfds : 1], lowered[sp->nfds > 0 ? sp->nfds : 1];
 	struct child_args a = { .sp = sp, .fds = fds, .devnull = sp->devnull,
 	    .stdout_fd = sp->stdout_fd, .stderr_fd = sp->stderr_fd, .parent = getpid() };
+	struct rlimit cur;
+	sigset_t all, old;
 	size_t argc = 0, size;
 	void *stack;
 	pid_t pid = -1;
@@ -293,9 +472,20 @@ spawn_start(const struct spawn *sp, int *report_fd)
 
 	while (sp->argv[argc])
 		argc++;
-	if ((stack = child_stack(argc, &size)) == NULL || pipe2(pipefd, O_CLOEXEC) == -1)
+	if ((stack = child_stack(argc, &size)) == NULL) {
+		*what = "stack";
 		return -1;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) == -1) {
+		*what = "exec report pipe";
+		return -1;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && sp->nofile.rlim_max > cur.rlim_max) {
+		a.raise = cur;
+		a.raise.rlim_max = sp->nofile.rlim_max;
+	}
 	a.report = pipefd[1];
+	a.handled = handled_signals();
 	pipefd[0] = spawn_park_fd(pipefd[0]);
 	/* What the child keeps must be below keep_below: bring parked ones down. */
 	for (int i = 0; i < sp->nfds; i++) {
@@ -328,18 +518,24 @@ spawn_start(const struct spawn *sp, int *report_fd)
 
 		share_files = pre == NULL || strstr(pre, "/vgpreload_") == NULL;
 	}
+	/* As posix_spawn: no handler may run in the child, on our memory,
+	 * before it has reset them. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	if (share_files)
 		pid = clone(child, (char *)stack + size,
 		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
 	if (!share_files || (pid == -1 && errno == EINVAL))
 		pid = clone(child, (char *)stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (int i = 0; i < sp->nfds; i++)
 		if (lowered[i] != -1)
 			close(lowered[i]);
 	close(pipefd[1]);
 	if (pid == -1) {
 		close(pipefd[0]);
+		*what = "clone";
 		errno = e;
 		return -1;
 	}

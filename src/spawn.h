@@ -7,6 +7,9 @@
 
 struct spawn {
 	char	*const *argv;
+	const char *path;	/* argv[0] resolved by spawn_resolve(), or NULL */
+	int	  path_err;	/* then why: ENOENT or EACCES */
+	char	**sh_argv;	/* "/bin/sh" path argv[1]...: a script without #! */
 	char	**envp;
 	char	 *listen_pid;	/* envp entry the child fills: "LISTEN_PID=" + room */
 	char	 *watchdog_pid;	/* likewise "WATCHDOG_PID=", or NULL */
@@ -24,7 +27,7 @@ struct spawn {
 	const gid_t *groups;
 	int	  ngroups;
 	int	  umask;	/* -1: keep */
-	struct rlimit nofile;
+	struct rlimit nofile;	/* the worker's RLIMIT_NOFILE, set last */
 	int	  pdeathsig;
 	int	  cpu;		/* -1: no affinity */
 };
@@ -48,9 +51,19 @@ enum spawn_stage { STAGE_EXEC, STAGE_DIRECTORY, STAGE_CREDENTIALS, STAGE_SETUP }
 #define SPAWN_FD_PARK	64
 int	 spawn_park_fd(int fd);
 
-/* Clone and exec; returns the pid (or -1 with errno) and the read end of
- * the report pipe, which sees EOF once exec succeeded. */
-pid_t	 spawn_start(const struct spawn *, int *report_fd);
+/*
+ * Find file as execvp(3) would, but through the worker's PATH (pathvar,
+ * NULL: unset) and from the worker's directory (dir, NULL: clusterd's),
+ * for the worker's credentials (sp->drop, uid, gid, groups). Returns the
+ * path to exec (malloc'd) or NULL with ENOENT or EACCES in *err.
+ */
+char	*spawn_resolve(const char *file, const char *pathvar, const char *dir,
+	    const struct spawn *sp, int *err);
+
+/* Clone and exec; returns the pid and the read end of the report pipe,
+ * which sees EOF once exec succeeded; or -1 with errno, and in *what the
+ * step that failed. */
+pid_t	 spawn_start(const struct spawn *, int *report_fd, const char **what);
 const char *spawn_stage_what(int stage);
 
 #endif

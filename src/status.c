@@ -148,7 +148,7 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 			const struct slot *s = sup->slots[id];
 
 			sbuf_printf(b, "%-4zu %-8s %-9s %-4s %-8s %-8u %-28.28s\n", id, "-",
-			    s->done ? "done" : "backoff", "-", "-", s->restarts,
+			    s->done ? "done" : s->start_w.queued ? "starting" : "backoff", "-", "-", s->restarts,
 			    s->last_exit ? s->last_exit : "-");
 		}
 	}
@@ -244,7 +244,7 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		first = 0;
 		sbuf_printf(b, "{\"id\":%zu,\"pid\":null,\"state\":\"%s\",\"generation\":null,"
 		    "\"started\":null,\"uptime\":null,\"restarts\":%u,\"last_exit\":", id,
-		    s->done ? "done" : "backoff", s->restarts);
+		    s->done ? "done" : s->start_w.queued ? "starting" : "backoff", s->restarts);
 		json_str(b, s->last_exit);
 		sbuf_add(b, ",\"status\":null}", 15);
 	}

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -204,6 +205,7 @@ sup_stop(struct supervisor *sup, int status)
 	sup->exit_status = status;
 	sdnotify("STOPPING=1");
 	rollout_abort(sup);
+	sup_unqueue_all(sup);
 	for (size_t i = 0; i < sup->nslots; i++)
 		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
 	TAILQ_FOREACH(w, &sup->workers, entry) {
@@ -232,6 +234,7 @@ sup_kill_all(struct supervisor *sup)
 		sup->stopping = 1;
 		rollout_abort(sup);
 	}
+	sup_unqueue_all(sup);
 	for (size_t i = 0; i < sup->nslots; i++)
 		ev_timer_stop(sup->loop, &sup->slots[i]->backoff);
 	TAILQ_FOREACH(w, &sup->workers, entry)
@@ -263,6 +266,8 @@ slot_free(struct slot *s)
 		for (size_t i = 0; i < sup->npool; i++)
 			if (sup->pool[i]->cfg->reuseport > 0)
 				steer_slot_close(sup->pool[i], s->id);
+	slot_unqueue(&s->start_w);
+	slot_unqueue(&s->start_next);
 	ev_timer_stop(s->sup->loop, &s->drain);
 	ev_timer_stop(s->sup->loop, &s->backoff);
 	if (s->gen)
@@ -399,19 +404,112 @@ sup_worker_timeout(struct worker *w, const char *why)
 	worker_stop(w, why);
 }
 
-struct worker *
-slot_start(struct slot *s)
+static struct worker *
+slot_start_now(struct slot *s)
 {
 	struct supervisor *sup = s->sup;
 
 	s->w = worker_spawn(s, s->gen);
 	if (s->w == NULL) {
-		/* fork failed (out of memory or pids): try again later. */
+		/* Out of descriptors, memory or pids: try again later. */
 		s->streak++;
 		ev_timer_set(&s->backoff, backoff_delay(s, &s->gen->cfg->prog) + 0.1, 0);
 		ev_timer_start(sup->loop, &s->backoff);
 	}
 	return s->w;
+}
+
+/*
+ * Starts go through a queue, run a slice at a time: each start waits for
+ * its child's exec (CLONE_VFORK), so a thousand in one callback would
+ * leave signals and control requests unanswered for a second or more.
+ * The starter runs from a zero timer, so that between two slices the loop
+ * polls and serves whatever came in; order is kept.
+ */
+#define START_SLICE	0.005	/* seconds of starting before the loop's turn */
+
+static void
+slot_queue(struct supervisor *sup, struct start *st)
+{
+	if (st->queued)
+		return;
+	st->queued = 1;
+	TAILQ_INSERT_TAIL(&sup->startq, st, entry);
+	if (!ev_is_active(&sup->starter)) {
+		ev_timer_set(&sup->starter, 0, 0);
+		ev_timer_start(sup->loop, &sup->starter);
+	}
+}
+
+void
+slot_start(struct slot *s)
+{
+	slot_queue(s->sup, &s->start_w);
+}
+
+void
+slot_start_next(struct slot *s)
+{
+	slot_queue(s->sup, &s->start_next);
+}
+
+void
+slot_unqueue(struct start *st)
+{
+	if (!st->queued)
+		return;
+	st->queued = 0;
+	TAILQ_REMOVE(&st->slot->sup->startq, st, entry);
+}
+
+void
+sup_unqueue_all(struct supervisor *sup)
+{
+	struct start *st;
+
+	while ((st = TAILQ_FIRST(&sup->startq)) != NULL)
+		slot_unqueue(st);
+	ev_timer_stop(sup->loop, &sup->starter);
+}
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+starter_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor *sup = container_of(t, struct supervisor, starter);
+	double t0 = mono_now();
+	struct start *st;
+
+	(void)revents;
+	while ((st = TAILQ_FIRST(&sup->startq)) != NULL) {
+		struct slot *s = st->slot;
+
+		slot_unqueue(st);
+		if (st == &s->start_w) {
+			if (!sup->stopping && s->w == NULL &&
+			    (!s->removed || slot_queued(s) > 0))
+				slot_start_now(s);
+		} else if (sup->ro.active && s->next == NULL) {
+			if ((s->next = worker_spawn(s, sup->ro.to)) == NULL) {
+				sup->ro.inflight--;
+				rollout_worker_failed(sup, NULL, "fork failed");
+			}
+		}
+		if (mono_now() - t0 >= START_SLICE)
+			break;
+	}
+	if (!TAILQ_EMPTY(&sup->startq) && !ev_is_active(t)) {
+		ev_timer_set(t, 0, 0);
+		ev_timer_start(loop, t);
+	}
 }
 
 static void
@@ -475,6 +573,7 @@ slot_new(struct supervisor *sup, unsigned id)
 	s->backoff.data = s;
 	ev_timer_init(&s->drain, drain_cb, 0, 0.01);
 	s->drain.data = s;
+	s->start_w.slot = s->start_next.slot = s;
 	return s;
 }
 
@@ -517,6 +616,7 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		s->removed = 1;
 		s->drain_since = mono_now();
 		ev_timer_stop(sup->loop, &s->backoff);
+		slot_unqueue(&s->start_w);
 		rollout_slot_removed(sup, s);
 		/* A slot in backoff with connections in its own queue: a worker
 		 * serves them before the socket goes (closing it would reset them). */
@@ -616,6 +716,8 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 
 	memset(sup, 0, sizeof(*sup));
 	TAILQ_INIT(&sup->workers);
+	TAILQ_INIT(&sup->startq);
+	ev_timer_init(&sup->starter, starter_cb, 0, 0);
 	sup->cli = cli;
 	/* signalfd: no wake-up pipe, and signals wait in the queue, not a handler. */
 	sup->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD);
@@ -718,7 +820,7 @@ start_first(struct supervisor *sup)
 	char what[512];
 	int status;
 
-	if ((w = slot_start(s)) == NULL || worker_wait_exec(w) == 0)
+	if ((w = slot_start_now(s)) == NULL || worker_wait_exec(w) == 0)
 		return 0;
 	worker_describe_exit(w, 0, what, sizeof(what));
 	log_errx("%s", what);
@@ -736,6 +838,7 @@ cleanup(struct supervisor *sup)
 {
 	struct gen *cur = sup->cur;
 
+	sup_unqueue_all(sup);
 	if (sup->ctl)
 		ctl_close(sup->ctl);
 	sup->ctl = NULL;

@@ -51,6 +51,8 @@ struct supervisor {
 	struct slot	**slots;
 	size_t		 nslots;
 	TAILQ_HEAD(, worker) workers;
+	TAILQ_HEAD(, start) startq;	/* starts waiting for the starter */
+	ev_timer	 starter;	/* runs them a slice at a time */
 	struct rollout	 ro;
 	struct op	*ops;		/* head is the running one when ro.active */
 	int		 stopping;
@@ -102,7 +104,12 @@ void	ops_run_next(struct supervisor *);
 void	ops_finish(struct supervisor *, int code, const char *msg, const char *body);
 
 /* Shared by supervisor.c and rollout.c. */
-struct worker *slot_start(struct slot *);
+/* Queue a start of the slot's serving worker, or (slot_start_next) of its
+ * successor in a rolling restart; a start already queued stays as it is. */
+void	slot_start(struct slot *);
+void	slot_start_next(struct slot *);
+void	slot_unqueue(struct start *);
+void	sup_unqueue_all(struct supervisor *);
 void	slot_set_gen(struct slot *, struct gen *);
 void	sup_steer(struct supervisor *);
 

@@ -97,7 +97,8 @@ pid_slot(struct strv *env, const char *prefix)
 {
 	char *p = xcalloc(1, strlen(prefix) + 1 + LISTEN_PID_ROOM);
 
-	strv_push(env, p);	/* filled in by the child, which alone knows its pid */
+	strcpy(p, prefix);
+	strv_push(env, p);	/* the number is the child's to add: it alone knows its pid */
 	return p;
 }
 
@@ -415,6 +416,26 @@ release_io(struct ev_loop *loop, struct worker *w)
 	}
 }
 
+/* argv with "/bin/sh" and path in front of its arguments, for a script
+ * without #!, as execvp runs one. */
+static char **
+sh_argv(const struct strv *argv, const char *path)
+{
+	char **v = xcalloc(argv->n + 2, sizeof(*v));
+
+	v[0] = "/bin/sh";
+	v[1] = (char *)path;
+	for (size_t i = 1; i < argv->n; i++)
+		v[i + 1] = argv->v[i];
+	return v;
+}
+
+/*
+ * Start a worker in slot for generation g. Any step that fails fails the
+ * start as a whole: logged, everything made so far closed, NULL for the
+ * caller to try again later. Descriptors are only ever closed by the
+ * number this function got for them.
+ */
 struct worker *
 worker_spawn(struct slot *slot, struct gen *g)
 {
@@ -424,29 +445,49 @@ worker_spawn(struct slot *slot, struct gen *g)
 	struct strv argv = { 0 }, env = { 0 };
 	int fds[g->nlst > 0 ? g->nlst : 1];
 	struct spawn sp = { 0 };
-	int report, nfd = -1;
-	pid_t pid;
+	const char *what = NULL;
+	char *path = NULL;
+	int report = -1, nfd = -1, e, i;
+	pid_t pid = -1;
 
-	for (size_t i = 0; i < g->nlst; i++) {
-		fds[i] = g->lst[i]->fd;
+	sp.stdout_fd = sp.stderr_fd = -1;
+	ev_io_init(&w->notify, notify_cb, -1, EV_READ);
+	for (size_t k = 0; k < g->nlst; k++) {
+		fds[k] = g->lst[k]->fd;
 		/* Reuseport mode: the slot's own socket, the same for each of its workers. */
-		if (g->lst[i]->cfg->reuseport > 0 && g->lst[i]->cfg->adopt_fd < 0 &&
-		    (fds[i] = steer_slot_fd(g->lst[i], slot->id)) == -1) {
-			free(w);
-			return NULL;
+		if (g->lst[k]->cfg->reuseport > 0 && g->lst[k]->cfg->adopt_fd < 0 &&
+		    (fds[k] = steer_slot_fd(g->lst[k], slot->id)) == -1) {
+			what = "reuseport socket";
+			goto fail;
 		}
 	}
-	if (sup->notify_dir)
-		nfd = rundir_notify_socket(sup, g, slot->id, &w->notify_path);
-	sp.stdout_fd = sp.stderr_fd = -1;
+	if (sup->notify_dir) {
+		if ((nfd = rundir_notify_socket(sup, g, slot->id, &w->notify_path)) == -1) {
+			what = "notify socket";
+			goto fail;
+		}
+		w->notify.fd = nfd;
+	}
 	if (g->cfg->log_prefix) {
 		w->out = xcalloc(2, sizeof(*w->out));
-		if (output_open(&w->out[0], 1, &sp.stdout_fd) == -1 ||
-		    output_open(&w->out[1], 2, &sp.stderr_fd) == -1)
-			log_warn("worker %u: output pipe", slot->id);
+		/* Both, even when the first fails: each leaves its own fd at
+		 * -1 on failure, so closing both later closes nothing else. */
+		int o1 = output_open(&w->out[0], 1, &sp.stdout_fd);
+		int o2 = output_open(&w->out[1], 2, &sp.stderr_fd);
+
+		if (o1 == -1 || o2 == -1) {
+			e = errno;
+			if (o1 == -1)
+				sp.stdout_fd = -1;
+			if (o2 == -1)
+				sp.stderr_fd = -1;
+			errno = e;
+			what = "output pipe";
+			goto fail;
+		}
 	}
-	for (size_t i = 0; i < pc->argv.n; i++)
-		strv_push(&argv, expand(slot, g, pc->argv.v[i]));
+	for (size_t k = 0; k < pc->argv.n; k++)
+		strv_push(&argv, expand(slot, g, pc->argv.v[k]));
 	build_env(slot, g, w->notify_path, &sp, &env);
 	sp.argv = argv.v;
 	sp.envp = env.v;
@@ -468,21 +509,26 @@ worker_spawn(struct slot *slot, struct gen *g)
 		sup->ncpus = cpus_list(&sup->cpus);	/* turned on by a reload */
 	sp.cpu = pc->cpu_affinity && sup->ncpus > 0 ?
 	    sup->cpus[slot->id % sup->ncpus] : -1;
+	/* The worker's PATH, from its own environment, not clusterd's. */
+	i = strv_env_find(&env, "PATH", 4);
+	sp.path = path = spawn_resolve(argv.v[0], i < 0 ? NULL : env.v[i] + 5,
+	    pc->directory, &sp, &sp.path_err);
+	if (path)
+		sp.sh_argv = sh_argv(&argv, path);
 
-	pid = spawn_start(&sp, &report);
+	pid = spawn_start(&sp, &report, &what);
+	e = errno;
+	free(sp.sh_argv);
+	free(path);
 	strv_free(&argv);
 	strv_free(&env);
+	errno = e;
+	if (pid == -1)
+		goto fail;
 	if (sp.stdout_fd >= 0)
 		close(sp.stdout_fd);
 	if (sp.stderr_fd >= 0)
 		close(sp.stderr_fd);
-	ev_io_init(&w->notify, notify_cb, nfd, EV_READ);
-	if (pid == -1) {
-		log_err("worker %u: clone", slot->id);
-		release_io(sup->loop, w);
-		free(w);
-		return NULL;
-	}
 	w->slot = slot;
 	w->gen = g;
 	gen_ref(g);
@@ -509,6 +555,19 @@ worker_spawn(struct slot *slot, struct gen *g)
 	else
 		log_info("worker %u (pid %d) started", slot->id, (int)pid);
 	return w;
+
+fail:
+	e = errno;
+	strv_free(&argv);
+	strv_free(&env);
+	if (sp.stdout_fd >= 0)
+		close(sp.stdout_fd);
+	if (sp.stderr_fd >= 0)
+		close(sp.stderr_fd);
+	release_io(sup->loop, w);
+	free(w);
+	log_warnx("worker %u: cannot start: %s: %s", slot->id, what, strerror(e));
+	return NULL;
 }
 
 void

@@ -17,6 +17,13 @@ struct supervisor;
 struct slot;
 struct gen;
 
+/* A start waiting for its turn in the supervisor's queue (supervisor.c). */
+struct start {
+	TAILQ_ENTRY(start) entry;
+	struct slot	*slot;
+	int		 queued;
+};
+
 enum worker_state { W_STARTING, W_READY, W_STOPPING };
 
 struct worker {
@@ -60,6 +67,8 @@ struct slot {
 	int		 failed;	/* its last worker did not exit 0 */
 	int		 removed;	/* scaled away: freed with its last worker */
 	int		 replace_wait;	/* restart_mode = replace: start next once w is gone */
+	struct start	 start_w;	/* queued: a start of w */
+	struct start	 start_next;	/* queued: a start of next (rolling restart) */
 };
 
 struct worker	*worker_spawn(struct slot *, struct gen *);

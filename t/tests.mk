@@ -99,3 +99,10 @@ TESTS += \
 	t/peer-nginx.t
 
 EXTRA_DIST += t/bin/leftover-worker
+
+# Issue 11: the spawn path (descriptor faults, the workers' PATH, a loop
+# that answers while workers start).
+TESTS += \
+	t/spawn-faults.t \
+	t/spawn-path.t \
+	t/spawn-latency.t
