@@ -472,15 +472,6 @@ sup_unqueue_all(struct supervisor *sup)
 	ev_timer_stop(sup->loop, &sup->starter);
 }
 
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 starter_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
