@@ -346,19 +346,19 @@ static void
 measure(size_t n, const char *label, const char *kind, double arg)
 {
 	unsigned char *live = pattern(n, kind, arg), *steer = malloc(n);
-	size_t len = 0, reps = 20, out = 0;
-	double t0, tb, ta;
+	size_t len = 0, out = 0;
+	double t0, tb = 1e9, ta = 1e9;
 
-	t0 = now();
-	for (size_t r = 0; r < reps; r++) {
+	/* The best of 20: the machine may be busy with other things. */
+	for (int r = 0; r < 20; r++) {
 		memcpy(steer, live, n);
+		t0 = now();
 		len = steer_prog(code, steer, n);
-	}
-	tb = (now() - t0) / (double)reps;
-	t0 = now();
-	for (size_t r = 0; r < reps; r++)
+		tb = fmin(tb, now() - t0);
+		t0 = now();
 		kernel_takes(len);
-	ta = (now() - t0) / (double)reps;
+		ta = fmin(ta, now() - t0);
+	}
 	for (size_t i = 0; i < n; i++)
 		out += live[i] && !steer[i];
 	printf("# %6zu sockets, %-15s %5zu runs: %4zu instructions, %5zu live left out; "
