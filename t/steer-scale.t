@@ -63,7 +63,7 @@ ok($log !~ /SO_ATTACH_REUSEPORT_CBPF/, 'every steering program was taken')
     or diag(($log =~ /^(.*SO_ATTACH_REUSEPORT_CBPF.*)$/m)[0]);
 ok($log =~ /^clusterd: 127\.0\.0\.1:$port: steering to $N of $N sockets \(24 instructions\)$/m,
     "log: steering to $N of $N sockets (24 instructions: all in one run)")
-    or diag(join("\n", (grep { /steering/ } split(/\n/, $log))[-3 .. -1]));
+    or diag(join("\n", grep { defined } (grep { /steering/ } split(/\n/, $log))[-3 .. -1]));
 
 # {slot => pid} of the ready workers, and how many there are in all.
 sub ready_slots {
