@@ -31,6 +31,15 @@ plan(skip_all => "the hard RLIMIT_NOFILE ($hard) is too low for $N slots")
     if $hard ne 'unlimited' && $hard < 5 * $N;
 $hard = 1048576 if $hard eq 'unlimited';
 
+# A worker of examples/hello takes 1.5 MB, 5.3 MB built with ASan (the
+# sanitizer build): skip where $N of them would not fit in memory.
+my $asan = (slurp($HELLO) // '') =~ /AddressSanitizer/;
+my ($avail) = (slurp('/proc/meminfo') // '') =~ /^MemAvailable:\s+(\d+) kB$/m;
+my $need = $N * ($asan ? 8 : 2) * 1024 + 1024 * 1024;
+plan(skip_all => sprintf('%d workers%s need about %.1f GB, %.1f GB available', $N,
+    $asan ? ' built with ASan' : '', $need / 1048576, ($avail // 0) / 1048576))
+    if ($avail // 0) < $need;
+
 my $port = free_port();
 my $ctl = "$TMPDIR/ctl";
 my $conf = write_file("$TMPDIR/steer.conf", <<"END");
