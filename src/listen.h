@@ -54,6 +54,7 @@ struct listener {
 	size_t		 nslot_fd;
 	unsigned	*group;		/* the kernel's group order: index -> slot */
 	size_t		 ngroup;
+	size_t		 steer_left;	/* ready slots the program leaves out */
 };
 
 /* Parse ADDR into a; on error return -1 with a message in err. */

@@ -9,7 +9,9 @@
  * The kernel's order is the order sockets joined (listen() for TCP, bind()
  * for UDP); closing one moves the last into its place. clusterd mirrors
  * that in l->group. The program hashes the source address and port read
- * from the packet (the skb hash may be 0) and picks among the live slots.
+ * from the packet (the skb hash may be 0) and picks among the live slots
+ * (steerprog.c, which says how that fits any group in classic BPF's 4096
+ * instructions).
  */
 #include <errno.h>
 #include <linux/filter.h>
@@ -23,6 +25,7 @@
 #include "listen.h"
 #include "log.h"
 #include "steer.h"
+#include "steerprog.h"
 #include "strv.h"
 
 #ifndef SO_ATTACH_REUSEPORT_CBPF
@@ -93,58 +96,54 @@ steer_queue_len(const struct listener *l, unsigned slot)
 void
 steer_update(struct listener *l, const unsigned *live, size_t nlive)
 {
-	struct sock_filter code[16 + 2 * 4096];
-	struct sock_fprog prog = { 0, code };
-	unsigned idx[4096];
-	size_t n = 0, pc = 0;
+	struct sock_filter *code;
+	struct sock_fprog prog;
+	unsigned char *steer;
+	unsigned *pos;
+	size_t n = 0, left = 0;
 
 	if (l->ngroup == 0)
 		return;
-	for (size_t i = 0; i < nlive && n < 4000; i++)
-		for (size_t j = 0; j < l->ngroup; j++)
-			if (l->group[j] == live[i])
-				idx[n++] = (unsigned)j;
-	if (n == 0) {
+	/* Which of the group's sockets are live slots' (each slot's is). */
+	pos = xcalloc(l->nslot_fd, sizeof(*pos));
+	for (size_t j = 0; j < l->ngroup; j++)
+		pos[l->group[j]] = (unsigned)j;
+	steer = xcalloc(l->ngroup, 1);
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i] < l->nslot_fd && l->slot_fd[live[i]] != -1 &&
+		    !steer[pos[live[i]]]) {
+			steer[pos[live[i]]] = 1;
+			n++;
+		}
+	code = xcalloc(STEER_PROG_MAX, sizeof(*code));
+	prog.filter = code;
+	if ((prog.len = (unsigned short)steer_prog(code, steer, l->ngroup)) == 0) {
 		/* Nobody ready: slot 0's socket, which lives as long as the
 		 * listener does, holds new connections until a worker is back
 		 * (never one that is draining away). */
-		unsigned zero = 0;
-
-		for (size_t j = 0; j < l->ngroup; j++)
-			if (l->group[j] == 0)
-				zero = (unsigned)j;
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, zero);
-	} else {
-		/* A = version nibble of the IP header */
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4);
-		code[pc++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 4, 0);
-		/* IPv4: source address, then the source port after a 20-byte header */
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TAX, 0);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 20);
-		code[pc++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 3, 0, 0);
-		/* IPv6: the source address's last word, the port after 40 bytes */
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 20);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TAX, 0);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 40);
-		/* Fibonacci hashing: ephemeral ports step by 2, so mix before mod. */
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9e3779b1u);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16);
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (unsigned)n);
-		for (size_t i = 0; i < n; i++) {
-			code[pc++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-			    (unsigned)i, 0, 1);
-			code[pc++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, idx[i]);
-		}
-		code[pc++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, idx[0]);
+		code[0] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, pos[0]);
+		prog.len = 1;
 	}
-	prog.len = (unsigned short)pc;
+	left = n;
+	for (size_t j = 0; j < l->ngroup; j++)
+		left -= steer[j];
 	if (setsockopt(l->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == -1)
 		log_warn("%s: SO_ATTACH_REUSEPORT_CBPF", l->bound);
-	else
-		log_debug("%s: steering to %zu of %zu sockets", l->bound, n, l->ngroup);
+	else {
+		log_debug("%s: steering to %zu of %zu sockets (%u instructions)", l->bound,
+		    n - left, l->ngroup, prog.len);
+		/* Once per spell: at the start of a big pool it is expected. */
+		if (left > 0 && l->steer_left == 0)
+			log_info("%s: the ready slots are scattered in more runs than "
+			    "one steering program holds: %zu of %zu get no new "
+			    "connections until more are ready", l->bound, left, n);
+		else if (left == 0 && l->steer_left > 0)
+			log_info("%s: steering to every ready slot again (%zu)", l->bound, n);
+		l->steer_left = left;
+	}
+	free(code);
+	free(steer);
+	free(pos);
 }
 
 void
@@ -157,5 +156,5 @@ steer_free(struct listener *l)
 	free(l->group);
 	l->slot_fd = NULL;
 	l->group = NULL;
-	l->nslot_fd = l->ngroup = 0;
+	l->nslot_fd = l->ngroup = l->steer_left = 0;
 }

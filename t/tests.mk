@@ -106,3 +106,13 @@ TESTS += \
 	t/spawn-faults.t \
 	t/spawn-path.t \
 	t/spawn-latency.t
+
+# Issue 11: reuseport steering for any number of slots.
+TESTS += \
+	t/steer-prog.t \
+	t/steer-scale.t
+check_PROGRAMS += t/steer-prog
+t_steer_prog_SOURCES = t/steer-prog.c src/steerprog.c src/steerprog.h \
+	src/strv.c src/strv.h src/log.c src/log.h
+t_steer_prog_CPPFLAGS = -I$(top_srcdir)/src
+t_steer_prog_LDADD = -lm
