@@ -1659,6 +1659,15 @@ RELAY_KINDS = [("pipe", "plain pipe: flooder → reader"),
                ("clusterd", "clusterd log_prefix: flooder, quiet worker → clusterd → reader")]
 
 
+def proc_io(pid):
+    """Bytes and calls of read() and write() of pid (/proc/PID/io)."""
+    d = {}
+    for line in read(f"/proc/{pid}/io").splitlines():
+        k, _, v = line.partition(":")
+        d[k] = int(v)
+    return d
+
+
 def relay_slice(kind, nbytes, rnd):
     """One flood of nbytes through one contender; the reader's figures and
     the CPU time of the process in the middle (cat, clusterd) meanwhile."""
@@ -1702,6 +1711,10 @@ def relay_slice(kind, nbytes, rnd):
         w = None
         time.sleep(0.2)     # every process at its first read or wait_go()
         cpu0 = task_ns(mid.pid) if mid else 0
+        # The ends: the reader, and the writers (clusterd's workers).
+        writers = [p.pid for p in procs[1:]] + (children(mid.pid) if kind == "clusterd" else [])
+        reader0, writers0 = task_ns(procs[0].pid), sum(task_ns(p) for p in writers)
+        io0, cs0 = proc_io(mid.pid) if mid else {}, ctxt(mid.pid) if mid else 0
         subprocess.run([RELAY, "go", st], check=True)
         end = time.monotonic() + 300
         while not os.path.exists(resf) or not read(resf).endswith("\n") or \
@@ -1710,8 +1723,17 @@ def relay_slice(kind, nbytes, rnd):
                 raise RuntimeError(f"relay: {kind}: no result in 300 s")
             time.sleep(0.005)
         cpu = (task_ns(mid.pid) - cpu0) if mid else 0
+        reader_cpu = task_ns(procs[0].pid) - reader0
+        writers_cpu = sum(task_ns(p) for p in writers) - writers0
+        io1, cs1 = proc_io(mid.pid) if mid else {}, ctxt(mid.pid) if mid else 0
         d = {k: int(v) for k, v in (l.split() for l in read(resf).splitlines())}
         d["cpu_ns"] = cpu
+        # What the middle moved, and in how many calls and context switches.
+        for k in ("rchar", "wchar", "syscr", "syscw"):
+            d[k] = io1.get(k, 0) - io0.get(k, 0)
+        d["cs"] = cs1 - cs0
+        d["reader_cpu_ns"] = reader_cpu
+        d["writers_cpu_ns"] = writers_cpu
         d["secs"] = (d["t_done"] - d["t_begin"]) / 1e9
         d["mbps"] = d["flood_lines"] * 100 / d["secs"] / 1e6
         return d
@@ -1760,11 +1782,17 @@ def report_relay(res, w, summary):
       "middle process's own time (schedstat) over the flood. \"Overtaken\": how much flood "
       "output whose write() began after a quiet line was written reached the reader before "
       "that line (exact, through counters the writers share); one relay buffer is 64 KiB. "
+      "cat and clusterd get the same flood through the same kind of pipe (64 KiB, from "
+      "pipe(2)) and write into the same kind of pipe; clusterd writes more bytes, the "
+      "prefixes (\"bytes out / in\"). Reads, writes (/proc/PID/io syscr, syscw) and context "
+      "switches are the middle process's, medians per round; \"ends CPU\" is the flooder's "
+      "and the reader's: the two cores are shared by all three, so what the middle spends "
+      "is taken from them. "
       f"Load average of the machine at the start / end of this part: {rl['loads'][0]} / "
       f"{rl['loads'][1]}.\n")
     w("| contender | MB/s median | min–max | ratio to plain pipe, median | min–max | "
-      "CPU ms median | lines lost |")
-    w("|---|---:|---:|---:|---:|---:|---:|")
+      "CPU ms median | bytes out / in | reads | writes | context switches | ends CPU ms | lines lost |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     pipe = [d["mbps"] for d in rr["pipe"]]
     for kind, label in RELAY_KINDS:
         m = [d["mbps"] for d in rr[kind]]
@@ -1774,6 +1802,12 @@ def report_relay(res, w, summary):
         w(f"| {label} | {median(m):.0f} | {spread(m, '{:.0f}')} | "
           + ("(reference) | " if kind == "pipe" else f"{median(ratio):.3f} | {spread(ratio, '{:.3f}')} | ")
           + ("- | " if kind == "pipe" else f"{median(cpu):.0f} | ")
+          + ("- | - | - | - | " if kind == "pipe" else
+             f"{median([d.get('wchar', 0) / max(d.get('rchar', 0), 1) for d in rr[kind]]):.3f} | "
+             f"{median([d.get('syscr', 0) for d in rr[kind]]):.0f} | "
+             f"{median([d.get('syscw', 0) for d in rr[kind]]):.0f} | "
+             f"{median([d.get('cs', 0) for d in rr[kind]]):.0f} | ")
+          + f"{median([(d.get('reader_cpu_ns', 0) + d.get('writers_cpu_ns', 0)) / 1e6 for d in rr[kind]]):.0f} | "
           + f"{lost} |")
     cd = rr["clusterd"]
     thr = ratios([d["mbps"] for d in cd], pipe)
@@ -1793,6 +1827,14 @@ def report_relay(res, w, summary):
       f"**{median(cpu):.2f}** ({spread(cpu)}). The quiet worker: {quiet} lines, "
       f"delay median {lat50:.2f} ms, max {latmax:.1f} ms; overtaken by at most "
       f"{over / 1024:.1f} KiB of flood output written after it.\n")
+    busy = {k: median([(d["cpu_ns"] + d.get("reader_cpu_ns", 0) + d.get("writers_cpu_ns", 0))
+                       / (d["secs"] * 1e9) for d in rr[k]]) for k, _ in RELAY_KINDS}
+    w(f"Cores busy (the CPU time of all three processes over the wall time, median): plain pipe "
+      f"{busy['pipe']:.2f}, cat {busy['cat']:.2f}, clusterd {busy['clusterd']:.2f}, of 2: every "
+      "CPU-second the middle spends is taken from the flooder and the reader, and fewer than 2 "
+      "busy means the three also wait on each other. clusterd's CPU beyond cat's is what an "
+      "event loop and prefixes cost: an epoll_wait per turn besides the read and the write, "
+      "the prefixed bytes written, and one copy of every line into the queue.\n")
     summary.append(("log relay throughput: clusterd log_prefix / plain pipe",
                     f"{median(thr):.3f} ({spread(thr, '{:.3f}')}); cat / plain pipe {median(catr):.3f}",
                     "≥ 0.9", median(thr) >= 0.9))

@@ -2,18 +2,20 @@
  * Worker output with prefixes (log_prefix), relayed to clusterd's stdout
  * or stderr through its sink (sink.c).
  *
- * A relay reads its pipe in reads of up to OUTPUT_PIECE bytes and moves
- * whole lines, each with its prefix, into the sink's queue, many at a
- * time, so a flood costs a few system calls per 64 KiB. Only whole lines
- * (or pieces of OUTPUT_PIECE bytes of a longer one) enter the queue, so
- * lines of different workers never interleave mid-line.
+ * A relay reads its pipe in reads of up to OUTPUT_PIECE bytes (what a
+ * pipe holds unless its writer enlarged it) and copies the whole lines,
+ * each with its prefix, into the sink's queue at once: the one copy that
+ * prefixes need. The sink writes them with the rest of the turn's lines,
+ * so a flood costs about a read, a write and an epoll_wait per 64 KiB.
+ * Only whole lines (or pieces of OUTPUT_PIECE bytes of a longer one)
+ * enter the queue, so lines of different workers never interleave
+ * mid-line.
  *
- * When the sink is slow the relay waits its turn for room and, once its
- * buffer is full, stops reading: the pipe fills and the worker blocks in
- * write(), as it would writing to the file itself. Nothing is dropped.
- * Relays waiting for room are served in the order they asked, each with
- * at most what it holds: a quiet worker's line waits behind at most one
- * buffer of each busier worker.
+ * When the queue has no room the relay keeps what it read, stops reading
+ * and waits its turn: the pipe fills and the worker blocks in write(), as
+ * it would writing to the file itself. Nothing is dropped. The sink says
+ * in which order relays are pumped (sink.c: a quiet worker's line waits
+ * behind at most one read of a flooder's output written after it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +46,10 @@ struct relay {
 	size_t		 off, len, size;
 };
 
+/* A relay's buffer: room for a full read after a partial line (less than
+ * a piece), so that reads take whole pipefuls. */
+#define RELAY_BUF	(2 * OUTPUT_PIECE)
+
 /* Buffers of relays that had nothing left, for the next read: a flood
  * would otherwise cost a malloc and a free per read. */
 static char	*spare[4];
@@ -52,15 +58,15 @@ static size_t	 nspare;
 static void
 buf_get(struct relay *r)
 {
-	r->buf = nspare > 0 ? spare[--nspare] : xmalloc(OUTPUT_PIECE);
-	r->size = OUTPUT_PIECE;
+	r->buf = nspare > 0 ? spare[--nspare] : xmalloc(RELAY_BUF);
+	r->size = RELAY_BUF;
 	r->off = r->len = 0;
 }
 
 static void
 buf_put(struct relay *r)
 {
-	if (r->size == OUTPUT_PIECE && nspare < sizeof(spare) / sizeof(spare[0]))
+	if (r->size == RELAY_BUF && nspare < sizeof(spare) / sizeof(spare[0]))
 		spare[nspare++] = r->buf;
 	else
 		free(r->buf);
@@ -68,21 +74,26 @@ buf_put(struct relay *r)
 	r->size = 0;
 }
 
-/* Read once into the buffer: >0 read, 0 nothing now (or no room), -1 end. */
+/* Read once into the buffer, at most a piece: >0 read, 0 nothing now (or
+ * no room), -1 end. */
 static int
 fill(struct relay *r, int fd)
 {
+	size_t want;
 	ssize_t n;
 
 	if (r->buf == NULL)
 		buf_get(r);
-	if (r->off + r->len == r->size && r->off > 0) {
-		memmove(r->buf, r->buf + r->off, r->len);
+	if (r->off > 0 && r->size - r->off - r->len < OUTPUT_PIECE) {
+		memmove(r->buf, r->buf + r->off, r->len);	/* a partial line */
 		r->off = 0;
 	}
-	if (r->off + r->len == r->size)
+	want = r->size - r->off - r->len;
+	if (want > OUTPUT_PIECE)
+		want = OUTPUT_PIECE;
+	if (want == 0)
 		return 0;
-	n = read(fd, r->buf + r->off + r->len, r->size - r->off - r->len);
+	n = read(fd, r->buf + r->off + r->len, want);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0)
@@ -94,7 +105,7 @@ fill(struct relay *r, int fd)
 static void
 relay_free(struct relay *r)
 {
-	sink_unwait(r->sink, &r->feed);
+	sink_forget(r->sink, &r->feed);
 	sink_use(r->sink, -1);
 	if (r->buf)
 		buf_put(r);
@@ -103,8 +114,9 @@ relay_free(struct relay *r)
 
 /* Move whole lines into the sink's queue while it has room: a line, a
  * piece of OUTPUT_PIECE bytes of a longer one, or, once the pipe is
- * closed, the last line without its newline. */
-static void
+ * closed, the last line without its newline. 1 if lines are left for
+ * want of room: the pipe is not read until they are moved. */
+static int
 pump(struct sink_feed *f)
 {
 	struct relay *r = container_of(f, struct relay, feed);
@@ -121,13 +133,17 @@ pump(struct sink_feed *f)
 			adv = n;
 		else
 			break;	/* the rest of the line is still to come */
-		if (q == NULL || used + r->hlen + n + 1 > room) {
+		if (used + r->hlen + n + 1 > room) {
 			more = 1;
 			break;
 		}
 		memcpy(q + used, r->head, r->hlen);
-		memcpy(q + used + r->hlen, p, n);
-		q[used + r->hlen + n] = '\n';
+		if (nl != NULL)
+			memcpy(q + used + r->hlen, p, adv);	/* its newline too */
+		else {
+			memcpy(q + used + r->hlen, p, n);
+			q[used + r->hlen + n] = '\n';
+		}
 		used += r->hlen + n + 1;
 		r->off += adv;
 		r->len -= adv;
@@ -136,16 +152,16 @@ pump(struct sink_feed *f)
 		sink_commit(r->sink, used);
 	if (r->len == 0 && r->buf)
 		buf_put(r);
-	if (more)
-		sink_wait(r->sink, f);
-	else if (r->o == NULL) {
-		relay_free(r);
-		return;
+	if (more) {
+		if (r->o)
+			ev_io_stop(r->loop, &r->o->io);
+		return 1;
 	}
-	/* Room again in the buffer: read the pipe again. */
-	if (r->o && !ev_is_active(&r->o->io) && (r->buf == NULL ||
-	    r->len < r->size))
-		ev_io_start(r->loop, &r->o->io);
+	if (r->o == NULL)
+		relay_free(r);
+	else if (!ev_is_active(&r->o->io))
+		ev_io_start(r->loop, &r->o->io);	/* served: read again */
+	return 0;
 }
 
 static void
@@ -160,12 +176,8 @@ output_cb(struct ev_loop *loop, ev_io *io, int revents)
 		output_close(loop, o);
 		return;
 	}
-	if (r->len == r->size)
-		ev_io_stop(loop, io);	/* full: the pipe fills, the worker waits */
-	if (n > 0) {
-		sink_wait(r->sink, &r->feed);
-		sink_flush(r->sink);
-	}
+	if (n > 0)
+		sink_ready(r->sink, &r->feed, r->len);
 }
 
 int
@@ -238,8 +250,8 @@ output_close(struct ev_loop *loop, struct output *o)
 		relay_free(r);
 		return;
 	}
-	sink_wait(r->sink, &r->feed);
-	sink_flush(r->sink);
+	/* Pumped in turn, then freed. */
+	sink_ready(r->sink, &r->feed, r->len);
 }
 
 void

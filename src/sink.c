@@ -6,10 +6,25 @@
  * through one bounded queue per open file, written when the file is
  * writable. clusterd's own lines are queued while there is room and
  * counted when there is none; the count is logged as soon as the reader
- * has made room again, where the lines are missing. Relayed worker output (output.c) is never dropped for lack of
- * room: a relay waits its turn (sink_wait) and, while it waits, stops
- * reading its worker's pipe, so the worker blocks as it would writing to
- * the file itself.
+ * has made room again, where the lines are missing. Relayed worker
+ * output (output.c) is never dropped for lack of room: a relay waits its
+ * turn and, while it waits, stops reading its worker's pipe, so the
+ * worker blocks as it would writing to the file itself.
+ *
+ * What a flood costs is mostly system calls and wake-ups, so relayed
+ * output is queued and written once per turn of the loop (an ev_prepare
+ * watcher), after every pipe that was ready has been read, and not tried
+ * again before the file says it has room; once a relay has had to wait,
+ * the relays wait until the queue is empty, so that a pause and
+ * resumption of the workers' pipes (watchers stopped and started) moves a
+ * whole queue.
+ *
+ * Fairness: of the pipes read in one turn, those that gave less are
+ * queued first, and the relays that had to wait are served in the order
+ * they came, each with what it holds. A line that a quiet worker wrote
+ * while another floods is read in the turn the flooder's pipe is read
+ * next, at the latest, and queued before that read: it waits behind at
+ * most one read of the flooder's output written after it.
  *
  * The descriptors 1 and 2 share their open file description with whoever
  * started clusterd, so O_NONBLOCK is never set on them: a socket (the
@@ -41,15 +56,19 @@ enum sink_kind { K_CLOSED, K_FILE, K_NONBLOCK, K_SOCKET, K_POLL };
 
 struct sink {
 	ev_io		 io;		/* EV_WRITE while bytes wait for room */
+	ev_prepare	 prep;		/* writes what relays queued this turn */
 	const char	*name;		/* "stdout", "stderr" */
 	enum sink_kind	 kind;
 	int		 fd;		/* what we write to */
 	int		 relays;	/* relays using it: write in big batches */
 	int		 busy;		/* in sink_flush: no reentry */
 	int		 failing;	/* the last write failed */
+	int		 blocked;	/* the file was full: wait for EV_WRITE */
+	int		 full;		/* a relay found no room: relays wait */
 	char		*buf;		/* the queue: buf[off, off + len) */
 	size_t		 off, len;
-	TAILQ_HEAD(, sink_feed) feeds;	/* relays waiting for room, in turn */
+	TAILQ_HEAD(feedq, sink_feed) ready;	/* read this turn, least first */
+	struct feedq	 feeds;		/* waiting for room, in turn */
 	unsigned long	 lost;		/* lines dropped since last said */
 	int		 lost_err;	/* why: 0 no room, else errno */
 	double		 lost_told;	/* when the loss was last said, or began */
@@ -83,6 +102,7 @@ setup(struct sink *k, int fd, const char *name)
 
 	k->name = name;
 	k->fd = fd;
+	TAILQ_INIT(&k->ready);
 	TAILQ_INIT(&k->feeds);
 	if (fstat(fd, &st) == -1) {
 		/* Closed: never write to whatever gets the number later. */
@@ -107,6 +127,7 @@ setup(struct sink *k, int fd, const char *name)
 }
 
 static void	write_cb(struct ev_loop *, ev_io *, int);
+static void	prepare_cb(struct ev_loop *, ev_prepare *, int);
 
 void
 sink_init(void)
@@ -124,8 +145,10 @@ sink_init(void)
 		setup(&sinks[1], STDERR_FILENO, "stderr");
 		by_fd[2] = &sinks[1];
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		ev_io_init(&sinks[i].io, write_cb, sinks[i].fd, EV_WRITE);
+		ev_prepare_init(&sinks[i].prep, prepare_cb);
+	}
 	log_set_writer(sink_log);
 	atexit(sink_drain_all);
 }
@@ -192,53 +215,98 @@ tail(struct sink *k, size_t n)
 	return k->buf + k->off + k->len;
 }
 
+/* Relays append after what is queued, never moving it: when the end is
+ * reached they wait for the queue to empty, which puts it back at 0. */
 char *
 sink_space(struct sink *k, size_t *room)
 {
-	char *p;
+	size_t end = k->off + k->len;
 
 	*room = 0;
-	if (k->len >= SINK_RELAY_LOW)
+	if (k->full || end >= SINK_RELAY_MAX)
 		return NULL;
-	if ((p = tail(k, SINK_RELAY_MAX - k->len)) != NULL)
-		*room = SINK_RELAY_MAX - k->len;
-	return p;
+	if (k->buf == NULL)
+		k->buf = xmalloc(SINK_MAX);
+	*room = SINK_RELAY_MAX - end;
+	return k->buf + end;
 }
 
 void
 sink_commit(struct sink *k, size_t n)
 {
+	if (k->kind == K_CLOSED) {
+		/* No file to write to: never fill up and hold the workers. */
+		lose(k, count_lines(k->buf + k->off + k->len, n), EBADF);
+		return;
+	}
 	k->len += n;
+	if (loop == NULL)
+		sink_flush(k);
+	else if (!ev_is_active(&k->prep))
+		ev_prepare_start(loop, &k->prep);
 }
 
-void
+static void
 sink_wait(struct sink *k, struct sink_feed *f)
 {
-	if (f->waiting)
-		return;
-	f->waiting = 1;
+	k->full = 1;
+	f->state = FEED_WAITING;
 	TAILQ_INSERT_TAIL(&k->feeds, f, entry);
 }
 
 void
-sink_unwait(struct sink *k, struct sink_feed *f)
+sink_forget(struct sink *k, struct sink_feed *f)
 {
-	if (!f->waiting)
-		return;
-	f->waiting = 0;
-	TAILQ_REMOVE(&k->feeds, f, entry);
+	if (f->state == FEED_READY)
+		TAILQ_REMOVE(&k->ready, f, entry);
+	else if (f->state == FEED_WAITING)
+		TAILQ_REMOVE(&k->feeds, f, entry);
+	f->state = FEED_IDLE;
 }
 
-/* The waiting relays, in turn, while there is room: each adds at most what
- * it holds (one buffer), then queues again behind the others. */
+void
+sink_ready(struct sink *k, struct sink_feed *f, size_t n)
+{
+	struct sink_feed *g;
+
+	if (f->state != FEED_IDLE)
+		return;		/* pumped in its turn anyway */
+	if (loop == NULL) {
+		if (f->pump(f))
+			sink_wait(k, f);
+		sink_flush(k);
+		return;
+	}
+	/* Few feeds read in one turn: a walk from the end is short. */
+	f->state = FEED_READY;
+	f->holds = n;
+	TAILQ_FOREACH_REVERSE(g, &k->ready, feedq, entry)
+		if (g->holds <= n)
+			break;
+	if (g != NULL)
+		TAILQ_INSERT_AFTER(&k->ready, g, f, entry);
+	else
+		TAILQ_INSERT_HEAD(&k->ready, f, entry);
+	if (!ev_is_active(&k->prep))
+		ev_prepare_start(loop, &k->prep);
+}
+
+/* The queue is empty: the waiting relays, in turn, while there is room.
+ * Each adds what it holds, at most a read and a partial line. */
 static void
 serve(struct sink *k)
 {
 	struct sink_feed *f;
 
-	while (k->len < SINK_RELAY_LOW && (f = TAILQ_FIRST(&k->feeds)) != NULL) {
-		sink_unwait(k, f);
-		f->pump(f);
+	k->full = 0;
+	while (!k->full && (f = TAILQ_FIRST(&k->feeds)) != NULL) {
+		sink_forget(k, f);
+		if (f->pump(f)) {
+			/* Still more than the room: first again next time. */
+			TAILQ_INSERT_HEAD(&k->feeds, f, entry);
+			f->state = FEED_WAITING;
+			k->full = 1;
+		}
 	}
 }
 
@@ -320,6 +388,19 @@ can_say(const struct sink *k)
 	return k->lost && !k->failing && !saying && k->len + SAY_ROOM <= SINK_MAX;
 }
 
+/* The feeds that read this turn, least first. */
+static void
+pump_ready(struct sink *k)
+{
+	struct sink_feed *f;
+
+	while ((f = TAILQ_FIRST(&k->ready)) != NULL) {
+		sink_forget(k, f);
+		if (f->pump(f))
+			sink_wait(k, f);
+	}
+}
+
 void
 sink_flush(struct sink *k)
 {
@@ -329,13 +410,25 @@ sink_flush(struct sink *k)
 		return;
 	k->busy = 1;
 	for (;;) {
-		serve(k);
+		if (k->len == 0)
+			serve(k);
 		if (can_say(k))
 			say_lost(k);
-		if (k->len == 0)
+		/* Full a moment ago: a write now would most likely fail. */
+		if (k->len == 0 || (k->blocked && loop != NULL))
 			break;
-		if ((r = write_some(k)) == 0 || r == 1)
+		if ((r = write_some(k)) == 0 || r == 1) {
+			k->blocked = 1;
 			break;	/* full: the watcher goes on */
+		}
+		if (r == 2 && k->len == 0 && loop != NULL) {
+			/* All written. What the waiting relays add now is
+			 * written once the file says it has room: most likely
+			 * not before the reader has taken what we just wrote. */
+			serve(k);
+			k->blocked = k->len > 0;
+			break;
+		}
 		if (r == -1 && TAILQ_EMPTY(&k->feeds))
 			break;
 	}
@@ -346,18 +439,36 @@ sink_flush(struct sink *k)
 		say_lost(k);	/* stdout keeps failing: say so on stderr */
 	if (loop == NULL)
 		return;
-	if (k->len > 0 && !ev_is_active(&k->io))
+	if (k->len == 0)
+		k->blocked = 0;
+	/* Left armed while the file stays busy: no epoll_ctl per write. */
+	if (k->blocked && !ev_is_active(&k->io))
 		ev_io_start(loop, &k->io);
-	else if (k->len == 0 && ev_is_active(&k->io))
+	else if (!k->blocked && ev_is_active(&k->io))
 		ev_io_stop(loop, &k->io);
 }
 
 static void
 write_cb(struct ev_loop *l, ev_io *io, int revents)
 {
-	(void)l;
+	struct sink *k = container_of(io, struct sink, io);
+
 	(void)revents;
-	sink_flush(container_of(io, struct sink, io));
+	/* One write a turn: with what the relays read in this one. */
+	k->blocked = 0;
+	if (!ev_is_active(&k->prep))
+		ev_prepare_start(l, &k->prep);
+}
+
+static void
+prepare_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	struct sink *k = container_of(w, struct sink, prep);
+
+	(void)revents;
+	pump_ready(k);
+	sink_flush(k);
+	ev_prepare_stop(l, w);
 }
 
 /* log.c's writer: a line is queued whole or dropped and counted. */
@@ -402,8 +513,10 @@ sink_drain_all(void)
 		double left;
 
 		for (;;) {
+			pump_ready(k);	/* the loop is gone before its turn ended */
 			sink_flush(k);
-			if ((k->len == 0 && TAILQ_EMPTY(&k->feeds)) ||
+			if ((k->len == 0 && TAILQ_EMPTY(&k->feeds) &&
+			    TAILQ_EMPTY(&k->ready)) ||
 			    (left = deadline - mono()) <= 0)
 				break;
 			if (k->kind != K_FILE &&

@@ -10,21 +10,26 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
-/* The queue holds at most SINK_MAX bytes. Relayed output may be added
- * only while fewer than SINK_RELAY_LOW are queued and up to SINK_RELAY_MAX,
- * so that clusterd's own lines always find room above it. */
+/* The queue holds at most SINK_MAX bytes. Relayed output fills it up to
+ * SINK_RELAY_MAX, so that clusterd's own lines always find room above it;
+ * once a relay found no room, relays add again only when the queue is
+ * empty: each pause of the workers' pipes then moves 192 KiB, not a line. */
 #define SINK_MAX	(256 * 1024)
-#define SINK_RELAY_LOW	(64 * 1024)
 #define SINK_RELAY_MAX	(192 * 1024)
 
 struct sink;
 
-/* A producer that waits for room (a relay): pump() is called, in the
- * order they asked, when the queue has room; it adds what it can. */
+/* A producer of relayed output (a relay). It tells the sink when it has
+ * read something (sink_ready); the sink then calls pump(), which adds to
+ * the queue what fits and returns 1 if it holds more for want of room,
+ * 0 if not. A feed left holding more waits, and is pumped again, in the
+ * order they came, when the queue is empty. */
+enum feed_state { FEED_IDLE, FEED_READY, FEED_WAITING };
 struct sink_feed {
 	TAILQ_ENTRY(sink_feed) entry;
-	int		 waiting;
-	void		(*pump)(struct sink_feed *);
+	enum feed_state	 state;
+	size_t		 holds;		/* bytes read, when ready */
+	int		(*pump)(struct sink_feed *);
 };
 
 /* Set up the sinks of fds 1 and 2 and route log.c's lines through 2's. */
@@ -37,10 +42,13 @@ struct sink	*sink_of(int fd);
 void		 sink_use(struct sink *, int delta);
 /* Where a relay may add bytes now, and how many (0: wait your turn). */
 char		*sink_space(struct sink *, size_t *room);
+/* The n bytes are queued: written before the loop next waits. */
 void		 sink_commit(struct sink *, size_t n);
-/* Call f->pump when there is room and the feeds before it were served. */
-void		 sink_wait(struct sink *, struct sink_feed *);
-void		 sink_unwait(struct sink *, struct sink_feed *);
+/* f holds n bytes to pump: before the loop next waits, the feeds that
+ * hold less first (at once when the loop is not running). */
+void		 sink_ready(struct sink *, struct sink_feed *, size_t n);
+/* f is going away: out of the sink's lists. */
+void		 sink_forget(struct sink *, struct sink_feed *);
 /* Serve waiting feeds and write what is queued, as far as it goes now. */
 void		 sink_flush(struct sink *);
 /* log.c's writer: queue one of clusterd's lines, or count it dropped. */

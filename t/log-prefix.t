@@ -9,7 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Fcntl qw(O_RDONLY O_NONBLOCK);
+use Fcntl qw(O_RDONLY O_WRONLY O_NONBLOCK);
 use POSIX qw(mkfifo);
 use Time::HiRes qw(time);
 use Clusterd;
@@ -28,16 +28,16 @@ STDERR->autoflush(1);
 my ($dir) = @ARGV;
 my $long = join('', map { sprintf('%05d', $_) } 1 .. 2000);
 my $id = $ENV{CLUSTERD_WORKER_ID};
-sub wait_file {
+sub wait_go {	# open blocks until the test opens the FIFO to write
 	my ($f) = @_;
-	for (1 .. 1000) { return if -e $f; select(undef, undef, undef, 0.01) }
-	die "no $f\n";
+	open(my $fh, '<', $f) or die "$f: $!\n";
+	close($fh);
 }
 print STDOUT "out one from $id\n";
 print STDERR "err one from $id\n";
 print STDOUT "part";
 print STDERR "wrote part $id\n";
-wait_file("$dir/go-$id");
+wait_go("$dir/go-$id");
 print STDOUT "ial $id\n";
 print STDOUT "$long\n";
 print STDERR "err two from $id\n";
@@ -55,6 +55,9 @@ sub wlines {	# {id => [[pid, text]...]} of the prefixed lines in $text
 }
 
 # 1. log_prefix = yes, two workers, run once (restart = never).
+for my $id (0, 1) {
+	mkfifo("$TMPDIR/go-$id", 0600) or die "mkfifo: $!";
+}
 my $once_conf = write_file("$TMPDIR/once.conf",
     "[clusterd]\nlog_prefix = yes\n[program]\nrestart = never\n");
 my $c = start_clusterd(split => 1, args => ['-c', $once_conf, '-n', 2,
@@ -73,7 +76,14 @@ ok(wait_for(sub { $out->() =~ /^worker 1 \(pid \d+\): out one from 1$/m
 # The first half of the split line is in the pipe: it must wait.
 ok(!wait_for(sub { $out->() =~ /part\s*$/m }, 0.3, '(nothing: a partial line)'),
     'a partial line is not written before its newline');
-write_file("$TMPDIR/go-$_", '') for 0, 1;
+# Opening a FIFO to write without blocking works once its reader has it
+# open: then the worker goes on.
+for my $id (0, 1) {
+	my $go;
+	ok(wait_for(sub { sysopen($go, "$TMPDIR/go-$id", O_WRONLY | O_NONBLOCK) },
+	    5, "worker $id waiting for go"), "worker $id told to go");
+	close($go) if $go;
+}
 is(wait_exit($c, 10), 0, 'both workers exit 0: clusterd exits 0');
 
 my $o = wlines(slurp($c->{out}) // '');
