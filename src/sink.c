@@ -84,15 +84,6 @@ static int		 exiting;	/* sink_drain_all(): whole lines only */
 static struct sink	*by_fd[3];
 static struct ev_loop	*loop;
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 setup(struct sink *k, int fd, const char *name)
 {
@@ -193,7 +184,7 @@ lose(struct sink *k, unsigned long lines, int err)
 	if (lines == 0)
 		return;
 	if (k->lost == 0)
-		k->lost_told = mono();	/* a repeated error is said once a minute */
+		k->lost_told = mono_now();	/* a repeated error is said once a minute */
 	k->lost += lines;
 	if (err)
 		k->lost_err = err;
@@ -370,7 +361,7 @@ say_lost(struct sink *k)
 
 	k->lost = 0;
 	k->lost_err = 0;
-	k->lost_told = mono();
+	k->lost_told = mono_now();
 	saying = 1;
 	if (err)
 		log_warnx("%lu line%s of output to %s dropped: %s", n,
@@ -435,7 +426,7 @@ sink_flush(struct sink *k)
 	if (can_say(k))
 		say_lost(k);	/* the write made room */
 	k->busy = 0;
-	if (k->failing && k->lost && mono() - k->lost_told >= 60 && by_fd[2] != k)
+	if (k->failing && k->lost && mono_now() - k->lost_told >= 60 && by_fd[2] != k)
 		say_lost(k);	/* stdout keeps failing: say so on stderr */
 	if (loop == NULL)
 		return;
@@ -503,7 +494,7 @@ sink_report(void)
 void
 sink_drain_all(void)
 {
-	double deadline = mono() + SINK_EXIT_WAIT;
+	double deadline = mono_now() + SINK_EXIT_WAIT;
 
 	loop = NULL;	/* the loop may be gone: no watchers from here on */
 	exiting = 1;
@@ -517,7 +508,7 @@ sink_drain_all(void)
 			sink_flush(k);
 			if ((k->len == 0 && TAILQ_EMPTY(&k->feeds) &&
 			    TAILQ_EMPTY(&k->ready)) ||
-			    (left = deadline - mono()) <= 0)
+			    (left = deadline - mono_now()) <= 0)
 				break;
 			if (k->kind != K_FILE &&
 			    poll(&pfd, 1, (int)(left * 1000) + 1) == -1 &&
