@@ -128,8 +128,11 @@ ok(!-e $dir, 'the notify directory is removed at exit');
 # The default control directory ($XDG_RUNTIME_DIR/clusterd for a user;
 # as root it would be the host's /run/clusterd, so root runs clusterd as
 # nobody): removed with rm -rf, it is made again 0700 with the socket.
+# nobody runs copies, for the checkout may be where nobody cannot enter.
 SKIP: {
 	my @as;
+	my ($CLUSTERD, $HELLO) = public_copies($CLUSTERD, $HELLO);
+	local $CLUSTERCTL = (public_copies($CLUSTERCTL))[0];
 	if ($> == 0) {
 		skip('no setpriv', 6) unless -x '/usr/bin/setpriv';
 		@as = ('/usr/bin/setpriv', '--reuid=nobody', '--regid=nogroup',
