@@ -250,8 +250,8 @@ output_close(struct ev_loop *loop, struct output *o)
 		relay_free(r);
 		return;
 	}
-	/* Pumped in turn, then freed. */
-	sink_ready(r->sink, &r->feed, r->len);
+	/* Queued now (pumped, then freed), before clusterd's next lines. */
+	sink_last(r->sink, &r->feed);
 }
 
 void

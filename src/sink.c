@@ -282,6 +282,20 @@ sink_ready(struct sink *k, struct sink_feed *f, size_t n)
 		ev_prepare_start(loop, &k->prep);
 }
 
+void
+sink_last(struct sink *k, struct sink_feed *f)
+{
+	if (f->state == FEED_WAITING)
+		return;		/* behind others that waited first: its turn comes */
+	sink_forget(k, f);
+	if (k->full) {
+		sink_wait(k, f);
+		return;
+	}
+	if (f->pump(f))
+		sink_wait(k, f);
+}
+
 /* The queue is empty: the waiting relays, in turn, while there is room.
  * Each adds what it holds, at most a read and a partial line. */
 static void

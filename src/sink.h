@@ -47,6 +47,10 @@ void		 sink_commit(struct sink *, size_t n);
 /* f holds n bytes to pump: before the loop next waits, the feeds that
  * hold less first (at once when the loop is not running). */
 void		 sink_ready(struct sink *, struct sink_feed *, size_t n);
+/* f is a closing relay's last bytes: queued now, unless relays wait for
+ * room, so they come before what clusterd logs next (its "stopped" at
+ * exit comes after the loop, when no turn would pump them). */
+void		 sink_last(struct sink *, struct sink_feed *);
 /* f is going away: out of the sink's lists. */
 void		 sink_forget(struct sink *, struct sink_feed *);
 /* Serve waiting feeds and write what is queued, as far as it goes now. */
