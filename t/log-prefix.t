@@ -14,6 +14,16 @@ use POSIX qw(mkfifo);
 use Time::HiRes qw(time);
 use Clusterd;
 
+# F_GETPIPE_SZ of a worker's pipe, through a second open of it (for
+# writing: a reader might take its lines).
+sub pipe_size {
+	my ($path) = @_;
+	sysopen(my $fh, $path, O_WRONLY | O_NONBLOCK) or return "$path: $!";
+	my $sz = fcntl($fh, 1032, 0);	# F_GETPIPE_SZ (Linux)
+	close($fh);
+	return $sz // "F_GETPIPE_SZ: $!";
+}
+
 my $prefix_conf = write_file("$TMPDIR/prefix.conf",
     "[clusterd]\nlog_prefix = yes\n");
 
@@ -164,7 +174,8 @@ my $fifo = "$TMPDIR/out.fifo";
 mkfifo($fifo, 0600) or die "mkfifo: $!";
 sysopen(my $rd, $fifo, O_RDONLY | O_NONBLOCK) or die "$fifo: $!";
 my $ctl = "$TMPDIR/flood.sock";
-my $flood = 'my $l = ("y" x 99) . "\n"; syswrite(STDOUT, $l) while 1';
+# 1000 lines a write: the pipe is full before clusterd reads it.
+my $flood = 'my $l = (("y" x 99) . "\n") x 1000; syswrite(STDOUT, $l) while 1';
 # perl opens the FIFO as stdout (we hold its read end) and execs clusterd.
 $c = start_clusterd(binary => $^X, args => ['-e',
     'open(STDOUT, ">", shift) or die "fifo: $!"; exec { $ARGV[0] } @ARGV',
@@ -181,6 +192,19 @@ my @wchar = map { (slurp("/proc/$_/io") // '') =~ /^wchar: (\d+)/m ? $1 : -1 } @
 ok(!grep({ $_ < 0 || $_ > 4 << 20 } @wchar),
     'having written less than 4 MiB each: nothing was read and dropped')
     or diag("wchar: @wchar");
+# A pipe a read found full is enlarged once, to 256 KiB, and read 256 KiB
+# at a time: a flood then costs a quarter of the reads and writes. The
+# quiet stderr keeps the kernel's default.
+my %pipe_sz = map {
+	my $w = $_;
+	($w => [map { pipe_size("/proc/$w/fd/$_") } 1, 2]);
+} @w;
+is_deeply([map { $pipe_sz{$_}[0] } @w], [256 << 10, 256 << 10],
+    'the flooders\' stdout pipes were enlarged to 256 KiB')
+    or diag(explain(\%pipe_sz));
+is_deeply([map { $pipe_sz{$_}[1] } @w], [64 << 10, 64 << 10],
+    'their quiet stderr pipes were not')
+    or diag(explain(\%pipe_sz));
 my ($t0, $cpu0) = (time(), proc_cpu($c->pid));
 sleep(1);
 my $cpu = (proc_cpu($c->pid) // 9) - ($cpu0 // 0);
