@@ -144,7 +144,7 @@ is(wait_exit($c), 0, 'exit 0');
 like(slurp($c->{out}) // '', qr/^worker 0 \(pid \d+\): bye\nworker 0 \(pid \d+\): last words\n\z/m,
     'the stopping worker\'s last lines are written, the unterminated one too');
 like($c->log_text, qr/^worker 0 \(pid \d+\): bye on stderr\n(?s:.*)^clusterd: stopped$/m,
-    'and its stderr before "clusterd: stopped"');
+    'and its stderr before "clusterd: stopped"') or diag($c->log_text);
 
 # 2. The default: the worker's stdout and stderr are clusterd's own.
 $c = start_clusterd(split => 1, args => ['-n', 1, '-l', 'none', '--',
@@ -235,5 +235,29 @@ my @warn = grep { /lost|dropped|discarded/i } split(/\n/, $c->log_text);
 is(scalar(@warn), 1, 'the lost lines are counted in one warning')
     or diag(@warn ? join("\n", @warn) : 'no warning');
 like($warn[0] // '', qr/\d+/, 'with a count') if @warn;
+
+# 4. Eighteen flooders, clusterd's stdout a FIFO nobody reads: each pipe is
+# read full once before the queue fills, but only 16 are enlarged, so that
+# the user's quota of pipe pages (pipe-user-pages-soft) is not used up.
+$fifo = "$TMPDIR/out18.fifo";
+mkfifo($fifo, 0600) or die "mkfifo: $!";
+sysopen($rd, $fifo, O_RDONLY | O_NONBLOCK) or die "$fifo: $!";
+$c = start_clusterd(binary => $^X, args => ['-e',
+    'open(STDOUT, ">", shift) or die "fifo: $!"; exec { $ARGV[0] } @ARGV',
+    $fifo, $CLUSTERD, '-c', $prefix_conf, '-n', 18, '-l', 'none',
+    '--', 'perl', '-e', $flood]);
+@w = wait_workers($c->pid, 18, 10, 'perl');
+is(scalar(@w), 18, 'eighteen flooding workers');
+ok(wait_for(sub {
+	!grep { (slurp("/proc/$_/wchan") // '') !~ /pipe_write/ } @w
+}, 20, 'all blocked in write()'), 'all wait in write() on their pipes');
+my %by_size;
+$by_size{pipe_size("/proc/$_/fd/1")}++ for @w;
+is_deeply(\%by_size, { 256 << 10 => 16, 64 << 10 => 2 },
+    '16 pipes enlarged to 256 KiB, the other 2 left at 64 KiB')
+    or diag(explain(\%by_size));
+kill TERM => $c->pid;
+is(wait_exit($c, 10), 0, 'SIGTERM: exit 0');
+close($rd);
 
 done_testing();
