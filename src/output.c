@@ -9,7 +9,7 @@
  * per pipeful.
  *
  * A pipe starts at the kernel's default (64 KiB). A read that empties a
- * full pipe means its worker writes faster than the loop turns: that
+ * full pipe (FULL: three quarters of its size at least) means its worker writes faster than the loop turns: that
  * pipe is enlarged once to OUTPUT_BIG (256 KiB), which cuts the reads,
  * writes and wake-ups of a flood by four. Pipe pages count against the
  * user's quota (/proc/sys/fs/pipe-user-pages-soft: past it, the user's
@@ -139,6 +139,12 @@ grow(struct relay *r, int fd)
 	}
 }
 
+/* What a read of a full pipe gives at least. The kernel fills a pipe by
+ * pages (16 of 4 KiB): a write that does not end on a page boundary
+ * leaves the rest of its last page unused when the next one does not fit
+ * in it, so a full pipe of writes of 16 KiB lines holds 56 KiB, not 64. */
+#define FULL(psize)	((psize) - (psize) / 4)
+
 /* Read once into the buffer, at most what the pipe holds: >0 read, 0
  * nothing now (or no room), -1 end. */
 static int
@@ -164,7 +170,7 @@ fill(struct relay *r, int fd)
 	if (n <= 0)
 		return -1;
 	r->len += (size_t)n;
-	if ((size_t)n == r->psize && !r->grown && r->o && r->o->open)
+	if ((size_t)n >= FULL(r->psize) && !r->grown && r->o && r->o->open)
 		grow(r, fd);
 	return 1;
 }
