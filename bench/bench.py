@@ -1781,9 +1781,11 @@ def report_relay(res, w, summary):
       "flood bytes from its first write() to the reader's receipt of the last line. CPU: the "
       "middle process's own time (schedstat) over the flood. \"Overtaken\": how much flood "
       "output whose write() began after a quiet line was written reached the reader before "
-      "that line (exact, through counters the writers share); one relay buffer is 64 KiB. "
+      "that line (exact, through counters the writers share); one relay read is what the "
+      "flooder's pipe holds: 64 KiB, 256 KiB once clusterd has found it full and enlarged it. "
       "cat and clusterd get the same flood through the same kind of pipe (64 KiB, from "
-      "pipe(2)) and write into the same kind of pipe; clusterd writes more bytes, the "
+      "pipe(2); clusterd enlarges its worker's, cat reads its stdin as it is) and write into "
+      "the same kind of pipe; clusterd writes more bytes, the "
       "prefixes (\"bytes out / in\"). Reads, writes (/proc/PID/io syscr, syscw) and context "
       "switches are the middle process's, medians per round; \"ends CPU\" is the flooder's "
       "and the reader's: the two cores are shared by all three, so what the middle spends "
@@ -1844,8 +1846,8 @@ def report_relay(res, w, summary):
                     f"{lost + qlost}" + (f" ({torn} torn or out of order)" if torn else ""),
                     "0", lost + qlost + torn == 0))
     summary.append(("log relay: flood output overtaking a quiet line, max",
-                    f"{over / 1024:.1f} KiB (delay max {latmax:.1f} ms)", "≤ 64 KiB (one buffer)",
-                    over <= 65536))
+                    f"{over / 1024:.1f} KiB (delay max {latmax:.1f} ms)", "one buffer (the flooder's read, 256 KiB at most)",
+                    over <= 256 * 1024))
 
 
 def merge_results(old, new, parts):

@@ -2,11 +2,20 @@
  * Worker output with prefixes (log_prefix), relayed to clusterd's stdout
  * or stderr through its sink (sink.c).
  *
- * A relay reads its pipe in reads of up to OUTPUT_PIECE bytes (what a
- * pipe holds unless its writer enlarged it) and copies the whole lines,
- * each with its prefix, into the sink's queue at once: the one copy that
- * prefixes need. The sink writes them with the rest of the turn's lines,
- * so a flood costs about a read, a write and an epoll_wait per 64 KiB.
+ * A relay reads what its pipe holds in one read and copies the whole
+ * lines, each with its prefix, into the sink's queue at once: the one
+ * copy that prefixes need. The sink writes them with the rest of the
+ * turn's lines, so a flood costs about a read, a write and an epoll_wait
+ * per pipeful.
+ *
+ * A pipe starts at the kernel's default (64 KiB). A read that empties a
+ * full pipe (FULL: three quarters of its size at least) means its worker writes faster than the loop turns: that
+ * pipe is enlarged once to OUTPUT_BIG (256 KiB), which cuts the reads,
+ * writes and wake-ups of a flood by four. Pipe pages count against the
+ * user's quota (/proc/sys/fs/pipe-user-pages-soft: past it, the user's
+ * new pipes get one page or two), so at most OUTPUT_BIG_MAX pipes are
+ * enlarged at once, and a pipe the kernel refused is left as it is, not
+ * tried again. Quiet workers keep small pipes.
  * Only whole lines (or pieces of OUTPUT_PIECE bytes of a longer one)
  * enter the queue, so lines of different workers never interleave
  * mid-line.
@@ -31,9 +40,16 @@
 #include "strv.h"
 #include "util.h"
 
-/* Read at close, beyond the buffer: a pipe holds 64 KiB unless its
+/* Read at close, beyond the buffer: a pipe holds 64 KiB unless we or its
  * writer enlarged it (F_SETPIPE_SZ, 1 MiB for unprivileged users). */
 #define OUTPUT_CLOSE_MAX	(1024 * 1024 + OUTPUT_PIECE)
+
+/* The size of an enlarged pipe, and so the most one read takes; how many
+ * pipes are enlarged at once. */
+#define OUTPUT_BIG	(256 * 1024)
+#define OUTPUT_BIG_MAX	16
+
+static int	nbig;		/* pipes we enlarged, still open */
 
 struct relay {
 	struct sink_feed feed;
@@ -44,10 +60,14 @@ struct relay {
 	size_t		 hlen;
 	char		*buf;		/* read, not yet queued: buf[off, off + len) */
 	size_t		 off, len, size;
+	size_t		 psize;		/* what the pipe holds: one read's most */
+	int		 big;		/* we enlarged the pipe (counted in nbig) */
+	int		 grown;		/* enlarged, or the kernel said no: as is */
 };
 
 /* A relay's buffer: room for a full read after a partial line (less than
- * a piece), so that reads take whole pipefuls. */
+ * a piece), so that reads take whole pipefuls. A relay whose pipe holds
+ * more keeps a buffer of its size until it is freed. */
 #define RELAY_BUF	(2 * OUTPUT_PIECE)
 
 /* Buffers of relays that had nothing left, for the next read: a flood
@@ -58,8 +78,13 @@ static size_t	 nspare;
 static void
 buf_get(struct relay *r)
 {
-	r->buf = nspare > 0 ? spare[--nspare] : xmalloc(RELAY_BUF);
-	r->size = RELAY_BUF;
+	if (r->psize + OUTPUT_PIECE > RELAY_BUF) {
+		r->buf = xmalloc(r->psize + OUTPUT_PIECE);
+		r->size = r->psize + OUTPUT_PIECE;
+	} else {
+		r->buf = nspare > 0 ? spare[--nspare] : xmalloc(RELAY_BUF);
+		r->size = RELAY_BUF;
+	}
 	r->off = r->len = 0;
 }
 
@@ -74,8 +99,54 @@ buf_put(struct relay *r)
 	r->size = 0;
 }
 
-/* Read once into the buffer, at most a piece: >0 read, 0 nothing now (or
- * no room), -1 end. */
+/* The buffer is empty: a flooder keeps its big one for the next read. */
+static void
+buf_idle(struct relay *r)
+{
+	if (r->size == RELAY_BUF)
+		buf_put(r);
+	else
+		r->off = 0;
+}
+
+/* The read emptied a full pipe: enlarge it, once. A pipe its writer
+ * enlarged is taken as it is. While OUTPUT_BIG_MAX pipes are enlarged,
+ * the next full read asks again: the slot of one that closed may be free
+ * by then. */
+static void
+grow(struct relay *r, int fd)
+{
+	int sz;
+
+	if ((sz = fcntl(fd, F_GETPIPE_SZ)) > 0 && (size_t)sz > r->psize)
+		r->grown = 1;
+	else if (nbig >= OUTPUT_BIG_MAX)
+		return;
+	else {
+		r->grown = 1;
+		/* EPERM past the user's quota: the pipe stays as it is. */
+		if ((sz = fcntl(fd, F_SETPIPE_SZ, OUTPUT_BIG)) <= 0 ||
+		    (size_t)sz <= r->psize)
+			return;
+		r->big = 1;
+		nbig++;
+	}
+	r->psize = (size_t)sz < OUTPUT_BIG ? (size_t)sz : OUTPUT_BIG;
+	if (r->buf && r->size < r->psize + OUTPUT_PIECE) {
+		r->size = r->psize + OUTPUT_PIECE;
+		if ((r->buf = realloc(r->buf, r->size)) == NULL)
+			fatal(1, "realloc");
+	}
+}
+
+/* What a read of a full pipe gives at least. The kernel fills a pipe by
+ * pages (16 of 4 KiB): a write that does not end on a page boundary
+ * leaves the rest of its last page unused when the next one does not fit
+ * in it, so a full pipe of writes of 16 KiB lines holds 56 KiB, not 64. */
+#define FULL(psize)	((psize) - (psize) / 4)
+
+/* Read once into the buffer, at most what the pipe holds: >0 read, 0
+ * nothing now (or no room), -1 end. */
 static int
 fill(struct relay *r, int fd)
 {
@@ -84,13 +155,13 @@ fill(struct relay *r, int fd)
 
 	if (r->buf == NULL)
 		buf_get(r);
-	if (r->off > 0 && r->size - r->off - r->len < OUTPUT_PIECE) {
+	if (r->off > 0 && r->size - r->off - r->len < r->psize) {
 		memmove(r->buf, r->buf + r->off, r->len);	/* a partial line */
 		r->off = 0;
 	}
 	want = r->size - r->off - r->len;
-	if (want > OUTPUT_PIECE)
-		want = OUTPUT_PIECE;
+	if (want > r->psize)
+		want = r->psize;
 	if (want == 0)
 		return 0;
 	n = read(fd, r->buf + r->off + r->len, want);
@@ -99,6 +170,8 @@ fill(struct relay *r, int fd)
 	if (n <= 0)
 		return -1;
 	r->len += (size_t)n;
+	if ((size_t)n >= FULL(r->psize) && !r->grown && r->o && r->o->open)
+		grow(r, fd);
 	return 1;
 }
 
@@ -151,7 +224,7 @@ pump(struct sink_feed *f)
 	if (used > 0)
 		sink_commit(r->sink, used);
 	if (r->len == 0 && r->buf)
-		buf_put(r);
+		buf_idle(r);
 	if (more) {
 		if (r->o)
 			ev_io_stop(r->loop, &r->o->io);
@@ -183,7 +256,7 @@ output_cb(struct ev_loop *loop, ev_io *io, int revents)
 int
 output_open(struct output *o, int to, int *child_end)
 {
-	int p[2];
+	int p[2], n;
 
 	memset(o, 0, sizeof(*o));
 	o->to = to;
@@ -193,6 +266,10 @@ output_open(struct output *o, int to, int *child_end)
 	p[0] = spawn_park_fd(p[0]);	/* clusterd's end, kept for the worker's life */
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	o->io.fd = p[0];
+	o->psize = OUTPUT_PIECE;
+	/* Past the user's pipe quota a new pipe holds a page or two. */
+	if ((n = fcntl(p[0], F_GETPIPE_SZ)) > 0 && n < OUTPUT_PIECE)
+		o->psize = (size_t)n;
 	o->open = 1;
 	*child_end = p[1];
 	return 0;
@@ -212,6 +289,7 @@ output_start(struct ev_loop *loop, struct output *o, unsigned id, pid_t pid)
 	sink_use(r->sink, 1);
 	r->o = o;
 	r->loop = loop;
+	r->psize = o->psize;
 	n = snprintf(r->head, sizeof(r->head), "worker %u (pid %d): ", id, (int)pid);
 	r->hlen = n > 0 && (size_t)n < sizeof(r->head) ? (size_t)n : 0;
 	o->relay = r;
@@ -245,6 +323,10 @@ output_close(struct ev_loop *loop, struct output *o)
 	o->relay = NULL;
 	if (r == NULL)
 		return;
+	if (r->big) {
+		r->big = 0;
+		nbig--;		/* its pages are back in the user's quota */
+	}
 	r->o = NULL;
 	if (r->len == 0) {
 		relay_free(r);

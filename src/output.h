@@ -7,7 +7,7 @@
 #include <sys/types.h>
 
 /* A line longer than this goes out in pieces of this size, each prefixed
- * and ended with a newline; it is also what one read takes at most. */
+ * and ended with a newline; it is also what a new pipe holds. */
 #define OUTPUT_PIECE	(64 * 1024)
 
 struct relay;
@@ -16,6 +16,7 @@ struct output {
 	ev_io		 io;
 	int		 to;		/* 1 or 2: where its lines go */
 	int		 open;		/* output_open() made its pipe */
+	size_t		 psize;		/* what its pipe holds when made */
 	struct relay	*relay;		/* from output_start() to output_close() */
 };
 

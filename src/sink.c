@@ -485,6 +485,11 @@ sink_log(const char *line, size_t n)
 
 	if (k->kind == K_CLOSED)
 		return;
+	/* Worker lines read before this line go before it: a worker's last
+	 * lines, read when it exits, before "stopped" and the exit, which
+	 * may come before the turn ends and its ready feeds are pumped. */
+	if (!k->busy && !saying)
+		pump_ready(k);
 	if (can_say(k) && k->len + SAY_ROOM + n <= SINK_MAX)
 		say_lost(k);
 	if ((p = tail(k, n + (saying ? 0 : SAY_ROOM))) == NULL) {

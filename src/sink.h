@@ -11,11 +11,13 @@
 #include <sys/queue.h>
 
 /* The queue holds at most SINK_MAX bytes. Relayed output fills it up to
- * SINK_RELAY_MAX, so that clusterd's own lines always find room above it;
- * once a relay found no room, relays add again only when the queue is
- * empty: each pause of the workers' pipes then moves 192 KiB, not a line. */
-#define SINK_MAX	(256 * 1024)
-#define SINK_RELAY_MAX	(192 * 1024)
+ * SINK_RELAY_MAX, so that clusterd's own lines always find room above it
+ * (64 KiB); once a relay found no room, relays add again only when the
+ * queue is empty: each pause of the workers' pipes then moves 1 MiB, not
+ * a line, and four reads of an enlarged pipe (256 KiB, output.c) with
+ * their prefixes fit in one batch. */
+#define SINK_RELAY_MAX	(1024 * 1024)
+#define SINK_MAX	(SINK_RELAY_MAX + 64 * 1024)
 
 struct sink;
 

@@ -14,6 +14,16 @@ use POSIX qw(mkfifo);
 use Time::HiRes qw(time);
 use Clusterd;
 
+# F_GETPIPE_SZ of a worker's pipe, through a second open of it (for
+# writing: a reader might take its lines).
+sub pipe_size {
+	my ($path) = @_;
+	sysopen(my $fh, $path, O_WRONLY | O_NONBLOCK) or return "$path: $!";
+	my $sz = fcntl($fh, 1032, 0);	# F_GETPIPE_SZ (Linux)
+	close($fh);
+	return $sz // "F_GETPIPE_SZ: $!";
+}
+
 my $prefix_conf = write_file("$TMPDIR/prefix.conf",
     "[clusterd]\nlog_prefix = yes\n");
 
@@ -134,7 +144,7 @@ is(wait_exit($c), 0, 'exit 0');
 like(slurp($c->{out}) // '', qr/^worker 0 \(pid \d+\): bye\nworker 0 \(pid \d+\): last words\n\z/m,
     'the stopping worker\'s last lines are written, the unterminated one too');
 like($c->log_text, qr/^worker 0 \(pid \d+\): bye on stderr\n(?s:.*)^clusterd: stopped$/m,
-    'and its stderr before "clusterd: stopped"');
+    'and its stderr before "clusterd: stopped"') or diag($c->log_text);
 
 # 2. The default: the worker's stdout and stderr are clusterd's own.
 $c = start_clusterd(split => 1, args => ['-n', 1, '-l', 'none', '--',
@@ -164,7 +174,8 @@ my $fifo = "$TMPDIR/out.fifo";
 mkfifo($fifo, 0600) or die "mkfifo: $!";
 sysopen(my $rd, $fifo, O_RDONLY | O_NONBLOCK) or die "$fifo: $!";
 my $ctl = "$TMPDIR/flood.sock";
-my $flood = 'my $l = ("y" x 99) . "\n"; syswrite(STDOUT, $l) while 1';
+# 1000 lines a write: the pipe is full before clusterd reads it.
+my $flood = 'my $l = (("y" x 99) . "\n") x 1000; syswrite(STDOUT, $l) while 1';
 # perl opens the FIFO as stdout (we hold its read end) and execs clusterd.
 $c = start_clusterd(binary => $^X, args => ['-e',
     'open(STDOUT, ">", shift) or die "fifo: $!"; exec { $ARGV[0] } @ARGV',
@@ -181,6 +192,19 @@ my @wchar = map { (slurp("/proc/$_/io") // '') =~ /^wchar: (\d+)/m ? $1 : -1 } @
 ok(!grep({ $_ < 0 || $_ > 4 << 20 } @wchar),
     'having written less than 4 MiB each: nothing was read and dropped')
     or diag("wchar: @wchar");
+# A pipe a read found full is enlarged once, to 256 KiB, and read 256 KiB
+# at a time: a flood then costs a quarter of the reads and writes. The
+# quiet stderr keeps the kernel's default.
+my %pipe_sz = map {
+	my $w = $_;
+	($w => [map { pipe_size("/proc/$w/fd/$_") } 1, 2]);
+} @w;
+is_deeply([map { $pipe_sz{$_}[0] } @w], [256 << 10, 256 << 10],
+    'the flooders\' stdout pipes were enlarged to 256 KiB')
+    or diag(explain(\%pipe_sz));
+is_deeply([map { $pipe_sz{$_}[1] } @w], [64 << 10, 64 << 10],
+    'their quiet stderr pipes were not')
+    or diag(explain(\%pipe_sz));
 my ($t0, $cpu0) = (time(), proc_cpu($c->pid));
 sleep(1);
 my $cpu = (proc_cpu($c->pid) // 9) - ($cpu0 // 0);
@@ -211,5 +235,29 @@ my @warn = grep { /lost|dropped|discarded/i } split(/\n/, $c->log_text);
 is(scalar(@warn), 1, 'the lost lines are counted in one warning')
     or diag(@warn ? join("\n", @warn) : 'no warning');
 like($warn[0] // '', qr/\d+/, 'with a count') if @warn;
+
+# 4. Eighteen flooders, clusterd's stdout a FIFO nobody reads: each pipe is
+# read full once before the queue fills, but only 16 are enlarged, so that
+# the user's quota of pipe pages (pipe-user-pages-soft) is not used up.
+$fifo = "$TMPDIR/out18.fifo";
+mkfifo($fifo, 0600) or die "mkfifo: $!";
+sysopen($rd, $fifo, O_RDONLY | O_NONBLOCK) or die "$fifo: $!";
+$c = start_clusterd(binary => $^X, args => ['-e',
+    'open(STDOUT, ">", shift) or die "fifo: $!"; exec { $ARGV[0] } @ARGV',
+    $fifo, $CLUSTERD, '-c', $prefix_conf, '-n', 18, '-l', 'none',
+    '--', 'perl', '-e', $flood]);
+@w = wait_workers($c->pid, 18, 10, 'perl');
+is(scalar(@w), 18, 'eighteen flooding workers');
+ok(wait_for(sub {
+	!grep { (slurp("/proc/$_/wchan") // '') !~ /pipe_write/ } @w
+}, 20, 'all blocked in write()'), 'all wait in write() on their pipes');
+my %by_size;
+$by_size{pipe_size("/proc/$_/fd/1")}++ for @w;
+is_deeply(\%by_size, { 256 << 10 => 16, 64 << 10 => 2 },
+    '16 pipes enlarged to 256 KiB, the other 2 left at 64 KiB')
+    or diag(explain(\%by_size));
+kill TERM => $c->pid;
+is(wait_exit($c, 10), 0, 'SIGTERM: exit 0');
+close($rd);
 
 done_testing();

@@ -76,9 +76,9 @@ backoff_initial = 1ms
 backoff_max = 1ms
 END
 
-# 1a. Stalled, then drained. Worker 0 writes 420 KB to its stderr: relayed
-# output may fill clusterd's queue up to 192 KiB, and its own lines the last
-# 64 KiB. Each respawn of the others logs two lines, 100 bytes or more:
+# 1a. Stalled, then drained. Worker 0 writes 420 KB to its stderr (1.5 MB
+# with prefixes): relayed output may fill clusterd's queue up to 1 MiB, and
+# its own lines the last 64 KiB. Each respawn of the others logs two lines, 100 bytes or more:
 # 1000 of them fill the pipe and the queue, and the rest is dropped.
 my $crash_prefix = write_file("$TMPDIR/crash-prefix.conf",
     "[clusterd]\nlog_prefix = yes\n" . slurp($crash));
