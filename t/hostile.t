@@ -423,7 +423,9 @@ open(my $holder, '+<', $hold) or die "$hold: $!";	# the FIFO's only writer
 my $forker = write_file("$TMPDIR/forker.pl", <<'END');
 # Slot 0, the first time: 1,000 children that read a FIFO until the test
 # closes its end, so that they outlive the worker and become clusterd's,
-# however slowly the forks went; then it exits.
+# however slowly the forks went; then it exits. Each leaves the worker's
+# process group (setsid): what stays in it is stopped with the worker
+# (t/leftover.t), and this is about orphans that got away.
 use POSIX ();
 if ($ENV{CLUSTERD_WORKER_ID} eq '0' && !-e $ARGV[0]) {
 	open(my $r, '<', $ARGV[1]) or die "$ARGV[1]: $!";
@@ -431,6 +433,7 @@ if ($ENV{CLUSTERD_WORKER_ID} eq '0' && !-e $ARGV[0]) {
 	for (1 .. 1000) {
 		my $p = fork() // last;
 		if ($p == 0) {
+			POSIX::setsid();
 			sysread($r, my $b, 1);
 			exec('/bin/true') or POSIX::_exit(0);
 		}

@@ -195,16 +195,27 @@ ok(!grep({ $_ < 0 || $_ > 4 << 20 } @wchar),
 # A pipe a read found full is enlarged once, to 256 KiB, and read 256 KiB
 # at a time: a flood then costs a quarter of the reads and writes. The
 # quiet stderr keeps the kernel's default.
-my %pipe_sz = map {
-	my $w = $_;
-	($w => [map { pipe_size("/proc/$w/fd/$_") } 1, 2]);
-} @w;
+# A read finds a pipe full when clusterd reads again after a pause, so
+# the FIFO is read a little until both are (however the first pass went).
+my %pipe_sz;
+my $sip = sub {
+	my $buf;
+	for (1 .. 16) { last unless sysread($rd, $buf, 1 << 16) }
+};
+wait_for(sub {
+	$sip->();
+	%pipe_sz = map { my $w = $_; ($w => [map { pipe_size("/proc/$w/fd/$_") } 1, 2]) } @w;
+	return !grep { ($pipe_sz{$_}[0] // 0) != 256 << 10 } @w;
+}, 10, 'both stdout pipes enlarged');
 is_deeply([map { $pipe_sz{$_}[0] } @w], [256 << 10, 256 << 10],
     'the flooders\' stdout pipes were enlarged to 256 KiB')
     or diag(explain(\%pipe_sz));
 is_deeply([map { $pipe_sz{$_}[1] } @w], [64 << 10, 64 << 10],
     'their quiet stderr pipes were not')
     or diag(explain(\%pipe_sz));
+ok(wait_for(sub {
+	!grep { (slurp("/proc/$_/wchan") // '') !~ /pipe_write/ } @w
+}, 10, 'both workers blocked again'), 'the reader stopped: they wait in write() again');
 my ($t0, $cpu0) = (time(), proc_cpu($c->pid));
 sleep(1);
 my $cpu = (proc_cpu($c->pid) // 9) - ($cpu0 // 0);
@@ -251,8 +262,15 @@ is(scalar(@w), 18, 'eighteen flooding workers');
 ok(wait_for(sub {
 	!grep { (slurp("/proc/$_/wchan") // '') !~ /pipe_write/ } @w
 }, 20, 'all blocked in write()'), 'all wait in write() on their pipes');
+# As above: reading the FIFO lets clusterd read every pipe full.
 my %by_size;
-$by_size{pipe_size("/proc/$_/fd/1")}++ for @w;
+wait_for(sub {
+	my $buf;
+	for (1 .. 16) { last unless sysread($rd, $buf, 1 << 16) }
+	%by_size = ();
+	$by_size{pipe_size("/proc/$_/fd/1")}++ for @w;
+	return ($by_size{256 << 10} // 0) >= 16;
+}, 20, '16 pipes enlarged');
 is_deeply(\%by_size, { 256 << 10 => 16, 64 << 10 => 2 },
     '16 pipes enlarged to 256 KiB, the other 2 left at 64 KiB')
     or diag(explain(\%by_size));
