@@ -15,6 +15,7 @@
 #include "control.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "starter.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -105,7 +106,7 @@ rollout_step(struct supervisor *sup)
 			s->replace_wait = 1;
 			worker_stop(s->w, NULL);
 		} else
-			slot_start_next(s);	/* a slice at a time: supervisor.c */
+			slot_start_next(s);	/* a slice at a time: starter.c */
 	}
 	if (ro->active && ro->inflight == 0 && ro->next >= sup->nslots)
 		rollout_done(sup);

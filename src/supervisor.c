@@ -12,7 +12,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -24,6 +23,7 @@
 #include "rundir.h"
 #include "sdnotify.h"
 #include "sink.h"
+#include "starter.h"
 #include "steer.h"
 #include "supervisor.h"
 #include "util.h"
@@ -419,87 +419,22 @@ slot_start_now(struct slot *s)
 	return s->w;
 }
 
-/*
- * Starts go through a queue, run a slice at a time: each start waits for
- * its child's exec (CLONE_VFORK), so a thousand in one callback would
- * leave signals and control requests unanswered for a second or more.
- * The starter runs from a zero timer, so that between two slices the loop
- * polls and serves whatever came in; order is kept.
- */
-#define START_SLICE	0.005	/* seconds of starting before the loop's turn */
-
-static void
-slot_queue(struct supervisor *sup, struct start *st)
-{
-	if (st->queued)
-		return;
-	st->queued = 1;
-	TAILQ_INSERT_TAIL(&sup->startq, st, entry);
-	if (!ev_is_active(&sup->starter)) {
-		ev_timer_set(&sup->starter, 0, 0);
-		ev_timer_start(sup->loop, &sup->starter);
-	}
-}
-
+/* One start from the queue (starter.c), if it is still wanted. */
 void
-slot_start(struct slot *s)
+sup_start_one(struct start *st)
 {
-	slot_queue(s->sup, &s->start_w);
-}
+	struct supervisor *sup = st->slot->sup;
+	struct slot *s = st->slot;
 
-void
-slot_start_next(struct slot *s)
-{
-	slot_queue(s->sup, &s->start_next);
-}
-
-void
-slot_unqueue(struct start *st)
-{
-	if (!st->queued)
-		return;
-	st->queued = 0;
-	TAILQ_REMOVE(&st->slot->sup->startq, st, entry);
-}
-
-void
-sup_unqueue_all(struct supervisor *sup)
-{
-	struct start *st;
-
-	while ((st = TAILQ_FIRST(&sup->startq)) != NULL)
-		slot_unqueue(st);
-	ev_timer_stop(sup->loop, &sup->starter);
-}
-
-static void
-starter_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct supervisor *sup = container_of(t, struct supervisor, starter);
-	double t0 = mono_now();
-	struct start *st;
-
-	(void)revents;
-	while ((st = TAILQ_FIRST(&sup->startq)) != NULL) {
-		struct slot *s = st->slot;
-
-		slot_unqueue(st);
-		if (st == &s->start_w) {
-			if (!sup->stopping && s->w == NULL &&
-			    (!s->removed || slot_queued(s) > 0))
-				slot_start_now(s);
-		} else if (sup->ro.active && s->next == NULL) {
-			if ((s->next = worker_spawn(s, sup->ro.to)) == NULL) {
-				sup->ro.inflight--;
-				rollout_worker_failed(sup, NULL, "fork failed");
-			}
+	if (st == &s->start_w) {
+		if (!sup->stopping && s->w == NULL &&
+		    (!s->removed || slot_queued(s) > 0))
+			slot_start_now(s);
+	} else if (sup->ro.active && s->next == NULL) {
+		if ((s->next = worker_spawn(s, sup->ro.to)) == NULL) {
+			sup->ro.inflight--;
+			rollout_worker_failed(sup, NULL, "fork failed");
 		}
-		if (mono_now() - t0 >= START_SLICE)
-			break;
-	}
-	if (!TAILQ_EMPTY(&sup->startq) && !ev_is_active(t)) {
-		ev_timer_set(t, 0, 0);
-		ev_timer_start(loop, t);
 	}
 }
 
@@ -707,8 +642,7 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 
 	memset(sup, 0, sizeof(*sup));
 	TAILQ_INIT(&sup->workers);
-	TAILQ_INIT(&sup->startq);
-	ev_timer_init(&sup->starter, starter_cb, 0, 0);
+	starter_init(sup);
 	sup->cli = cli;
 	/* signalfd: no wake-up pipe, and signals wait in the queue, not a handler. */
 	sup->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD);

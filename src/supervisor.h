@@ -104,12 +104,8 @@ void	ops_run_next(struct supervisor *);
 void	ops_finish(struct supervisor *, int code, const char *msg, const char *body);
 
 /* Shared by supervisor.c and rollout.c. */
-/* Queue a start of the slot's serving worker, or (slot_start_next) of its
- * successor in a rolling restart; a start already queued stays as it is. */
-void	slot_start(struct slot *);
-void	slot_start_next(struct slot *);
-void	slot_unqueue(struct start *);
-void	sup_unqueue_all(struct supervisor *);
+/* starter.c runs one queued start through this. */
+void	sup_start_one(struct start *);
 void	slot_set_gen(struct slot *, struct gen *);
 void	sup_steer(struct supervisor *);
 

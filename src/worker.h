@@ -17,7 +17,7 @@ struct supervisor;
 struct slot;
 struct gen;
 
-/* A start waiting for its turn in the supervisor's queue (supervisor.c). */
+/* A start waiting for its turn in the start queue (starter.c). */
 struct start {
 	TAILQ_ENTRY(start) entry;
 	struct slot	*slot;
