@@ -44,6 +44,11 @@ struct parse {
  * message for the command line, where file is NULL). */
 void	perr(struct parse *, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* conffile.c: open the file (a regular one, without blocking), read it
+ * through conf_reader (inih's ini_parse_stream reader), close it. */
+int	conf_open(struct parse *, const char *path);
+char	*conf_reader(char *str, int num, void *arg);
+void	conf_close(struct parse *);
 int	valid_name(const char *);
 struct sock_cfg *sock_add(struct config *, const char *name, const char *file, int line);
 ssize_t	sock_find(const struct config *, const char *name);
