@@ -197,21 +197,13 @@ is(wait_exit($c), 0, 'exit 0');
 # touching it, run clusterd and clusterctl as nobody: copies of them and of
 # hello, for the checkout may be where nobody cannot enter (/root).
 SKIP: {
-	my @as;
+	skip('no setpriv', 16) if $> == 0 && !-x '/usr/bin/setpriv';
 	my ($CLUSTERD, $HELLO) = public_copies($CLUSTERD, $HELLO);
 	local $CLUSTERCTL = (public_copies($CLUSTERCTL))[0];
-	if ($> == 0) {
-		skip('no setpriv', 16) unless -x '/usr/bin/setpriv';
-		@as = ('/usr/bin/setpriv', '--reuid=nobody', '--regid=nogroup',
-		    '--clear-groups');
-	}
-	my $uid = $> == 0 ? (getpwnam('nobody'))[2] : $>;
-	my $pub = tempdir('clusterd-xdg-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-	chmod(0755, $pub);
-	my $xdg = "$pub/run";
-	mkdir($xdg, 0700);
-	chown($uid, -1, $xdg);
-	my %env = (XDG_RUNTIME_DIR => $xdg);
+	my %n = nobody_runtime();
+	my @as = @{ $n{as} };
+	my %env = %{ $n{env} };
+	my ($uid, $pub, $xdg) = @n{qw(uid pub xdg)};
 	my $start = sub {
 		return start_clusterd(binary => $as[0] // $CLUSTERD,
 		    args => [@as ? (@as[1 .. $#as], $CLUSTERD) : (), @_],

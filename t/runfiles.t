@@ -130,21 +130,13 @@ ok(!-e $dir, 'the notify directory is removed at exit');
 # nobody): removed with rm -rf, it is made again 0700 with the socket.
 # nobody runs copies, for the checkout may be where nobody cannot enter.
 SKIP: {
-	my @as;
+	skip('no setpriv', 6) if $> == 0 && !-x '/usr/bin/setpriv';
 	my ($CLUSTERD, $HELLO) = public_copies($CLUSTERD, $HELLO);
 	local $CLUSTERCTL = (public_copies($CLUSTERCTL))[0];
-	if ($> == 0) {
-		skip('no setpriv', 6) unless -x '/usr/bin/setpriv';
-		@as = ('/usr/bin/setpriv', '--reuid=nobody', '--regid=nogroup',
-		    '--clear-groups');
-	}
-	my $uid = $> == 0 ? (getpwnam('nobody'))[2] : $>;
-	my $pub = tempdir('clusterd-xdg-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-	chmod(0755, $pub);
-	my $xdg = "$pub/run";
-	mkdir($xdg, 0700);
-	chown($uid, -1, $xdg);
-	my %env = (XDG_RUNTIME_DIR => $xdg);
+	my %n = nobody_runtime();
+	my @as = @{ $n{as} };
+	my %env = %{ $n{env} };
+	my ($uid, $xdg) = @n{qw(uid xdg)};
 	$c = start_clusterd(binary => $as[0] // $CLUSTERD,
 	    args => [@as ? (@as[1 .. $#as], $CLUSTERD) : (), '-n', 1, '-l',
 	    '127.0.0.1:0', '--', $HELLO], env => \%env);

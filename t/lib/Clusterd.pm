@@ -1037,4 +1037,26 @@ sub public_copies {
 	return @copies;
 }
 
+
+# For a block that runs clusterd as a user (nobody when the test runs as
+# root, so the host's /run/clusterd is never touched) with its default
+# control path under a private XDG_RUNTIME_DIR. Returns a hash: as, the
+# command prefix (setpriv ..., empty when not root); uid, that user's;
+# pub, a 0755 directory for the test's files; xdg, the 0700 directory
+# "pub/run" the user owns; env, the environment naming it. The caller
+# skips when root and /usr/bin/setpriv is missing.
+push(@EXPORT, qw(nobody_runtime));
+sub nobody_runtime {
+	my @as = $> == 0 ? ('/usr/bin/setpriv', '--reuid=nobody', '--regid=nogroup',
+	    '--clear-groups') : ();
+	my $uid = $> == 0 ? (getpwnam('nobody'))[2] : $>;
+	my $pub = tempdir('clusterd-xdg-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	chmod(0755, $pub);
+	my $xdg = "$pub/run";
+	mkdir($xdg, 0700);
+	chown($uid, -1, $xdg);
+	return (as => \@as, uid => $uid, pub => $pub, xdg => $xdg,
+	    env => { XDG_RUNTIME_DIR => $xdg });
+}
+
 1;
