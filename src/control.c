@@ -253,12 +253,19 @@ accept_pause(struct ctl *ctl, int err)
 	ctl->paused = 1;
 }
 
+/*
+ * Linux's accept() takes a descriptor before it looks at the backlog, so
+ * EMFILE can mean the backlog was already empty: the socket is then not
+ * readable and only a try now, not a readiness event, ends the pause.
+ */
 static void
 accept_resume(struct ctl *ctl)
 {
 	ev_timer_stop(ctl->sup->loop, &ctl->pause);
-	if (ctl->io.fd >= 0)
+	if (ctl->io.fd >= 0) {
 		ev_io_start(ctl->sup->loop, &ctl->io);
+		ev_feed_event(ctl->sup->loop, &ctl->io, EV_READ);
+	}
 }
 
 static void
@@ -315,6 +322,9 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		LIST_INSERT_HEAD(&ctl->conns, c, entry);
 		ctl->nconns++;
 	}
+	/* A full batch may have emptied the backlog: only EAGAIN says so. */
+	if (ctl->paused)
+		ev_feed_event(loop, io, EV_READ);
 }
 
 /* A listening socket at path, created 0600; -1 with errno. The caller
