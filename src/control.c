@@ -6,6 +6,10 @@
  *
  * The socket's path is held with a lock file beside it (ctlpath.c), and
  * put back when something removes the socket, the lock or the directory.
+ *
+ * A thin adapter: each command is a call to the cluster (supervisor.h) or
+ * a request to the queue (ops.h) whose callback sends the reply; the core
+ * never holds a connection.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,6 +26,7 @@
 #include "ctlpath.h"
 #include "ctlproto.h"
 #include "log.h"
+#include "ops.h"
 #include "rundir.h"
 #include "status.h"
 #include "supervisor.h"
@@ -40,12 +45,14 @@ struct ctl_conn {
 	size_t		 inlen;
 	int		 answered;	/* the request was read; only the reply is left */
 	int		 waiting;	/* a restart/reload will answer */
+	struct request	*req;		/* ... this one */
 	struct sbuf	 out;
 	size_t		 outoff;
 };
 
 struct ctl {
 	struct supervisor *sup;
+	struct ops	*ops;
 	ev_io		 io;		/* the listening socket; fd -1 once lost */
 	ev_timer	 pause;		/* EMFILE: when to try accept() again */
 	int		 paused;	/* out of descriptors since the backlog was last empty */
@@ -69,8 +76,8 @@ conn_close(struct ctl_conn *c)
 {
 	struct ev_loop *loop = c->ctl->sup->loop;
 
-	if (c->waiting)
-		sup_forget_conn(c->ctl->sup, c);
+	if (c->waiting && c->req)
+		ops_cancel(c->ctl->ops, c->req);
 	ev_io_stop(loop, &c->io);
 	ev_timer_stop(loop, &c->idle);
 	close(c->io.fd);
@@ -104,12 +111,13 @@ conn_flush(struct ctl_conn *c)
 
 static void conn_cb(struct ev_loop *, ev_io *, int);
 
-void
+static void
 ctl_reply(struct ctl_conn *c, int code, const char *msg, const char *body)
 {
 	struct ev_loop *loop = c->ctl->sup->loop;
 
 	c->waiting = 0;
+	c->req = NULL;
 	c->answered = 1;
 	sbuf_printf(&c->out, "%d %s\n", code, msg);
 	if (body)
@@ -125,12 +133,20 @@ ctl_reply(struct ctl_conn *c, int code, const char *msg, const char *body)
 	ev_timer_again(loop, &c->idle);
 }
 
+/* A restart or reload is over. */
+static void
+request_done(int code, const char *msg, const char *body, void *cookie)
+{
+	ctl_reply(cookie, code, msg, body);
+}
+
 static void
 dispatch(struct ctl_conn *c, char *line)
 {
 	struct supervisor *sup = c->ctl->sup;
 	struct ctl_req req;
 	struct sbuf body = { 0 };
+	struct request *r2;
 	char msg[256];
 	int ready, code, r;
 
@@ -141,10 +157,10 @@ dispatch(struct ctl_conn *c, char *line)
 	switch (req.cmd) {
 	case CTL_STATUS:
 		ready = sup_ready_count(sup);
-		code = ready >= (int)sup->nslots ? 0 : 3;
+		code = ready >= (int)sup->slots.n ? 0 : 3;
 		(req.json ? status_json : status_text)(sup, &body);
 		snprintf(msg, sizeof(msg), "%s: %d of %zu workers ready",
-		    code ? "degraded" : "ok", ready, sup->nslots);
+		    code ? "degraded" : "ok", ready, sup->slots.n);
 		ctl_reply(c, code, msg, body.s);
 		sbuf_free(&body);
 		break;
@@ -153,8 +169,10 @@ dispatch(struct ctl_conn *c, char *line)
 		c->waiting = 1;
 		ev_timer_stop(sup->loop, &c->idle);	/* a rollout takes its time */
 		/* Without a config file a reload is a rolling restart, as SIGHUP is. */
-		sup_request(sup, req.cmd == CTL_RESTART || sup->cli->config == NULL ?
-		    OP_RESTART : OP_RELOAD, c);
+		r2 = ops_request(c->ctl->ops, req.cmd == CTL_RESTART ||
+		    sup->cli->config == NULL ? OP_RESTART : OP_RELOAD, request_done, c);
+		if (c->waiting)		/* not answered at once */
+			c->req = r2;
 		break;
 	case CTL_SCALE:
 		r = sup_scale(sup, (size_t)req.n, msg, sizeof(msg));
@@ -452,8 +470,8 @@ ctl_check(struct rundir_watch *wt)
 	log_warnx("control socket %s was removed; listening on it again", ctl->path);
 }
 
-struct ctl *
-ctl_open(struct supervisor *sup, const char *path, int *busy)
+static struct ctl *
+ctl_open(struct supervisor *sup, struct ops *ops, const char *path, int *busy)
 {
 	const char *name = sup->cur->cfg->name;
 	char def[PATH_MAX], err[PATH_MAX + 128], *slash;
@@ -474,6 +492,7 @@ ctl_open(struct supervisor *sup, const char *path, int *busy)
 	}
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->sup = sup;
+	ctl->ops = ops;
 	ctl->path = xstrdup(path);
 	ctl->lock = lock;
 	remember(path, &ctl->dev, &ctl->ino);
@@ -497,9 +516,39 @@ ctl_open(struct supervisor *sup, const char *path, int *busy)
 	return ctl;
 }
 
+int
+ctl_start(struct supervisor *sup, struct ops *ops, struct ctl **out)
+{
+	const struct config *cfg = sup->cur->cfg;
+	const char *path = cfg->control;
+	char def[PATH_MAX], err[256];
+	int busy;
+
+	if (path == NULL) {
+		if (ctl_default_path(cfg->name, def, sizeof(def), 1, err, sizeof(err)) == -1) {
+			log_errx("control socket: %s", err);
+			return -1;
+		}
+		path = def;
+	}
+	*out = ctl_open(sup, ops, path, &busy);
+	if (*out == NULL && busy && cfg->control == NULL && cfg->name == NULL)
+		/* A second unnamed cluster on this host: it runs, unreachable. */
+		log_warnx("control socket %s is in use by another clusterd; running "
+		    "without one (set -s or [clusterd] name)", path);
+	else if (*out == NULL && busy) {
+		log_errx("control socket %s: in use by another clusterd", path);
+		return -1;
+	} else if (*out == NULL)
+		return -1;
+	return 0;
+}
+
 void
 ctl_close(struct ctl *ctl)
 {
+	if (ctl == NULL)
+		return;
 	while (!LIST_EMPTY(&ctl->conns)) {
 		struct ctl_conn *c = LIST_FIRST(&ctl->conns);
 

@@ -2,15 +2,14 @@
 #ifndef CLUSTERD_CONTROL_H
 #define CLUSTERD_CONTROL_H
 
-struct supervisor;
 struct ctl;
-struct ctl_conn;
+struct ops;
+struct supervisor;
 
-/* Bind the socket; NULL on error (logged). A live socket at path is an
- * error, and *busy is set so a default path can be given up quietly. */
-struct ctl	*ctl_open(struct supervisor *, const char *path, int *busy);
-void		 ctl_close(struct ctl *);
-/* Send "CODE MESSAGE\n" and body, then close the connection. */
-void		 ctl_reply(struct ctl_conn *, int code, const char *msg, const char *body);
+/* Bind the control socket (-s, [clusterd] control, or the default path).
+ * -1 on error (logged); *out is NULL when a second unnamed cluster runs
+ * without one. */
+int	ctl_start(struct supervisor *, struct ops *, struct ctl **out);
+void	ctl_close(struct ctl *);
 
 #endif

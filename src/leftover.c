@@ -456,7 +456,7 @@ lo_new(struct supervisor *sup, pid_t pgid, pid_t pid)
 void
 leftover_collect(struct worker *w)
 {
-	struct supervisor *sup = w->slot->sup;
+	struct supervisor *sup = w->ctx->sup;
 	struct leftover *lo;
 
 	scan_due |= reaper();
@@ -464,7 +464,7 @@ leftover_collect(struct worker *w)
 	if (kill(-w->pid, 0) == -1 && errno == ESRCH)
 		return;
 	lo = lo_new(sup, w->pid, w->pid);
-	lo->slot = w->slot->id;
+	lo->slot = w->id;
 	if (w->state == W_STOPPING) {
 		/* The group had the stop signal with its worker: the same deadline. */
 		lo->signalled = 1;
@@ -580,7 +580,7 @@ orphan_cb(const struct pinfo *pi, void *arg)
 	if (pi->ppid != o->self || exited(pi))
 		return;
 	/* A worker, or in a live worker's group: its worker's exit tells. */
-	TAILQ_FOREACH(w, &o->sup->workers, entry)
+	TAILQ_FOREACH(w, &o->sup->wctx.all, entry)
 		if (w->pid == pi->pid || w->pid == pi->pgid)
 			return;
 	TAILQ_FOREACH(lo, &leftovers, entry)
@@ -591,7 +591,7 @@ orphan_cb(const struct pinfo *pi, void *arg)
 	/* A helper that a live worker daemonized goes when that worker does,
 	 * as a member of its group would. */
 	if ((owner = env_worker(pi->pid)) > 0)
-		TAILQ_FOREACH(w, &o->sup->workers, entry)
+		TAILQ_FOREACH(w, &o->sup->wctx.all, entry)
 			if (w->pid == owner)
 				return;
 	lo = lo_new(o->sup, 0, pi->pid);

@@ -253,12 +253,12 @@ notify_rebind(struct supervisor *sup, struct worker *w)
 	int fd = notify_bind(w->notify_path);
 
 	if (fd == -1) {
-		log_warn("worker %u (pid %d): notify socket %s", w->slot->id, (int)w->pid,
+		log_warn("worker %u (pid %d): notify socket %s", w->id, (int)w->pid,
 		    w->notify_path);
 		return;
 	}
 	fd = spawn_park_fd(fd);
-	notify_give(sup, w->gen, w->notify_path, w->slot->id);
+	notify_give(sup, w->gen, w->notify_path, w->id);
 	/* What the old socket holds was sent before the removal: read it first. */
 	ev_invoke(sup->loop, &w->notify, EV_READ);
 	ev_io_stop(sup->loop, &w->notify);
@@ -318,7 +318,7 @@ notify_dir_check(struct supervisor *sup)
 	snprintf(lock, sizeof(lock), "%s/" NOTIFY_LOCK, dir);
 	if (lstat(lock, &st) == -1)
 		notify_dir_lock(dir);
-	TAILQ_FOREACH(w, &sup->workers, entry) {
+	TAILQ_FOREACH(w, &sup->wctx.all, entry) {
 		if (w->notify.fd < 0 || w->notify_path == NULL ||
 		    !in_dir(w->notify_path, dir) || lstat(w->notify_path, &st) == 0)
 			continue;

@@ -62,8 +62,8 @@ by_slot(const void *a, const void *b)
 	const struct worker *x = *(const struct worker *const *)a;
 	const struct worker *y = *(const struct worker *const *)b;
 
-	if (x->slot->id != y->slot->id)
-		return x->slot->id < y->slot->id ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
 	return x->started < y->started ? -1 : x->started > y->started;
 }
 
@@ -74,11 +74,11 @@ sorted_workers(const struct supervisor *sup, size_t *n)
 	struct worker *w, **v;
 	size_t count = 0;
 
-	TAILQ_FOREACH(w, &sup->workers, entry)
+	TAILQ_FOREACH(w, &sup->wctx.all, entry)
 		count++;
 	v = xcalloc(count, sizeof(*v));
 	count = 0;
-	TAILQ_FOREACH(w, &sup->workers, entry)
+	TAILQ_FOREACH(w, &sup->wctx.all, entry)
 		v[count++] = w;
 	qsort(v, count, sizeof(*v), by_slot);
 	*n = count;
@@ -95,11 +95,11 @@ state_of(const struct worker *w)
 static void
 empty_slots(const struct supervisor *sup, struct worker **v, size_t n, int *empty)
 {
-	for (size_t i = 0; i < sup->nslots; i++)
+	for (size_t i = 0; i < sup->slots.n; i++)
 		empty[i] = 1;
 	for (size_t i = 0; i < n; i++)
-		if (v[i]->slot->id < sup->nslots && !v[i]->slot->removed)
-			empty[v[i]->slot->id] = 0;
+		if (v[i]->id < sup->slots.n && !v[i]->slot->removed)
+			empty[v[i]->id] = 0;
 }
 
 void
@@ -108,17 +108,17 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 	double now = mono_now();
 	size_t n;
 	struct worker **v = sorted_workers(sup, &n);
-	int *empty = xcalloc(sup->nslots, sizeof(int));
+	int *empty = xcalloc(sup->slots.n, sizeof(int));
 	char up[32];
 
 	uptime(up, sizeof(up), now - sup->started);
 	sbuf_printf(b, "clusterd%s%s (pid %d), up %s, generation %u, %d of %zu "
 	    "workers ready\n", sup->cur->cfg->name ? " " : "",
 	    sup->cur->cfg->name ? sup->cur->cfg->name : "", (int)getpid(),
-	    up, sup->cur->number, sup_ready_count(sup), sup->nslots);
+	    up, sup->cur->number, sup_ready_count(sup), sup->slots.n);
 	sbuf_printf(b, "command: %s\n", sup->cur->cfg->prog.command);
 	if (strcmp(sup_state(sup), "running") != 0)
-		sbuf_printf(b, "state: %s\n", sup->ro.active ?
+		sbuf_printf(b, "state: %s\n", sup->rolling ?
 		    "rolling restart in progress" : sup_state(sup));
 	if (sup->cur->nlst > 0)
 		sbuf_printf(b, "%-12s %-32s %-3s %s\n", "SOCKET", "ADDRESS", "FD", "OPTIONS");
@@ -134,21 +134,21 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 	empty_slots(sup, v, n, empty);
 	size_t j = 0;
 
-	for (size_t id = 0; id <= sup->nslots; id++) {
-		for (; j < n && (id == sup->nslots || v[j]->slot->id <= id); j++) {
+	for (size_t id = 0; id <= sup->slots.n; id++) {
+		for (; j < n && (id == sup->slots.n || v[j]->id <= id); j++) {
 			const struct worker *w = v[j];
 
 			uptime(up, sizeof(up), now - w->started);
 			sbuf_printf(b, "%-4u %-8d %-9s %-4u %-8s %-8u %-28.28s %s\n",
-			    w->slot->id, (int)w->pid, state_of(w), w->gen->number, up,
+			    w->id, (int)w->pid, state_of(w), w->gen->number, up,
 			    w->slot->restarts, w->slot->last_exit ? w->slot->last_exit : "-",
 			    w->status ? w->status : "");
 		}
-		if (id < sup->nslots && empty[id]) {
-			const struct slot *s = sup->slots[id];
+		if (id < sup->slots.n && empty[id]) {
+			const struct slot *s = sup->slots.v[id];
 
 			sbuf_printf(b, "%-4zu %-8s %-9s %-4s %-8s %-8u %-28.28s\n", id, "-",
-			    s->done ? "done" : s->start_w.queued ? "starting" : "backoff", "-", "-", s->restarts,
+			    slot_empty_state(s), "-", "-", s->restarts,
 			    s->last_exit ? s->last_exit : "-");
 		}
 	}
@@ -184,7 +184,7 @@ json_worker(struct sbuf *b, const struct worker *w, double now, double wall)
 {
 	sbuf_printf(b, "{\"id\":%u,\"pid\":%d,\"state\":\"%s\",\"generation\":%u,"
 	    "\"started\":%.3f,\"uptime\":%.3f,\"restarts\":%u,\"last_exit\":",
-	    w->slot->id, (int)w->pid, state_of(w), w->gen->number,
+	    w->id, (int)w->pid, state_of(w), w->gen->number,
 	    wall - (now - w->started), now - w->started, w->slot->restarts);
 	json_str(b, w->slot->last_exit);
 	sbuf_add(b, ",\"status\":", 10);
@@ -199,14 +199,14 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 	const struct gen *g = sup->cur;
 	size_t n;
 	struct worker **v = sorted_workers(sup, &n);
-	int *empty = xcalloc(sup->nslots, sizeof(int));
+	int *empty = xcalloc(sup->slots.n, sizeof(int));
 	int first = 1;
 
 	sbuf_printf(b, "{\"pid\":%d,\"name\":", (int)getpid());
 	json_str(b, g->cfg->name);
 	sbuf_printf(b, ",\"uptime\":%.3f,\"generation\":%u,\"state\":\"%s\","
 	    "\"workers_wanted\":%zu,\"workers_ready\":%d,\"command\":",
-	    now - sup->started, g->number, sup_state(sup), sup->nslots,
+	    now - sup->started, g->number, sup_state(sup), sup->slots.n,
 	    sup_ready_count(sup));
 	json_str(b, g->cfg->prog.command);
 	sbuf_add(b, ",\"sockets\":[", 12);
@@ -234,8 +234,8 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		first = 0;
 		json_worker(b, v[i], now, wall);
 	}
-	for (size_t id = 0; id < sup->nslots; id++) {
-		const struct slot *s = sup->slots[id];
+	for (size_t id = 0; id < sup->slots.n; id++) {
+		const struct slot *s = sup->slots.v[id];
 
 		if (!empty[id])
 			continue;
@@ -244,7 +244,7 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		first = 0;
 		sbuf_printf(b, "{\"id\":%zu,\"pid\":null,\"state\":\"%s\",\"generation\":null,"
 		    "\"started\":null,\"uptime\":null,\"restarts\":%u,\"last_exit\":", id,
-		    s->done ? "done" : s->start_w.queued ? "starting" : "backoff", s->restarts);
+		    slot_empty_state(s), s->restarts);
 		json_str(b, s->last_exit);
 		sbuf_add(b, ",\"status\":null}", 15);
 	}

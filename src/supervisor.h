@@ -1,44 +1,21 @@
 /*
- * The cluster as a whole: its generations and sockets, its slots, the
- * signals and requests it answers, and how it ends.
+ * The cluster as a whole: its generations and sockets, its slots, how
+ * many are ready, scaling, and how it stops and with which exit status.
+ * Requests reach it from signals.c, ops.c and control.c; it calls none
+ * of them.
  */
 #ifndef CLUSTERD_SUPERVISOR_H
 #define CLUSTERD_SUPERVISOR_H
 
 #include <ev.h>
-#include <sys/queue.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "config.h"
 #include "gen.h"
 #include "listen.h"
+#include "slot.h"
 #include "strv.h"
 #include "worker.h"
-
-struct ctl;
-struct ctl_conn;
-
-enum op_kind { OP_RESTART, OP_RELOAD };
-
-/* A restart or reload asked for, with the clients waiting for its result. */
-struct op {
-	enum op_kind	 kind;
-	struct ctl_conn	**waiters;
-	size_t		 nwaiters;
-	struct op	*next;
-};
-
-struct rollout {
-	int		 active;
-	int		 rollback;	/* this one undoes a failed rollout */
-	struct gen	*to;
-	struct gen	*from;
-	size_t		 next;		/* next slot index to move */
-	int		 inflight;
-	char		*failure;	/* why the forward rollout failed */
-	unsigned	 failed_number;
-};
 
 struct supervisor {
 	struct ev_loop	*loop;
@@ -48,13 +25,9 @@ struct supervisor {
 	unsigned	 last_number;	/* highest generation number used */
 	struct listener	**pool;		/* every bound socket */
 	size_t		 npool;
-	struct slot	**slots;
-	size_t		 nslots;
-	TAILQ_HEAD(, worker) workers;
-	TAILQ_HEAD(, start) startq;	/* starts waiting for the starter */
-	ev_timer	 starter;	/* runs them a slice at a time */
-	struct rollout	 ro;
-	struct op	*ops;		/* head is the running one when ro.active */
+	struct slots	 slots;
+	struct worker_ctx wctx;
+	int		 rolling;	/* a rolling restart runs */
 	int		 stopping;
 	int		 exit_status;
 	int		 announced;	/* "N workers ready" was logged */
@@ -62,51 +35,37 @@ struct supervisor {
 	unsigned	 told_gen;
 	size_t		 told_n;
 	struct strv	 base_env;	/* clusterd's environment, LISTEN_* removed */
-	int		 devnull;
-	struct rlimit	 nofile;	/* what workers get */
-	int		*cpus;		/* the CPUs we may use, for cpu_affinity */
-	int		 ncpus;
 	char		*notify_dir;
 	int		 notify_dir_shared;	/* 0711: workers run as others */
 	unsigned long	 notify_serial;
 	char		*pidfile;
-	struct ctl	*ctl;
-	ev_signal	 sigs[9];
 };
 
-int	sup_init(struct supervisor *, const struct cli *, struct config *);
+/* Bind the sockets and get ready to run; -1 on error (logged). */
+int	sup_init(struct supervisor *, struct ev_loop *, const struct cli *,
+	    struct config *);
+int	sup_write_pidfile(struct supervisor *);
+/* Start the workers and run until the cluster ends: its exit status. */
 int	sup_run(struct supervisor *);
+void	sup_free(struct supervisor *);
 
-/* From worker.c. */
-void	sup_worker_ready(struct worker *);
-void	sup_worker_exited(struct worker *, int status);
-void	sup_worker_timeout(struct worker *, const char *why);
-/* From leftover.c: nothing is left of any dead worker any more. */
-void	sup_leftovers_gone(struct supervisor *);
-
-/* Requests (signals, control socket). */
+/* Requests. */
 void	sup_stop(struct supervisor *, int status);
+void	sup_kill_all(struct supervisor *);
 int	sup_scale(struct supervisor *, size_t n, char *msg, size_t len);
 int	sup_signal_workers(struct supervisor *, int sig, long id, char *msg, size_t len);
-void	sup_request(struct supervisor *, enum op_kind, struct ctl_conn *);
-void	sup_forget_conn(struct supervisor *, struct ctl_conn *);
 int	sup_ready_count(const struct supervisor *);
-void	sup_check_ready(struct supervisor *);
 const char *sup_state(const struct supervisor *);
 
-/* rollout.c */
-void	rollout_start(struct supervisor *, struct gen *to);
-void	rollout_worker_ready(struct supervisor *, struct worker *);
-void	rollout_worker_failed(struct supervisor *, struct worker *, const char *what);
-void	rollout_slot_removed(struct supervisor *, struct slot *);
-void	rollout_abort(struct supervisor *);
-void	ops_run_next(struct supervisor *);
-void	ops_finish(struct supervisor *, int code, const char *msg, const char *body);
+/* For rollout.c and ops.c: the generation new workers run (every_slot:
+ * every slot's next start too, for a reload of settings only), the next
+ * generation number, and whether a rolling restart runs. */
+void	sup_set_gen(struct supervisor *, struct gen *, int every_slot);
+unsigned sup_take_number(struct supervisor *);
+void	sup_rolling(struct supervisor *, int);
+void	sup_check_ready(struct supervisor *);
 
-/* Shared by supervisor.c and rollout.c. */
-/* starter.c runs one queued start through this. */
-void	sup_start_one(struct start *);
-void	slot_set_gen(struct slot *, struct gen *);
-void	sup_steer(struct supervisor *);
+/* From leftover.c: nothing is left of any dead worker any more. */
+void	sup_leftovers_gone(struct supervisor *);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * Worker processes: building their argv and environment, watching them
  * through exec, readiness, notify messages, watchdog and exit, and
- * stopping them. What a death means for the slot is supervisor.c's call.
+ * stopping them. What a death means for the slot is its owner's call
+ * (slot.c), told through the hooks it gave.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,7 +22,6 @@
 #include "notify.h"
 #include "rundir.h"
 #include "steer.h"
-#include "supervisor.h"
 #include "worker.h"
 #include "util.h"
 
@@ -35,8 +35,9 @@ worker_state_name(enum worker_state s)
 
 /* Expand {worker}, {workers}, {generation}, {fd:NAME}, {port:NAME}, {{. */
 static char *
-expand(const struct slot *slot, const struct gen *g, const char *s)
+expand(const struct worker_spec *ws, const char *s)
 {
+	const struct gen *g = ws->gen;
 	size_t cap = strlen(s) + 64, n = 0;
 	char *out = xmalloc(cap);
 
@@ -53,9 +54,9 @@ expand(const struct slot *slot, const struct gen *g, const char *s)
 
 			val[0] = '\0';
 			if (len == 6 && strncmp(name, "worker", 6) == 0)
-				snprintf(val, sizeof(val), "%u", slot->id);
+				snprintf(val, sizeof(val), "%u", ws->id);
 			else if (len == 7 && strncmp(name, "workers", 7) == 0)
-				snprintf(val, sizeof(val), "%zu", slot->sup->nslots);
+				snprintf(val, sizeof(val), "%zu", ws->nworkers);
 			else if (len == 10 && strncmp(name, "generation", 10) == 0)
 				snprintf(val, sizeof(val), "%u", g->number);
 			else {
@@ -135,20 +136,20 @@ compat_env(const struct gen *g, struct strv *env)
 }
 
 static void
-build_env(const struct slot *slot, const struct gen *g, const char *notify_path,
-    struct spawn *sp, struct strv *env)
+build_env(const struct worker_ctx *ctx, const struct worker_spec *ws,
+    const char *notify_path, struct spawn *sp, struct strv *env)
 {
-	const struct supervisor *sup = slot->sup;
+	const struct gen *g = ws->gen;
 	const struct config *cfg = g->cfg;
 
-	strv_copy(env, &sup->base_env);
+	strv_copy(env, ctx->base_env);
 	for (size_t i = 0; i < cfg->env.n; i++)
-		strv_env_set(env, expand(slot, g, cfg->env.v[i]));
+		strv_env_set(env, expand(ws, cfg->env.v[i]));
 	/* The protocols' names are clusterd's to set, whatever [env] says. */
 	strv_env_unset_prefix(env, "LISTEN_");
 	strv_env_unset_prefix(env, "WATCHDOG_");
-	strv_env_set(env, xasprintf("CLUSTERD_WORKER_ID=%u", slot->id));
-	strv_env_set(env, xasprintf("CLUSTERD_WORKERS=%zu", sup->nslots));
+	strv_env_set(env, xasprintf("CLUSTERD_WORKER_ID=%u", ws->id));
+	strv_env_set(env, xasprintf("CLUSTERD_WORKERS=%zu", ws->nworkers));
 	strv_env_set(env, xasprintf("CLUSTERD_GENERATION=%u", g->number));
 	if (cfg->bind_shim) {
 		int i = strv_env_find(env, "LD_PRELOAD", 10);
@@ -194,21 +195,21 @@ build_env(const struct slot *slot, const struct gen *g, const char *notify_path,
 static void
 become_ready(struct worker *w)
 {
-	struct ev_loop *loop = w->slot->sup->loop;
+	struct ev_loop *loop = w->ctx->loop;
 
 	ev_timer_stop(loop, &w->timer);
 	/* As systemd does: the watchdog runs from readiness on. */
 	if (w->gen->cfg->prog.watchdog > 0)
 		ev_timer_again(loop, &w->watchdog);
 	w->state = W_READY;
-	sup_worker_ready(w);
+	w->hooks->ready(w);
 }
 
 static void
 on_exec_ok(struct worker *w)
 {
 	const struct program_cfg *pc = &w->gen->cfg->prog;
-	struct ev_loop *loop = w->slot->sup->loop;
+	struct ev_loop *loop = w->ctx->loop;
 
 	if (pc->ready == READY_DELAY && pc->ready_delay > 0) {
 		ev_timer_set(&w->timer, pc->ready_delay, 0);
@@ -241,7 +242,7 @@ report_close(struct worker *w)
 {
 	if (w->report.fd < 0)
 		return;
-	ev_io_stop(w->slot->sup->loop, &w->report);
+	ev_io_stop(w->ctx->loop, &w->report);
 	close(w->report.fd);
 	w->report.fd = -1;
 }
@@ -305,9 +306,9 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 			}
 			if (w->drops_unlogged > 0)
 				log_warnx("worker %u (pid %d): %s (and %lu more dropped)",
-				    w->slot->id, (int)w->pid, why, w->drops_unlogged);
+				    w->id, (int)w->pid, why, w->drops_unlogged);
 			else
-				log_warnx("worker %u (pid %d): %s", w->slot->id, (int)w->pid, why);
+				log_warnx("worker %u (pid %d): %s", w->id, (int)w->pid, why);
 			w->drops_unlogged = 0;
 			continue;
 		}
@@ -332,7 +333,7 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (m.ready && w->state == W_STARTING && pc->ready == READY_NOTIFY)
 			become_ready(w);
 		if (m.stopping)
-			log_debug("worker %u (pid %d) is stopping", w->slot->id, (int)w->pid);
+			log_debug("worker %u (pid %d) is stopping", w->id, (int)w->pid);
 	}
 }
 
@@ -340,7 +341,7 @@ static void
 child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct worker *w = container_of(c, struct worker, child);
-	struct supervisor *sup = w->slot->sup;
+	struct supervisor *sup = w->ctx->sup;
 
 	(void)revents;
 	/* First what it left in its group (and orphans holding a socket), so
@@ -355,7 +356,7 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		read_report(w, w->report.fd);
 		report_close(w);
 	}
-	sup_worker_exited(w, c->rstatus);
+	w->hooks->exited(w, c->rstatus);
 	leftover_start(sup);
 }
 
@@ -373,11 +374,11 @@ timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	} else if (w->state == W_STARTING) {
 		format_duration(dur, sizeof(dur), cfg->prog.ready_timeout);
 		snprintf(why, sizeof(why), "not ready within %s", dur);
-		sup_worker_timeout(w, why);
+		w->hooks->timeout(w, why);
 	} else if (w->state == W_STOPPING && !w->killed) {
-		format_duration(dur, sizeof(dur), w->slot->sup->cur->cfg->stop_timeout);
+		format_duration(dur, sizeof(dur), w->stop_timeout);
 		log_warnx("worker %u (pid %d) did not stop within %s; killing",
-		    w->slot->id, (int)w->pid, dur);
+		    w->id, (int)w->pid, dur);
 		worker_kill(w);
 	}
 }
@@ -394,7 +395,7 @@ watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	format_duration(dur, sizeof(dur), w->gen->cfg->prog.watchdog);
 	snprintf(why, sizeof(why), "watchdog timeout (no WATCHDOG=1 within %s)", dur);
-	sup_worker_timeout(w, why);
+	w->hooks->timeout(w, why);
 }
 
 /* The worker's notify socket and output pipes. */
@@ -430,16 +431,47 @@ sh_argv(const struct strv *argv, const char *path)
 	return v;
 }
 
+void
+worker_ctx_init(struct worker_ctx *ctx, struct ev_loop *loop, struct supervisor *sup,
+    const struct strv *base_env)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->loop = loop;
+	TAILQ_INIT(&ctx->all);
+	ctx->sup = sup;
+	ctx->base_env = base_env;
+	ctx->devnull = -1;
+	ctx->stop_signal = SIGTERM;
+}
+
+void
+worker_ctx_settings(struct worker_ctx *ctx, int stop_signal, double stop_timeout,
+    int cpu_affinity)
+{
+	ctx->stop_signal = stop_signal;
+	ctx->stop_timeout = stop_timeout;
+	if (cpu_affinity && ctx->cpus == NULL)
+		ctx->ncpus = cpus_list(&ctx->cpus);
+}
+
+void
+worker_ctx_free(struct worker_ctx *ctx)
+{
+	free(ctx->cpus);
+	ctx->cpus = NULL;
+}
+
 /*
- * Start a worker in slot for generation g. Any step that fails fails the
- * start as a whole: logged, everything made so far closed, NULL for the
- * caller to try again later. Descriptors are only ever closed by the
- * number this function got for them.
+ * Start a worker. Any step that fails fails the start as a whole: logged,
+ * everything made so far closed, NULL for the caller to try again later.
+ * Descriptors are only ever closed by the number this function got for
+ * them.
  */
 struct worker *
-worker_spawn(struct slot *slot, struct gen *g)
+worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 {
-	struct supervisor *sup = slot->sup;
+	struct supervisor *sup = ctx->sup;
+	struct gen *g = ws->gen;
 	const struct program_cfg *pc = &g->cfg->prog;
 	struct worker *w = xcalloc(1, sizeof(*w));
 	struct strv argv = { 0 }, env = { 0 };
@@ -450,19 +482,20 @@ worker_spawn(struct slot *slot, struct gen *g)
 	int report = -1, nfd = -1, e, i;
 	pid_t pid = -1;
 
+	w->ctx = ctx;
 	sp.stdout_fd = sp.stderr_fd = -1;
 	ev_io_init(&w->notify, notify_cb, -1, EV_READ);
 	for (size_t k = 0; k < g->nlst; k++) {
 		fds[k] = g->lst[k]->fd;
 		/* Reuseport mode: the slot's own socket, the same for each of its workers. */
 		if (g->lst[k]->cfg->reuseport > 0 && g->lst[k]->cfg->adopt_fd < 0 &&
-		    (fds[k] = steer_slot_fd(g->lst[k], slot->id)) == -1) {
+		    (fds[k] = steer_slot_fd(g->lst[k], ws->id)) == -1) {
 			what = "reuseport socket";
 			goto fail;
 		}
 	}
-	if (sup->notify_dir) {
-		if ((nfd = rundir_notify_socket(sup, g, slot->id, &w->notify_path)) == -1) {
+	if (ctx->notify) {
+		if ((nfd = rundir_notify_socket(sup, g, ws->id, &w->notify_path)) == -1) {
 			what = "notify socket";
 			goto fail;
 		}
@@ -487,13 +520,13 @@ worker_spawn(struct slot *slot, struct gen *g)
 		}
 	}
 	for (size_t k = 0; k < pc->argv.n; k++)
-		strv_push(&argv, expand(slot, g, pc->argv.v[k]));
-	build_env(slot, g, w->notify_path, &sp, &env);
+		strv_push(&argv, expand(ws, pc->argv.v[k]));
+	build_env(ctx, ws, w->notify_path, &sp, &env);
 	sp.argv = argv.v;
 	sp.envp = env.v;
 	sp.fds = fds;
 	sp.nfds = (int)g->nlst;
-	sp.devnull = sup->devnull;
+	sp.devnull = ctx->devnull;
 	sp.directory = pc->directory;
 	sp.drop = g->drop;
 	sp.uid = g->uid;
@@ -501,14 +534,11 @@ worker_spawn(struct slot *slot, struct gen *g)
 	sp.groups = g->groups;
 	sp.ngroups = g->ngroups;
 	sp.umask = pc->umask;
-	sp.nofile = sup->nofile;
+	sp.nofile = ctx->nofile;
 	if (pc->rlimit_nofile > 0)
 		sp.nofile.rlim_cur = sp.nofile.rlim_max = (rlim_t)pc->rlimit_nofile;
 	sp.pdeathsig = pc->parent_death_signal;
-	if (pc->cpu_affinity && sup->cpus == NULL)
-		sup->ncpus = cpus_list(&sup->cpus);	/* turned on by a reload */
-	sp.cpu = pc->cpu_affinity && sup->ncpus > 0 ?
-	    sup->cpus[slot->id % sup->ncpus] : -1;
+	sp.cpu = pc->cpu_affinity && ctx->ncpus > 0 ? ctx->cpus[ws->id % ctx->ncpus] : -1;
 	/* The worker's PATH, from its own environment, not clusterd's. */
 	i = strv_env_find(&env, "PATH", 4);
 	sp.path = path = spawn_resolve(argv.v[0], i < 0 ? NULL : env.v[i] + 5,
@@ -529,31 +559,32 @@ worker_spawn(struct slot *slot, struct gen *g)
 		close(sp.stdout_fd);
 	if (sp.stderr_fd >= 0)
 		close(sp.stderr_fd);
-	w->slot = slot;
+	w->slot = ws->owner;
+	w->hooks = ws->hooks;
+	w->id = ws->id;
 	w->gen = g;
 	gen_ref(g);
-	slot->nworkers++;
 	w->pid = pid;
 	w->state = W_STARTING;
 	w->started = mono_now();
 	ev_child_init(&w->child, child_cb, pid, 0);
-	ev_child_start(sup->loop, &w->child);
+	ev_child_start(ctx->loop, &w->child);
 	ev_io_init(&w->report, report_cb, report, EV_READ);
-	ev_io_start(sup->loop, &w->report);
+	ev_io_start(ctx->loop, &w->report);
 	if (nfd != -1)
-		ev_io_start(sup->loop, &w->notify);
+		ev_io_start(ctx->loop, &w->notify);
 	ev_timer_init(&w->timer, timer_cb, 0, 0);
 	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
 	if (w->out) {
-		output_start(sup->loop, &w->out[0], slot->id, pid);
-		output_start(sup->loop, &w->out[1], slot->id, pid);
+		output_start(ctx->loop, &w->out[0], ws->id, pid);
+		output_start(ctx->loop, &w->out[1], ws->id, pid);
 	}
-	TAILQ_INSERT_TAIL(&sup->workers, w, entry);
+	TAILQ_INSERT_TAIL(&ctx->all, w, entry);
 	if (g->number > 1)
-		log_info("worker %u (pid %d) started (generation %u)", slot->id, (int)pid,
+		log_info("worker %u (pid %d) started (generation %u)", ws->id, (int)pid,
 		    g->number);
 	else
-		log_info("worker %u (pid %d) started", slot->id, (int)pid);
+		log_info("worker %u (pid %d) started", ws->id, (int)pid);
 	return w;
 
 fail:
@@ -564,31 +595,31 @@ fail:
 		close(sp.stdout_fd);
 	if (sp.stderr_fd >= 0)
 		close(sp.stderr_fd);
-	release_io(sup->loop, w);
+	release_io(ctx->loop, w);
 	free(w);
-	log_warnx("worker %u: cannot start: %s: %s", slot->id, what, strerror(e));
+	log_warnx("worker %u: cannot start: %s: %s", ws->id, what, strerror(e));
 	return NULL;
 }
 
 void
 worker_stop(struct worker *w, const char *why)
 {
-	struct supervisor *sup = w->slot->sup;
-	/* The current setting: a reload may have changed it since w started. */
-	int sig = sup->cur->cfg->prog.stop_signal;
+	struct worker_ctx *ctx = w->ctx;
 
 	if (w->state == W_STOPPING)
 		return;
 	if (why && w->why == NULL)
 		w->why = xstrdup(why);
 	w->state = W_STOPPING;
+	/* The current setting: a reload may have changed it since w started. */
+	w->stop_timeout = ctx->stop_timeout;
 	/* The whole group: a shell wrapper's children hear it too. */
-	if (kill(-w->pid, sig) == -1)
-		kill(w->pid, sig);
-	ev_timer_stop(sup->loop, &w->timer);
-	ev_timer_stop(sup->loop, &w->watchdog);
-	ev_timer_set(&w->timer, sup->cur->cfg->stop_timeout, 0);
-	ev_timer_start(sup->loop, &w->timer);
+	if (kill(-w->pid, ctx->stop_signal) == -1)
+		kill(w->pid, ctx->stop_signal);
+	ev_timer_stop(ctx->loop, &w->timer);
+	ev_timer_stop(ctx->loop, &w->watchdog);
+	ev_timer_set(&w->timer, w->stop_timeout, 0);
+	ev_timer_start(ctx->loop, &w->timer);
 }
 
 void
@@ -596,8 +627,8 @@ worker_kill(struct worker *w)
 {
 	w->state = W_STOPPING;
 	w->killed = 1;
-	ev_timer_stop(w->slot->sup->loop, &w->timer);
-	ev_timer_stop(w->slot->sup->loop, &w->watchdog);
+	ev_timer_stop(w->ctx->loop, &w->timer);
+	ev_timer_stop(w->ctx->loop, &w->watchdog);
 	if (kill(-w->pid, SIGKILL) == -1)
 		kill(w->pid, SIGKILL);
 }
@@ -605,16 +636,15 @@ worker_kill(struct worker *w)
 void
 worker_free(struct worker *w)
 {
-	struct supervisor *sup = w->slot->sup;
+	struct worker_ctx *ctx = w->ctx;
 
-	ev_child_stop(sup->loop, &w->child);
-	ev_timer_stop(sup->loop, &w->timer);
-	ev_timer_stop(sup->loop, &w->watchdog);
+	ev_child_stop(ctx->loop, &w->child);
+	ev_timer_stop(ctx->loop, &w->timer);
+	ev_timer_stop(ctx->loop, &w->watchdog);
 	report_close(w);
-	release_io(sup->loop, w);
-	TAILQ_REMOVE(&sup->workers, w, entry);
-	w->slot->nworkers--;
-	gen_unref(sup, w->gen);
+	release_io(ctx->loop, w);
+	TAILQ_REMOVE(&ctx->all, w, entry);
+	gen_unref(ctx->sup, w->gen);
 	free(w->why);
 	free(w->status);
 	free(w);

@@ -1,34 +1,68 @@
 /*
- * One worker process and the slot it fills. A slot is a stable worker id
- * (CLUSTERD_WORKER_ID); the processes in it come and go. During a rolling
- * restart a slot has two: the serving one (w) and its successor (next).
+ * One worker process: started, watched through exec, readiness, notify
+ * messages, watchdog and exit, and stopped. What that means for the slot
+ * it fills is the owner's (slot.c), told through hooks.
  */
 #ifndef CLUSTERD_WORKER_H
 #define CLUSTERD_WORKER_H
 
 #include <ev.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "output.h"
 #include "spawn.h"
+#include "strv.h"
 
-struct supervisor;
-struct slot;
 struct gen;
-
-/* A start waiting for its turn in the start queue (starter.c). */
-struct start {
-	TAILQ_ENTRY(start) entry;
-	struct slot	*slot;
-	int		 queued;
-};
+struct slot;
+struct supervisor;
+struct worker;
 
 enum worker_state { W_STARTING, W_READY, W_STOPPING };
 
+/* What a worker tells its owner (the slot it fills). */
+struct worker_hooks {
+	void	(*ready)(struct worker *);
+	void	(*exited)(struct worker *, int status);
+	/* Not ready within ready_timeout, or the watchdog fired. */
+	void	(*timeout)(struct worker *, const char *why);
+};
+
+/*
+ * What every start shares, kept by the cluster, which embeds it and sets
+ * it up with worker_ctx_init(); the list of workers is this module's.
+ */
+struct worker_ctx {
+	struct ev_loop	*loop;
+	TAILQ_HEAD(, worker) all;	/* every worker, oldest first */
+	struct supervisor *sup;		/* for rundir.c and leftover.c */
+	int		 notify;	/* workers get a NOTIFY_SOCKET */
+	const struct strv *base_env;	/* clusterd's environment, LISTEN_* removed */
+	int		 devnull;
+	struct rlimit	 nofile;	/* what workers get */
+	int		*cpus;		/* the CPUs we may use, for cpu_affinity */
+	int		 ncpus;
+	int		 stop_signal;	/* the current settings, for worker_stop */
+	double		 stop_timeout;
+};
+
+/* One start: who the worker is, what it runs, and who hears of it. */
+struct worker_spec {
+	unsigned	 id;		/* CLUSTERD_WORKER_ID */
+	size_t		 nworkers;	/* CLUSTERD_WORKERS */
+	struct gen	*gen;
+	struct slot	*owner;		/* opaque here; the hooks get it back as w->slot */
+	const struct worker_hooks *hooks;
+};
+
 struct worker {
-	TAILQ_ENTRY(worker) entry;	/* supervisor's list of every worker */
-	struct slot	*slot;
+	TAILQ_ENTRY(worker) entry;	/* ctx->all */
+	struct worker_ctx *ctx;
+	struct slot	*slot;		/* the owner */
+	const struct worker_hooks *hooks;
+	unsigned	 id;
 	struct gen	*gen;
 	pid_t		 pid;
 	enum worker_state state;
@@ -39,6 +73,7 @@ struct worker {
 	char		*notify_path;
 	ev_timer	 timer;		/* ready delay or timeout, then stop deadline */
 	ev_timer	 watchdog;
+	double		 stop_timeout;	/* the deadline it was given */
 	int		 failed;	/* the child reported why it could not exec */
 	struct spawn_report fail;
 	int		 killed;	/* SIGKILL was sent */
@@ -50,32 +85,18 @@ struct worker {
 	unsigned long	 drops_unlogged;
 };
 
-struct slot {
-	struct supervisor *sup;
-	unsigned	 id;
-	struct gen	*gen;		/* what this slot's workers run */
-	struct worker	*w;		/* serving, or NULL */
-	struct worker	*next;		/* rolling restart: its successor */
-	int		 nworkers;	/* workers that still point here */
-	ev_timer	 backoff;
-	ev_timer	 drain;		/* reuseport scale-down: wait for an empty queue */
-	double		 drain_since;	/* mono_now() when scaled away */
-	unsigned	 streak;	/* consecutive quick deaths */
-	unsigned	 restarts;
-	char		*last_exit;
-	int		 done;		/* not to be restarted (policy) */
-	int		 failed;	/* its last worker did not exit 0 */
-	int		 removed;	/* scaled away: freed with its last worker */
-	int		 replace_wait;	/* restart_mode = replace: start next once w is gone */
-	struct start	 start_w;	/* queued: a start of w */
-	struct start	 start_next;	/* queued: a start of next (rolling restart) */
-};
-
-struct worker	*worker_spawn(struct slot *, struct gen *);
+void		 worker_ctx_init(struct worker_ctx *, struct ev_loop *,
+		    struct supervisor *, const struct strv *base_env);
+void		 worker_ctx_free(struct worker_ctx *);
+/* stop_signal and stop_timeout for what is stopped from now on; cpu
+ * affinity wanted (the CPU list is read once, when first wanted). */
+void		 worker_ctx_settings(struct worker_ctx *, int stop_signal,
+		    double stop_timeout, int cpu_affinity);
+struct worker	*worker_spawn(struct worker_ctx *, const struct worker_spec *);
 /* Block until the exec pipe says how the exec went: 0 ran, -1 failed. */
 int		 worker_wait_exec(struct worker *);
-/* stop_signal now, SIGKILL after stop_timeout; why (may be NULL) is logged
- * with the exit. */
+/* The stop signal now, SIGKILL after stop_timeout (the context's current
+ * settings); why (may be NULL) is logged with the exit. */
 void		 worker_stop(struct worker *, const char *why);
 void		 worker_kill(struct worker *);
 void		 worker_free(struct worker *);

@@ -1,0 +1,230 @@
+/*
+ * The queue of restart and reload requests, and what a reload does: read
+ * the config again, and either apply its settings or roll out the new
+ * program (rollout.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "gen.h"
+#include "log.h"
+#include "ops.h"
+#include "supervisor.h"
+#include "util.h"
+
+struct request {
+	TAILQ_ENTRY(request) entry;
+	request_cb	*done;
+	void		*cookie;
+};
+
+struct op {
+	enum op_kind	 kind;
+	TAILQ_HEAD(, request) waiters;
+	struct op	*next;
+};
+
+static void	run_next(struct ops *);
+
+void
+ops_init(struct ops *ops, struct supervisor *sup)
+{
+	memset(ops, 0, sizeof(*ops));
+	ops->sup = sup;
+	rollout_init(&ops->ro, sup);
+}
+
+int
+ops_rolling(const struct ops *ops)
+{
+	return ops->ro.active;
+}
+
+/* The head op is over: tell its waiters. */
+static void
+finish(struct ops *ops, int code, const char *msg, const char *body)
+{
+	struct op *op = ops->head;
+	struct request *r;
+
+	if (op == NULL)
+		return;
+	ops->head = op->next;
+	while ((r = TAILQ_FIRST(&op->waiters)) != NULL) {
+		TAILQ_REMOVE(&op->waiters, r, entry);
+		r->done(code, msg, body, r->cookie);
+		free(r);
+	}
+	free(op);
+}
+
+void
+ops_free(struct ops *ops)
+{
+	while (ops->head)
+		finish(ops, 1, "clusterd is stopping", NULL);
+}
+
+static void
+rolled(int code, const char *msg, void *arg)
+{
+	struct ops *ops = arg;
+
+	finish(ops, code, msg, NULL);
+	run_next(ops);
+}
+
+static void
+refuse(struct ops *ops, const char *msg, struct strv *errors)
+{
+	struct sbuf body = { 0 };
+
+	for (size_t i = 0; i < errors->n; i++) {
+		log_errx("reload refused: %s", errors->v[i]);
+		sbuf_printf(&body, "%s\n", errors->v[i]);
+	}
+	finish(ops, 1, msg, body.s);
+	sbuf_free(&body);
+	strv_free(errors);
+}
+
+static void
+reload(struct ops *ops)
+{
+	struct supervisor *sup = ops->sup;
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	struct strv errors = { 0 };
+	struct gen *g;
+	char msg[256];
+	int restart, old_workers = sup->cur->cfg->workers;
+
+	if (config_load(cfg, sup->cli, &errors) == -1) {
+		config_free(cfg);
+		free(cfg);
+		refuse(ops, "reload refused: the config has errors", &errors);
+		return;
+	}
+	if ((g = gen_new(sup, cfg, 0, &errors)) == NULL) {
+		refuse(ops, "reload refused", &errors);
+		return;
+	}
+	/* Same program: same generation number; otherwise the next one. */
+	restart = gen_program_differs(g, sup->cur);
+	g->number = restart ? sup_take_number(sup) : sup->cur->number;
+	{
+		const struct config *o = sup->cur->cfg;
+		int same = str_equal(o->name, cfg->name) &&
+		    str_equal(o->control, cfg->control) &&
+		    str_equal(o->pidfile, cfg->pidfile) && o->subreaper == cfg->subreaper;
+
+		if (!same)
+			log_warnx("reload: name, control, pidfile and subreaper take "
+			    "effect when clusterd itself restarts");
+	}
+	if (cfg->workers != old_workers) {
+		snprintf(msg, sizeof(msg), "reload: workers %d -> %d", old_workers,
+		    cfg->workers);
+		log_info("%s", msg);
+	}
+	if (!restart) {
+		/* Settings only: they take effect for what happens next. */
+		sup_set_gen(sup, g, 1);
+		gen_unref(sup, g);
+		if (cfg->workers != old_workers) {
+			sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
+			snprintf(msg, sizeof(msg), "reloaded: workers %d -> %d", old_workers,
+			    cfg->workers);
+		} else {
+			snprintf(msg, sizeof(msg), "reloaded: no changes");
+			log_info("reload: no changes");
+		}
+		finish(ops, 0, msg, NULL);
+		return;
+	}
+	log_info("reload: program changed; rolling restart");
+	rollout_start(&ops->ro, g, rolled, ops);
+	gen_unref(sup, g);
+	if (cfg->workers != old_workers)
+		sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
+}
+
+static void
+run_next(struct ops *ops)
+{
+	struct supervisor *sup = ops->sup;
+
+	if (sup->stopping) {
+		ops_free(ops);
+		return;
+	}
+	while (ops->head && !ops->ro.active && !sup->stopping) {
+		if (ops->head->kind == OP_RELOAD) {
+			reload(ops);
+			continue;
+		}
+		struct strv errors = { 0 };
+		struct gen *g = gen_new(sup, sup->cur->cfg, sup_take_number(sup),
+		    &errors);
+
+		strv_free(&errors);	/* same sockets: nothing to bind, cannot fail */
+		if (g == NULL) {
+			finish(ops, 1, "restart failed", NULL);
+			continue;
+		}
+		rollout_start(&ops->ro, g, rolled, ops);
+		gen_unref(sup, g);
+	}
+}
+
+struct request *
+ops_request(struct ops *ops, enum op_kind kind, request_cb *done, void *cookie)
+{
+	struct op **tail = &ops->head, *last = NULL, *op;
+	struct request *r = NULL;
+
+	if (ops->sup->stopping) {
+		if (done)
+			done(1, "clusterd is stopping", NULL, cookie);
+		return NULL;
+	}
+	for (; *tail; tail = &(*tail)->next)
+		last = *tail;
+	/* Two waiting requests of a kind are one: it runs once for both. */
+	if (last && last->kind == kind && (last != ops->head || !ops->ro.active))
+		op = last;
+	else {
+		op = xcalloc(1, sizeof(*op));
+		op->kind = kind;
+		TAILQ_INIT(&op->waiters);
+		*tail = op;
+		if (ops->ro.active)
+			log_info("%s queued behind the rolling restart in progress",
+			    kind == OP_RELOAD ? "reload" : "restart");
+	}
+	if (done) {
+		r = xcalloc(1, sizeof(*r));
+		r->done = done;
+		r->cookie = cookie;
+		TAILQ_INSERT_TAIL(&op->waiters, r, entry);
+	}
+	if (op != last)
+		run_next(ops);
+	return r;
+}
+
+void
+ops_cancel(struct ops *ops, struct request *r)
+{
+	for (struct op *op = ops->head; op; op = op->next) {
+		struct request *x;
+
+		TAILQ_FOREACH(x, &op->waiters, entry)
+			if (x == r) {
+				TAILQ_REMOVE(&op->waiters, r, entry);
+				free(r);
+				return;
+			}
+	}
+}

@@ -1,0 +1,34 @@
+/*
+ * Restart and reload requests (signals, clusterctl): queued, run one at a
+ * time, two waiting ones of a kind merged. Whoever asks gets the result
+ * through its callback; it can take its interest back before then.
+ */
+#ifndef CLUSTERD_OPS_H
+#define CLUSTERD_OPS_H
+
+#include "rollout.h"
+
+struct supervisor;
+struct op;
+struct request;
+
+enum op_kind { OP_RESTART, OP_RELOAD };
+
+typedef void	request_cb(int code, const char *msg, const char *body, void *cookie);
+
+struct ops {
+	struct supervisor *sup;
+	struct rollout	 ro;
+	struct op	*head;		/* the running one first, when ro.active */
+};
+
+void	ops_init(struct ops *, struct supervisor *);
+void	ops_free(struct ops *);
+/* Ask for a restart or reload; done (may be NULL) hears the result, maybe
+ * before this returns. The handle is for ops_cancel until done is called. */
+struct request *ops_request(struct ops *, enum op_kind, request_cb *done, void *cookie);
+void	ops_cancel(struct ops *, struct request *);
+/* A rolling restart runs. */
+int	ops_rolling(const struct ops *);
+
+#endif

@@ -1,0 +1,876 @@
+/*
+ * A slot's life: its states (slot.h has the diagram) and the events that
+ * move it, each through slot_event(), the one place that changes a slot's
+ * state. Restart policy and backoff (§4), rolling-restart replaces,
+ * reuseport drains and stops all happen here; the cluster (supervisor.c)
+ * and rolling restarts (rollout.c) ask for transitions and hear outcomes
+ * through hooks.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "gen.h"
+#include "log.h"
+#include "slot.h"
+#include "steer.h"
+#include "util.h"
+#include "worker.h"
+
+enum slot_ev {
+	SE_START,	/* a queued start of w is due */
+	SE_START_NEXT,	/* a queued start of the successor is due */
+	SE_READY,	/* w or next is ready */
+	SE_EXITED,	/* one of its workers exited */
+	SE_TIMEOUT,	/* ready_timeout or the watchdog */
+	SE_BACKOFF,	/* the backoff timer ran out */
+	SE_REPLACE,	/* a rolling restart asks for a successor */
+	SE_CANCEL,	/* ... and takes that back (rollback) */
+	SE_REMOVE,	/* scaled away */
+	SE_DRAINED,	/* DRAINING: its queue is empty (or stop_timeout passed) */
+	SE_STOP,	/* clusterd stops */
+};
+
+/* What an event brings along. */
+struct slot_evdata {
+	struct worker	*w;
+	int		 status;
+	const char	*why;
+	struct gen	*gen;
+	replace_cb	*done;
+	void		*arg;
+};
+
+static const char *const state_names[] = {
+	[SLOT_STARTING] = "starting", [SLOT_READY] = "ready",
+	[SLOT_REPLACING] = "replacing", [SLOT_HANDOVER] = "handover",
+	[SLOT_BACKOFF] = "backoff", [SLOT_DONE] = "done",
+	[SLOT_DRAINING] = "draining", [SLOT_STOPPING] = "stopping",
+	[SLOT_GONE] = "gone",
+};
+
+#define B(s)	(1u << (s))
+/* The transitions there are: from each state, the states it may go to. */
+static const unsigned legal[] = {
+	[SLOT_STARTING] = B(SLOT_STARTING) | B(SLOT_READY) | B(SLOT_BACKOFF) |
+	    B(SLOT_DONE) | B(SLOT_REPLACING) | B(SLOT_HANDOVER) | B(SLOT_DRAINING) |
+	    B(SLOT_STOPPING) | B(SLOT_GONE),
+	[SLOT_READY] = B(SLOT_STARTING) | B(SLOT_BACKOFF) | B(SLOT_DONE) |
+	    B(SLOT_REPLACING) | B(SLOT_HANDOVER) | B(SLOT_DRAINING) | B(SLOT_STOPPING),
+	[SLOT_REPLACING] = B(SLOT_READY) | B(SLOT_STARTING) | B(SLOT_DRAINING) |
+	    B(SLOT_STOPPING) | B(SLOT_GONE),
+	[SLOT_HANDOVER] = B(SLOT_REPLACING) | B(SLOT_STARTING) | B(SLOT_DRAINING) |
+	    B(SLOT_STOPPING) | B(SLOT_GONE),
+	[SLOT_BACKOFF] = B(SLOT_STARTING) | B(SLOT_BACKOFF) | B(SLOT_DRAINING) |
+	    B(SLOT_STOPPING) | B(SLOT_GONE),
+	[SLOT_DONE] = B(SLOT_STOPPING) | B(SLOT_GONE) | B(SLOT_DRAINING),
+	[SLOT_DRAINING] = B(SLOT_DRAINING) | B(SLOT_STOPPING) | B(SLOT_GONE),
+	[SLOT_STOPPING] = B(SLOT_STOPPING) | B(SLOT_GONE),
+	[SLOT_GONE] = 0,
+};
+#undef B
+
+static void	slot_event(struct slot *, enum slot_ev, struct slot_evdata *);
+static void	slot_free(struct slot *);
+
+const char *
+slot_state_name(enum slot_state st)
+{
+	return state_names[st];
+}
+
+const char *
+slot_empty_state(const struct slot *s)
+{
+	return s->state == SLOT_DONE ? "done" : s->state == SLOT_BACKOFF ? "backoff" :
+	    "starting";
+}
+
+/* Every change of state goes through here: one not in the table is a bug. */
+static void
+set_state(struct slot *s, enum slot_state to)
+{
+	if (!(legal[s->state] & (1u << to))) {
+		log_warnx("worker %u: internal error: slot state %s -> %s", s->id,
+		    state_names[s->state], state_names[to]);
+		assert(!"illegal slot transition");
+	}
+	log_debug("worker %u: %s -> %s", s->id, state_names[s->state], state_names[to]);
+	s->state = to;
+}
+
+static void
+set_gen(struct slot *s, struct gen *g)
+{
+	if (s->gen == g)
+		return;
+	gen_ref(g);
+	if (s->gen)
+		gen_unref(s->table->wctx->sup, s->gen);
+	s->gen = g;
+}
+
+/* How long s waits before its next start, by §4's backoff rule. */
+static double
+backoff_delay(const struct slot *s)
+{
+	const struct program_cfg *pc = &s->gen->cfg->prog;
+	double d = pc->backoff_initial;
+
+	if (s->streak <= 1)
+		return 0;
+	for (unsigned i = 2; i < s->streak && d < pc->backoff_max; i++)
+		d *= 2;
+	return d < pc->backoff_max ? d : pc->backoff_max;
+}
+
+/* Connections waiting in the slot's own reuseport queues. */
+static int
+queued(const struct slot *s)
+{
+	const struct slots *t = s->table;
+	int n = 0;
+
+	for (size_t i = 0; i < *t->npool; i++)
+		if ((*t->pool)[i]->cfg->reuseport > 0)
+			n += steer_queue_len((*t->pool)[i], s->id);
+	return n;
+}
+
+static int
+reuseport_in_use(const struct slots *t)
+{
+	for (size_t i = 0; i < *t->npool; i++)
+		if ((*t->pool)[i]->cfg->reuseport > 0 && (*t->pool)[i]->ngroup > 0)
+			return 1;
+	return 0;
+}
+
+static void	on_ready(struct worker *);
+static void	on_exited(struct worker *, int);
+static void	on_timeout(struct worker *, const char *);
+
+static const struct worker_hooks hooks = { on_ready, on_exited, on_timeout };
+
+static struct worker *
+spawn(struct slot *s)
+{
+	struct worker_spec ws = {
+		.id = s->id, .nworkers = s->table->n, .gen = s->gen, .owner = s,
+		.hooks = &hooks,
+	};
+	struct worker *w = worker_spawn(s->table->wctx, &ws);
+
+	if (w)
+		s->nworkers++;
+	return w;
+}
+
+/* Start w now; out of descriptors, memory or pids: back off and try again. */
+static struct worker *
+start_now(struct slot *s)
+{
+	if ((s->w = spawn(s)) != NULL)
+		return s->w;
+	s->streak++;
+	if (s->state != SLOT_DRAINING)
+		set_state(s, SLOT_BACKOFF);
+	ev_timer_set(&s->backoff, backoff_delay(s) + 0.1, 0);
+	ev_timer_start(s->table->loop, &s->backoff);
+	return NULL;
+}
+
+static void
+queue_start(struct slot *s)
+{
+	set_state(s, SLOT_STARTING);
+	starter_queue(&s->table->starter, &s->start_w);
+}
+
+static void
+changed(struct slot *s)
+{
+	s->table->hooks->changed(s->table);
+}
+
+/* The outcome of a replace, to whoever asked; the slot has moved on. */
+static void
+replace_over(struct slot *s, enum replace_outcome o, const char *why)
+{
+	replace_cb *done = s->done;
+	void *arg = s->done_arg;
+
+	s->done = NULL;
+	s->done_arg = NULL;
+	starter_unqueue(&s->table->starter, &s->start_next);
+	if (done)
+		done(s, o, why, arg);
+}
+
+/* The successor failed: the slot goes on with what it has. */
+static void
+replace_failed(struct slot *s, const char *why)
+{
+	if (s->w) {
+		set_gen(s, s->w->gen);
+		set_state(s, s->w->state == W_READY ? SLOT_READY : SLOT_STARTING);
+	} else
+		queue_start(s);
+	replace_over(s, REPLACE_FAILED, why);
+	changed(s);
+}
+
+/* The serving worker died: restart it by the policy (§4). */
+static void
+died(struct slot *s, struct worker *w, int status, const char *what)
+{
+	struct slots *t = s->table;
+	const struct program_cfg *pc = &s->gen->cfg->prog;
+	int clean = !w->failed && !w->why && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	double lived = mono_now() - w->started, delay;
+	char dur[32];
+	pid_t pid = w->pid;
+
+	s->w = NULL;
+	s->failed = !clean;
+	worker_free(w);
+	if (pc->restart == RESTART_NEVER || (pc->restart == RESTART_ON_FAILURE && clean)) {
+		log_info("worker %u (pid %d) %s; not restarting (restart = %s)", s->id,
+		    (int)pid, what, pc->restart == RESTART_NEVER ? "never" : "on-failure");
+		set_state(s, SLOT_DONE);
+		changed(s);
+		t->hooks->ended(t);
+		return;
+	}
+	s->streak = lived < pc->stable_after ? s->streak + 1 : 0;
+	if (t->cur->cfg->give_up_after > 0 &&
+	    s->streak >= (unsigned)t->cur->cfg->give_up_after) {
+		log_errx("worker %u (pid %d) %s", s->id, (int)pid, what);
+		log_errx("worker %u died %u times in a row; giving up", s->id, s->streak);
+		set_state(s, SLOT_BACKOFF);
+		t->hooks->give_up(t);
+		return;
+	}
+	s->restarts++;
+	delay = backoff_delay(s);
+	if (delay == 0) {
+		log_warnx("worker %u (pid %d) %s; restarting now", s->id, (int)pid, what);
+		queue_start(s);
+	} else {
+		format_duration(dur, sizeof(dur), delay);
+		log_warnx("worker %u (pid %d) %s; restarting in %s", s->id, (int)pid,
+		    what, dur);
+		set_state(s, SLOT_BACKOFF);
+		ev_timer_set(&s->backoff, delay, 0);
+		ev_timer_start(t->loop, &s->backoff);
+	}
+	changed(s);
+}
+
+/* Stop w and next; the slot waits for them in STOPPING. */
+static void
+stop_workers(struct slot *s)
+{
+	set_state(s, SLOT_STOPPING);
+	if (s->next)
+		worker_stop(s->next, NULL);
+	if (s->w)
+		worker_stop(s->w, NULL);
+}
+
+/* A scaled-away or stopped slot with no worker left. */
+static void
+gone(struct slot *s)
+{
+	set_state(s, SLOT_GONE);
+	if (s->removed)
+		slot_free(s);
+}
+
+static void
+ev_exited(struct slot *s, struct worker *w, int status)
+{
+	struct slots *t = s->table;
+	char what[512], full[640];
+
+	worker_describe_exit(w, status, what, sizeof(what));
+	if (w->why) {
+		snprintf(full, sizeof(full), "%s (%s)", what, w->why);
+		memcpy(what, full, sizeof(what) - 1);
+		what[sizeof(what) - 1] = '\0';
+	}
+	free(s->last_exit);
+	s->last_exit = xstrdup(what);
+	s->nworkers--;
+
+	if (s->state == SLOT_DRAINING && w == s->w && queued(s) > 0 &&
+	    mono_now() - s->drain_since < t->cur->cfg->stop_timeout) {
+		/* Scaled away, but connections still wait in its own queue: one
+		 * more worker for them (closing the socket would reset them). */
+		log_warnx("worker %u (pid %d) %s; %d connection%s still queued for it: "
+		    "restarting in 100ms", s->id, (int)w->pid, what, queued(s),
+		    queued(s) == 1 ? "" : "s");
+		s->w = NULL;
+		worker_free(w);
+		ev_timer_set(&s->backoff, 0.1, 0);
+		ev_timer_start(t->loop, &s->backoff);
+		t->hooks->changed(t);
+		return;
+	}
+	if (s->state == SLOT_HANDOVER && w == s->w) {
+		/* restart_mode = replace: the old one is gone, now the new one. */
+		log_info("worker %u (pid %d) %s", s->id, (int)w->pid, what);
+		s->w = NULL;
+		worker_free(w);
+		if (s->done == NULL) {
+			/* The replace was taken back: a worker of the slot's own. */
+			set_state(s, SLOT_STARTING);
+			start_now(s);
+		} else {
+			set_state(s, SLOT_REPLACING);
+			if ((s->next = spawn(s)) == NULL)
+				replace_failed(s, "fork failed");
+		}
+		changed(s);
+		return;
+	}
+	if (w == s->next && s->state == SLOT_REPLACING) {
+		char reason[700];
+
+		snprintf(reason, sizeof(reason), "worker %u (pid %d) %s before it was ready",
+		    s->id, (int)w->pid, what);
+		s->next = NULL;
+		worker_free(w);
+		replace_failed(s, reason);
+		return;
+	}
+	if (w == s->w && (s->state == SLOT_STARTING || s->state == SLOT_READY)) {
+		died(s, w, status, what);
+		return;
+	}
+	if (w == s->w && s->state == SLOT_REPLACING) {
+		/* Its successor is on its way: that one takes the slot. */
+		log_warnx("worker %u (pid %d) %s; its successor is starting", s->id,
+		    (int)w->pid, what);
+		s->w = NULL;
+		s->restarts++;
+		worker_free(w);
+		changed(s);
+		return;
+	}
+	/* Asked to go: stopping, scaled away, or replaced. */
+	log_info("worker %u (pid %d) %s", s->id, (int)w->pid, what);
+	if (w == s->w)
+		s->w = NULL;
+	if (w == s->next)
+		s->next = NULL;
+	worker_free(w);
+	if (s->nworkers == 0 && (s->state == SLOT_STOPPING ||
+	    (s->state == SLOT_DRAINING && !ev_is_active(&s->backoff))))
+		gone(s);
+	t->hooks->changed(t);
+	t->hooks->ended(t);
+}
+
+static void
+ev_ready(struct slot *s, struct worker *w)
+{
+	log_debug("worker %u (pid %d) ready", s->id, (int)w->pid);
+	if (w == s->next && s->state == SLOT_REPLACING) {
+		struct worker *old = s->w;
+
+		s->w = w;
+		s->next = NULL;
+		s->streak = 0;
+		set_gen(s, w->gen);
+		set_state(s, SLOT_READY);
+		if (old)
+			worker_stop(old, NULL);	/* retired: serving no more */
+		changed(s);
+		replace_over(s, REPLACED, NULL);
+		return;
+	}
+	if (w == s->w && s->state == SLOT_STARTING)
+		set_state(s, SLOT_READY);
+	changed(s);
+}
+
+static void
+ev_timeout(struct slot *s, struct worker *w, const char *why)
+{
+	char reason[300];
+
+	if (w == s->next && s->state == SLOT_REPLACING) {
+		snprintf(reason, sizeof(reason), "worker %u (pid %d) %s", s->id, (int)w->pid,
+		    why);
+		s->next = NULL;
+		worker_stop(w, why);	/* retired; its exit is only logged */
+		replace_failed(s, reason);
+		return;
+	}
+	log_warnx("worker %u (pid %d) %s; stopping it", s->id, (int)w->pid, why);
+	worker_stop(w, why);
+}
+
+static int
+ev_replace(struct slot *s, struct slot_evdata *d)
+{
+	if (s->w == NULL || (s->state != SLOT_READY && s->state != SLOT_STARTING)) {
+		/* Empty, in backoff or done: its next start runs the new program. */
+		set_gen(s, d->gen);
+		return 0;
+	}
+	set_gen(s, d->gen);
+	s->done = d->done;
+	s->done_arg = d->arg;
+	if (d->gen->cfg->prog.restart_mode == RESTART_REPLACE) {
+		set_state(s, SLOT_HANDOVER);
+		worker_stop(s->w, NULL);
+	} else {
+		set_state(s, SLOT_REPLACING);
+		starter_queue(&s->table->starter, &s->start_next);	/* a slice at a time */
+	}
+	return 1;
+}
+
+static void
+ev_cancel(struct slot *s, struct gen *back)
+{
+	s->done = NULL;
+	s->done_arg = NULL;
+	if (s->state == SLOT_REPLACING) {
+		starter_unqueue(&s->table->starter, &s->start_next);
+		if (s->next)
+			worker_stop(s->next, NULL);	/* retired */
+		s->next = NULL;
+		set_gen(s, back);
+		if (s->w)
+			set_state(s, s->w->state == W_READY ? SLOT_READY : SLOT_STARTING);
+		else
+			queue_start(s);
+		return;
+	}
+	/* HANDOVER: the old one still stops; a worker of back follows it. */
+	if (s->state == SLOT_HANDOVER || s->w == NULL)
+		set_gen(s, back);
+}
+
+static void
+ev_remove(struct slot *s)
+{
+	struct slots *t = s->table;
+	int replacing = s->done != NULL;
+
+	s->removed = 1;
+	s->drain_since = mono_now();
+	ev_timer_stop(t->loop, &s->backoff);
+	starter_unqueue(&t->starter, &s->start_w);
+	starter_unqueue(&t->starter, &s->start_next);
+	/* A slot in backoff with connections in its own queue: a worker
+	 * serves them before the socket goes (closing it would reset them). */
+	if (s->nworkers == 0 && queued(s) > 0)
+		s->w = spawn(s);
+	if (s->nworkers == 0)
+		set_state(s, SLOT_GONE);
+	else if (reuseport_in_use(t)) {
+		set_state(s, SLOT_DRAINING);
+		ev_timer_again(t->loop, &s->drain);
+	} else
+		stop_workers(s);
+	if (replacing)
+		replace_over(s, REPLACE_DROPPED, "scaled away");
+	if (s->state == SLOT_GONE)
+		slot_free(s);
+}
+
+static void
+ev_drained(struct slot *s)
+{
+	ev_timer_stop(s->table->loop, &s->drain);
+	stop_workers(s);
+}
+
+/* kill: the caller sends SIGKILL to every worker instead of the stop signal. */
+static void
+ev_stop(struct slot *s, int kill)
+{
+	struct slots *t = s->table;
+	int replacing = s->done != NULL;
+
+	starter_unqueue(&t->starter, &s->start_w);
+	starter_unqueue(&t->starter, &s->start_next);
+	ev_timer_stop(t->loop, &s->backoff);
+	ev_timer_stop(t->loop, &s->drain);
+	if (s->nworkers == 0)
+		set_state(s, SLOT_GONE);
+	else if (kill)
+		set_state(s, SLOT_STOPPING);
+	else
+		stop_workers(s);
+	if (replacing)
+		replace_over(s, REPLACE_DROPPED, "clusterd is stopping");
+}
+
+static void
+ev_start(struct slot *s)
+{
+	struct slots *t = s->table;
+
+	if (t->stopping || s->w != NULL || (s->removed && queued(s) == 0))
+		return;
+	if (s->state == SLOT_BACKOFF)
+		set_state(s, SLOT_STARTING);
+	start_now(s);
+}
+
+static void
+ev_start_next(struct slot *s)
+{
+	if (s->state != SLOT_REPLACING || s->next != NULL)
+		return;
+	if ((s->next = spawn(s)) == NULL)
+		replace_failed(s, "fork failed");
+}
+
+static void
+ev_backoff(struct slot *s)
+{
+	struct slots *t = s->table;
+
+	if (!t->stopping && s->w == NULL && (!s->removed || queued(s) > 0)) {
+		if (s->state == SLOT_BACKOFF)
+			queue_start(s);
+		else
+			starter_queue(&t->starter, &s->start_w);	/* DRAINING */
+	} else if (s->removed && s->nworkers == 0)
+		gone(s);
+}
+
+/* Every event a slot hears goes through here. */
+static void
+slot_event(struct slot *s, enum slot_ev ev, struct slot_evdata *d)
+{
+	switch (ev) {
+	case SE_START:
+		ev_start(s);
+		break;
+	case SE_START_NEXT:
+		ev_start_next(s);
+		break;
+	case SE_READY:
+		ev_ready(s, d->w);
+		break;
+	case SE_EXITED:
+		ev_exited(s, d->w, d->status);
+		break;
+	case SE_TIMEOUT:
+		ev_timeout(s, d->w, d->why);
+		break;
+	case SE_BACKOFF:
+		ev_backoff(s);
+		break;
+	case SE_REPLACE:
+		d->status = ev_replace(s, d);
+		break;
+	case SE_CANCEL:
+		ev_cancel(s, d->gen);
+		break;
+	case SE_REMOVE:
+		ev_remove(s);
+		break;
+	case SE_DRAINED:
+		ev_drained(s);
+		break;
+	case SE_STOP:
+		ev_stop(s, d != NULL && d->status);
+		break;
+	}
+}
+
+static void
+on_ready(struct worker *w)
+{
+	struct slot_evdata d = { .w = w };
+
+	slot_event(w->slot, SE_READY, &d);
+}
+
+static void
+on_exited(struct worker *w, int status)
+{
+	struct slot_evdata d = { .w = w, .status = status };
+
+	slot_event(w->slot, SE_EXITED, &d);
+}
+
+static void
+on_timeout(struct worker *w, const char *why)
+{
+	struct slot_evdata d = { .w = w, .why = why };
+
+	slot_event(w->slot, SE_TIMEOUT, &d);
+}
+
+static void
+start_w_run(struct start *st)
+{
+	slot_event(container_of(st, struct slot, start_w), SE_START, NULL);
+}
+
+static void
+start_next_run(struct start *st)
+{
+	slot_event(container_of(st, struct slot, start_next), SE_START_NEXT, NULL);
+}
+
+static void
+backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	slot_event(container_of(t, struct slot, backoff), SE_BACKOFF, NULL);
+}
+
+/*
+ * Scale-down in reuseport mode: the slot is already steered away; its
+ * worker serves what waits in its queue, and is stopped once that is
+ * empty (or after stop_timeout), so no queued connection is reset.
+ */
+static void
+drain_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct slot *s = container_of(t, struct slot, drain);
+
+	(void)loop;
+	(void)revents;
+	/* A worker that only just started gets to accept before it is asked
+	 * to go: its queue is read once it is ready. */
+	if ((s->w && s->w->state == W_STARTING) ||
+	    (queued(s) > 0 && mono_now() - s->drain_since < s->table->cur->cfg->stop_timeout))
+		return;
+	slot_event(s, SE_DRAINED, NULL);
+}
+
+int
+slot_replace(struct slot *s, struct gen *g, replace_cb *done, void *arg)
+{
+	struct slot_evdata d = { .gen = g, .done = done, .arg = arg };
+
+	slot_event(s, SE_REPLACE, &d);
+	return d.status;
+}
+
+void
+slot_cancel_replace(struct slot *s, struct gen *back)
+{
+	struct slot_evdata d = { .gen = back };
+
+	slot_event(s, SE_CANCEL, &d);
+}
+
+static struct slot *
+slot_new(struct slots *t, unsigned id)
+{
+	struct slot *s = xcalloc(1, sizeof(*s));
+
+	s->table = t;
+	s->id = id;
+	s->state = SLOT_STARTING;
+	set_gen(s, t->cur);
+	ev_timer_init(&s->backoff, backoff_cb, 0, 0);
+	ev_timer_init(&s->drain, drain_cb, 0, 0.01);
+	start_init(&s->start_w, start_w_run);
+	start_init(&s->start_next, start_next_run);
+	return s;
+}
+
+static void
+slot_free(struct slot *s)
+{
+	struct slots *t = s->table;
+
+	/* Its reuseport sockets go with it, unless a new slot took its id. */
+	if (s->removed && s->id >= t->n)
+		for (size_t i = 0; i < *t->npool; i++)
+			if ((*t->pool)[i]->cfg->reuseport > 0)
+				steer_slot_close((*t->pool)[i], s->id);
+	starter_unqueue(&t->starter, &s->start_w);
+	starter_unqueue(&t->starter, &s->start_next);
+	ev_timer_stop(t->loop, &s->drain);
+	ev_timer_stop(t->loop, &s->backoff);
+	if (s->gen)
+		gen_unref(t->wctx->sup, s->gen);
+	free(s->last_exit);
+	free(s);
+}
+
+void
+slots_init(struct slots *t, struct ev_loop *loop, struct worker_ctx *wctx,
+    struct listener ***pool, size_t *npool, const struct slot_hooks *h, void *owner)
+{
+	memset(t, 0, sizeof(*t));
+	t->loop = loop;
+	t->wctx = wctx;
+	t->pool = pool;
+	t->npool = npool;
+	t->hooks = h;
+	t->owner = owner;
+	starter_init(&t->starter, loop);
+}
+
+void
+slots_set_gen(struct slots *t, struct gen *g, int every_slot)
+{
+	if (t->cur != g) {
+		gen_ref(g);
+		if (t->cur)
+			gen_unref(t->wctx->sup, t->cur);
+		t->cur = g;
+	}
+	if (every_slot)
+		for (size_t i = 0; i < t->n; i++)
+			set_gen(t->v[i], g);
+}
+
+void
+slots_resize(struct slots *t, size_t n)
+{
+	size_t old = t->n;
+
+	if (n > old) {
+		t->v = xreallocarray(t->v, n, sizeof(*t->v));
+		for (size_t i = old; i < n; i++)
+			t->v[i] = slot_new(t, (unsigned)i);
+		t->n = n;
+		for (size_t i = old; i < n; i++)
+			queue_start(t->v[i]);
+		return;
+	}
+	/* The highest slots go, each worker stopped gracefully. */
+	t->n = n;
+	for (size_t i = n; i < old; i++)
+		slot_event(t->v[i], SE_REMOVE, NULL);
+}
+
+int
+slots_start_first(struct slots *t)
+{
+	struct slot *s = t->v[0];
+	struct worker *w;
+	char what[512];
+	int status;
+
+	if ((w = start_now(s)) == NULL || worker_wait_exec(w) == 0)
+		return 0;
+	worker_describe_exit(w, 0, what, sizeof(what));
+	log_errx("%s", what);
+	ev_child_stop(t->loop, &w->child);
+	while (waitpid(w->pid, &status, 0) == -1 && errno == EINTR)
+		;
+	s->w = NULL;
+	s->nworkers--;
+	status = w->fail.stage != STAGE_EXEC ? 2 : w->fail.err == ENOENT ? 127 : 126;
+	worker_free(w);
+	return status;
+}
+
+static void
+stop_all(struct slots *t, int kill)
+{
+	struct slot_evdata d = { .status = kill };
+	struct worker *w;
+
+	t->stopping = 1;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i]->state != SLOT_STOPPING && t->v[i]->state != SLOT_GONE)
+			slot_event(t->v[i], SE_STOP, &d);
+	starter_clear(&t->starter);
+	/* Scaled-away slots still draining, and retired workers. */
+	TAILQ_FOREACH(w, &t->wctx->all, entry) {
+		if (w->slot->state == SLOT_DRAINING)
+			slot_event(w->slot, SE_STOP, &d);
+		if (kill)
+			worker_kill(w);
+		else
+			worker_stop(w, NULL);
+	}
+}
+
+void
+slots_stop(struct slots *t)
+{
+	stop_all(t, 0);
+}
+
+void
+slots_kill(struct slots *t)
+{
+	stop_all(t, 1);
+}
+
+void
+slots_free(struct slots *t)
+{
+	starter_clear(&t->starter);
+	for (size_t i = 0; i < t->n; i++)
+		slot_free(t->v[i]);
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+	if (t->cur)
+		gen_unref(t->wctx->sup, t->cur);
+	t->cur = NULL;
+}
+
+int
+slots_ready(const struct slots *t)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i]->w && t->v[i]->w->state == W_READY)
+			n++;
+	return n;
+}
+
+int
+slots_all_done(const struct slots *t, int *failed)
+{
+	*failed = 0;
+	if (t->n == 0)
+		return 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i]->state != SLOT_DONE)
+			return 0;
+		*failed |= t->v[i]->failed;
+	}
+	return 1;
+}
+
+void
+slots_steer(struct slots *t)
+{
+	unsigned *live = NULL;
+	size_t nlive = 0;
+
+	for (size_t i = 0; i < *t->npool; i++) {
+		struct listener *l = (*t->pool)[i];
+
+		if (l->cfg->reuseport <= 0 || l->ngroup == 0)
+			continue;
+		if (live == NULL) {
+			live = xcalloc(t->n + 1, sizeof(*live));
+			for (size_t k = 0; k < t->n; k++) {
+				const struct slot *s = t->v[k];
+
+				if (s->w && s->w->state == W_READY)
+					live[nlive++] = s->id;
+			}
+		}
+		steer_update(l, live, nlive);
+	}
+	free(live);
+}
