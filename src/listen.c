@@ -20,7 +20,6 @@
 #include "ctlpath.h"
 #include "listen.h"
 #include "log.h"
-#include "steer.h"
 
 /* Why the last listener_open() failed; the caller decides how to say it. */
 static char last_error[512];
@@ -381,7 +380,6 @@ listener_close(struct listener *l)
 {
 	if (l->fd == -1)
 		return;
-	steer_free(l);
 	close(l->fd);
 	l->fd = -1;
 	sock_cfg_free(l->cfg);

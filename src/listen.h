@@ -19,8 +19,9 @@ struct listener {
 	dev_t		 dev;		/* the UNIX socket file we created */
 	ino_t		 ino;
 	int		 lock;		/* its PATH.lock, held while it lives, or -1 */
-	int		 refs;		/* generations using it */
-	/* Reuseport mode: fd is slot 0's socket; the others by slot id. */
+	int		 refs;		/* generations using it (sockpool.c) */
+	/* Reuseport mode (steer.c's): fd is slot 0's socket; the others by
+	 * slot id. */
 	int		*slot_fd;	/* -1 where not open */
 	size_t		 nslot_fd;
 	unsigned	*group;		/* the kernel's group order: index -> slot */
@@ -36,6 +37,8 @@ const char *listener_error(void);
 int	 listener_open_more(const struct listener *l);
 /* Apply sc's options to l's bound sockets; -1 with listener_error(). */
 int	 listener_update(struct listener *, const struct sock_cfg *);
+/* Close l's own socket. The reuseport ones are steer.c's: steer_free()
+ * first. */
 void	 listener_close(struct listener *);
 
 #endif

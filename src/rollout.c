@@ -34,7 +34,7 @@ rollout_start(struct supervisor *sup, struct gen *to)
 	gen_ref(ro->from);
 	ro->next = 0;
 	ro->inflight = 0;
-	gen_unref(sup, sup->cur);
+	gen_unref(&sup->pool, sup->cur);
 	sup->cur = to;
 	gen_ref(to);
 	if (!ro->rollback) {
@@ -54,8 +54,8 @@ rollout_end(struct supervisor *sup)
 
 	for (size_t i = 0; i < sup->nslots; i++)
 		slot_unqueue(&sup->slots[i]->start_next);
-	gen_unref(sup, ro->to);
-	gen_unref(sup, ro->from);
+	gen_unref(&sup->pool, ro->to);
+	gen_unref(&sup->pool, ro->from);
 	free(ro->failure);
 	memset(ro, 0, sizeof(*ro));
 }
@@ -186,7 +186,7 @@ rollout_worker_failed(struct supervisor *sup, struct worker *w, const char *what
 	ro->failure = failure;
 	ro->failed_number = failed_number;
 	rollout_start(sup, back);
-	gen_unref(sup, back);
+	gen_unref(&sup->pool, back);
 }
 
 void
@@ -256,7 +256,7 @@ reload(struct supervisor *sup)
 		strv_free(&errors);
 		return;
 	}
-	g = gen_new(sup, cfg, 0, &errors);
+	g = gen_new(&sup->pool, cfg, 0, &errors);
 	if (g == NULL) {
 		struct sbuf body = { 0 };
 
@@ -292,7 +292,7 @@ reload(struct supervisor *sup)
 		/* Settings only: they take effect for what happens next. */
 		for (size_t i = 0; i < sup->nslots; i++)
 			slot_set_gen(sup->slots[i], g);
-		gen_unref(sup, sup->cur);
+		gen_unref(&sup->pool, sup->cur);
 		sup->cur = g;
 		if (cfg->workers != old_workers) {
 			sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
@@ -309,7 +309,7 @@ reload(struct supervisor *sup)
 	log_info("reload: program changed; rolling restart");
 	sup->last_number = g->number;
 	rollout_start(sup, g);
-	gen_unref(sup, g);
+	gen_unref(&sup->pool, g);
 	if (cfg->workers != old_workers)
 		sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
 }
@@ -324,7 +324,7 @@ ops_run_next(struct supervisor *sup)
 		}
 		struct gen *cur = sup->cur;
 		struct strv errors = { 0 };
-		struct gen *g = gen_new(sup, cur->cfg, ++sup->last_number, &errors);
+		struct gen *g = gen_new(&sup->pool, cur->cfg, ++sup->last_number, &errors);
 
 		strv_free(&errors);	/* same sockets: nothing to bind, cannot fail */
 		if (g == NULL) {
@@ -332,7 +332,7 @@ ops_run_next(struct supervisor *sup)
 			continue;
 		}
 		rollout_start(sup, g);
-		gen_unref(sup, g);
+		gen_unref(&sup->pool, g);
 	}
 }
 

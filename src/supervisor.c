@@ -75,8 +75,8 @@ sup_steer(struct supervisor *sup)
 	unsigned *live = NULL;
 	size_t nlive = 0;
 
-	for (size_t i = 0; i < sup->npool; i++) {
-		struct listener *l = sup->pool[i];
+	for (size_t i = 0; i < sup->pool.n; i++) {
+		struct listener *l = sup->pool.v[i];
 
 		if (l->cfg->reuseport <= 0 || l->ngroup == 0)
 			continue;
@@ -97,8 +97,8 @@ sup_steer(struct supervisor *sup)
 static int
 reuseport_in_use(const struct supervisor *sup)
 {
-	for (size_t i = 0; i < sup->npool; i++)
-		if (sup->pool[i]->cfg->reuseport > 0 && sup->pool[i]->ngroup > 0)
+	for (size_t i = 0; i < sup->pool.n; i++)
+		if (sup->pool.v[i]->cfg->reuseport > 0 && sup->pool.v[i]->ngroup > 0)
 			return 1;
 	return 0;
 }
@@ -110,7 +110,7 @@ slot_set_gen(struct slot *s, struct gen *g)
 		return;
 	gen_ref(g);
 	if (s->gen)
-		gen_unref(s->sup, s->gen);
+		gen_unref(&s->sup->pool, s->gen);
 	s->gen = g;
 }
 
@@ -182,6 +182,7 @@ finish_if_done(struct supervisor *sup)
 	log_info("all workers have ended; exiting");
 	sup->exit_status = failed ? 1 : 0;
 	sup->stopping = 1;
+	sockpool_quiet(&sup->pool);
 	if (TAILQ_EMPTY(&sup->workers) && !leftover_pending())
 		ev_break(sup->loop, EVBREAK_ALL);
 }
@@ -202,6 +203,7 @@ sup_stop(struct supervisor *sup, int status)
 	if (sup->stopping)
 		return;
 	sup->stopping = 1;
+	sockpool_quiet(&sup->pool);
 	sup->exit_status = status;
 	sdnotify("STOPPING=1");
 	rollout_abort(sup);
@@ -232,6 +234,7 @@ sup_kill_all(struct supervisor *sup)
 
 	if (!sup->stopping) {
 		sup->stopping = 1;
+		sockpool_quiet(&sup->pool);
 		rollout_abort(sup);
 	}
 	sup_unqueue_all(sup);
@@ -263,15 +266,15 @@ slot_free(struct slot *s)
 
 	/* Its reuseport sockets go with it, unless a new slot took its id. */
 	if (s->removed && s->id >= sup->nslots)
-		for (size_t i = 0; i < sup->npool; i++)
-			if (sup->pool[i]->cfg->reuseport > 0)
-				steer_slot_close(sup->pool[i], s->id);
+		for (size_t i = 0; i < sup->pool.n; i++)
+			if (sup->pool.v[i]->cfg->reuseport > 0)
+				steer_slot_close(sup->pool.v[i], s->id);
 	slot_unqueue(&s->start_w);
 	slot_unqueue(&s->start_next);
 	ev_timer_stop(s->sup->loop, &s->drain);
 	ev_timer_stop(s->sup->loop, &s->backoff);
 	if (s->gen)
-		gen_unref(s->sup, s->gen);
+		gen_unref(&s->sup->pool, s->gen);
 	free(s->last_exit);
 	free(s);
 }
@@ -462,9 +465,9 @@ slot_queued(const struct slot *s)
 	const struct supervisor *sup = s->sup;
 	int queued = 0;
 
-	for (size_t i = 0; i < sup->npool; i++)
-		if (sup->pool[i]->cfg->reuseport > 0)
-			queued += steer_queue_len(sup->pool[i], s->id);
+	for (size_t i = 0; i < sup->pool.n; i++)
+		if (sup->pool.v[i]->cfg->reuseport > 0)
+			queued += steer_queue_len(sup->pool.v[i], s->id);
 	return queued;
 }
 
@@ -677,7 +680,7 @@ sup_init(struct supervisor *sup, const struct cli *cli, struct config *cfg)
 		log_warn("PR_SET_CHILD_SUBREAPER");
 
 	/* Bind everything before the first fork: a busy port fails the start. */
-	sup->cur = gen_new(sup, cfg, sup->last_number = 1, &errors);
+	sup->cur = gen_new(&sup->pool, cfg, sup->last_number = 1, &errors);
 	if (sup->cur == NULL) {
 		for (size_t i = 0; i < errors.n; i++)
 			log_errx("%s", errors.v[i]);
@@ -781,10 +784,10 @@ cleanup(struct supervisor *sup)
 	}
 	for (size_t i = 0; i < sizeof(sup->sigs) / sizeof(sup->sigs[0]); i++)
 		ev_signal_stop(sup->loop, &sup->sigs[i]);
-	sup->stopping = 1;	/* quiet: no "closing" lines for the sockets */
+	sockpool_quiet(&sup->pool);	/* no "closing" lines for the sockets */
 	if (cur)
-		gen_unref(sup, cur);
-	free(sup->pool);
+		gen_unref(&sup->pool, cur);
+	sockpool_free(&sup->pool);
 	free(sup->cpus);
 	strv_free(&sup->base_env);
 	close(sup->devnull);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "gen.h"
 #include "listen.h"
+#include "sockpool.h"
 #include "strv.h"
 #include "worker.h"
 
@@ -46,8 +47,7 @@ struct supervisor {
 	double		 started;	/* mono_now() at start */
 	struct gen	*cur;		/* what new workers run */
 	unsigned	 last_number;	/* highest generation number used */
-	struct listener	**pool;		/* every bound socket */
-	size_t		 npool;
+	struct sockpool	 pool;		/* every bound socket */
 	struct slot	**slots;
 	size_t		 nslots;
 	TAILQ_HEAD(, worker) workers;

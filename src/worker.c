@@ -614,7 +614,7 @@ worker_free(struct worker *w)
 	release_io(sup->loop, w);
 	TAILQ_REMOVE(&sup->workers, w, entry);
 	w->slot->nworkers--;
-	gen_unref(sup, w->gen);
+	gen_unref(&sup->pool, w->gen);
 	free(w->why);
 	free(w->status);
 	free(w);
