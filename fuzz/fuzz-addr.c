@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: listening addresses (addr_parse() in src/listen.c), as
+ * libFuzzer target: listening addresses (addr_parse() in src/addr.c), as
  * -l and "listen =" take them: PORT, :PORT, HOST:PORT, [V6]:PORT,
  * unix:PATH, /PATH, ./PATH, unix:@NAME, udp:HOST:PORT.
  *
@@ -16,7 +16,7 @@
 #include <sys/un.h>
 
 #include "fuzz.h"
-#include "listen.h"
+#include "addr.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "listen.h"
+#include "addr.h"
 #include "values.h"
 #include "strv.h"
 

@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 #include "gen.h"
-#include "log.h"
-#include "supervisor.h"
+#include "sockpool.h"
 
 static int
 resolve_user(struct gen *g, const struct program_cfg *pc, struct strv *errors)
@@ -54,60 +53,12 @@ resolve_user(struct gen *g, const struct program_cfg *pc, struct strv *errors)
 	return 0;
 }
 
-/* The bound socket for sc: the one an older generation has, or a new one. */
-static struct listener *
-listener_get(struct supervisor *sup, const struct sock_cfg *sc, struct strv *errors)
-{
-	struct listener *l;
-
-	for (size_t i = 0; i < sup->npool; i++) {
-		l = sup->pool[i];
-		if (sock_cfg_equal(l->cfg, sc))
-			return l;
-		/* The same socket with other options: changed in place, never
-		 * bound twice (a second bind would fail, or with SO_REUSEPORT join
-		 * the same group and steal its connections). */
-		if (sock_cfg_same_socket(l->cfg, sc)) {
-			if (listener_update(l, sc) == -1) {
-				strv_push(errors, xstrdup(listener_error()));
-				return NULL;
-			}
-			return l;
-		}
-	}
-	l = xcalloc(1, sizeof(*l));
-	if (listener_open(l, sc) == -1) {
-		strv_push(errors, xstrdup(listener_error()));
-		free(l);
-		return NULL;
-	}
-	sup->pool = xreallocarray(sup->pool, sup->npool + 1, sizeof(*sup->pool));
-	sup->pool[sup->npool++] = l;
-	return l;
-}
-
 static void
-listener_unref(struct supervisor *sup, struct listener *l)
-{
-	if (--l->refs > 0)
-		return;
-	for (size_t i = 0; i < sup->npool; i++)
-		if (sup->pool[i] == l) {
-			sup->pool[i] = sup->pool[--sup->npool];
-			break;
-		}
-	if (!sup->stopping)
-		log_info("closing %s (%s)", l->bound, l->cfg->name);
-	listener_close(l);
-	free(l);
-}
-
-static void
-gen_free(struct supervisor *sup, struct gen *g)
+gen_free(struct sockpool *pool, struct gen *g)
 {
 	for (size_t i = 0; i < g->nlst; i++)
 		if (g->lst[i])
-			listener_unref(sup, g->lst[i]);
+			sockpool_put(pool, g->lst[i]);
 	free(g->lst);
 	free(g->groups);
 	if (--g->cfg->refs == 0) {
@@ -118,7 +69,7 @@ gen_free(struct supervisor *sup, struct gen *g)
 }
 
 struct gen *
-gen_new(struct supervisor *sup, struct config *cfg, unsigned number,
+gen_new(struct sockpool *pool, struct config *cfg, unsigned number,
     struct strv *errors)
 {
 	struct gen *g = xcalloc(1, sizeof(*g));
@@ -137,12 +88,10 @@ gen_new(struct supervisor *sup, struct config *cfg, unsigned number,
 		resolve_user(g, pc, errors);
 	g->lst = xcalloc(cfg->nsocks, sizeof(*g->lst));
 	g->nlst = cfg->nsocks;
-	for (size_t i = 0; i < cfg->nsocks && errors->n == 0; i++) {
-		if ((g->lst[i] = listener_get(sup, &cfg->socks[i], errors)) != NULL)
-			g->lst[i]->refs++;
-	}
+	for (size_t i = 0; i < cfg->nsocks && errors->n == 0; i++)
+		g->lst[i] = sockpool_get(pool, &cfg->socks[i], errors);
 	if (errors->n) {
-		gen_free(sup, g);
+		gen_free(pool, g);
 		return NULL;
 	}
 	return g;
@@ -155,10 +104,10 @@ gen_ref(struct gen *g)
 }
 
 void
-gen_unref(struct supervisor *sup, struct gen *g)
+gen_unref(struct sockpool *pool, struct gen *g)
 {
 	if (--g->refs == 0)
-		gen_free(sup, g);
+		gen_free(pool, g);
 }
 
 static int

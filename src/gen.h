@@ -13,7 +13,7 @@
 #include "listen.h"
 #include "strv.h"
 
-struct supervisor;
+struct sockpool;
 
 struct gen {
 	unsigned	 number;	/* CLUSTERD_GENERATION */
@@ -29,12 +29,12 @@ struct gen {
 };
 
 /* Take a reference to cfg (malloc'd; freed with its last generation) and
- * bind the sockets no older generation has. NULL on error, with messages
- * pushed to errors. */
-struct gen	*gen_new(struct supervisor *, struct config *cfg, unsigned number,
+ * take its sockets from the pool, which binds those no older generation
+ * has. NULL on error, with messages pushed to errors. */
+struct gen	*gen_new(struct sockpool *, struct config *cfg, unsigned number,
 		    struct strv *errors);
 void		 gen_ref(struct gen *);
-void		 gen_unref(struct supervisor *, struct gen *);
+void		 gen_unref(struct sockpool *, struct gen *);
 /* Would workers of a and b be started differently? */
 int		 gen_program_differs(const struct gen *a, const struct gen *b);
 

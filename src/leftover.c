@@ -609,8 +609,8 @@ leftover_collect_orphans(struct supervisor *sup)
 
 	if (!reaper())
 		return;
-	for (size_t i = 0; i < sup->npool; i++) {
-		const struct listener *l = sup->pool[i];
+	for (size_t i = 0; i < sup->pool.n; i++) {
+		const struct listener *l = sup->pool.v[i];
 
 		add_inode(&o, l->fd, l);
 		for (size_t k = 0; k < l->nslot_fd; k++)

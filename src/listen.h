@@ -1,43 +1,14 @@
 /*
- * Listening sockets: address parsing, binding with the [socket:NAME]
- * options, and tidying up (stale and owned UNIX socket files).
+ * Listening sockets: binding with the [socket:NAME] options, adopting the
+ * service manager's, changing options in place, and tidying up (stale and
+ * owned UNIX socket files).
  */
 #ifndef CLUSTERD_LISTEN_H
 #define CLUSTERD_LISTEN_H
 
-#include <sys/socket.h>
 #include <sys/types.h>
 
-struct addr {
-	int			 family;	/* AF_INET6, AF_INET, AF_UNIX */
-	int			 type;		/* SOCK_STREAM, SOCK_DGRAM */
-	int			 dualstack;	/* ":PORT": [::] with V6ONLY off */
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-};
-
-/* One [socket:NAME] section or -l option. Ints are -1 when unset. */
-struct sock_cfg {
-	char		*name;
-	char		*listen;	/* the address as written */
-	struct addr	 addr;
-	int		 backlog;
-	int		 reuseport;
-	int		 mode;		/* UNIX socket file mode, -1: umask */
-	char		*owner;
-	char		*group;
-	int		 ipv6only;
-	int		 freebind;
-	int		 nodelay;
-	double		 defer_accept;	/* seconds, < 0 unset */
-	int		 keepalive;
-	int		 rcvbuf;
-	int		 sndbuf;
-	int		 transparent;
-	int		 adopt_fd;	/* inherited from the service manager, or -1 */
-	const char	*file;		/* where it was defined, for messages */
-	int		 line;
-};
+#include "addr.h"
 
 struct listener {
 	struct sock_cfg	*cfg;		/* its own copy: configs come and go */
@@ -48,8 +19,9 @@ struct listener {
 	dev_t		 dev;		/* the UNIX socket file we created */
 	ino_t		 ino;
 	int		 lock;		/* its PATH.lock, held while it lives, or -1 */
-	int		 refs;		/* generations using it */
-	/* Reuseport mode: fd is slot 0's socket; the others by slot id. */
+	int		 refs;		/* generations using it (sockpool.c) */
+	/* Reuseport mode (steer.c's): fd is slot 0's socket; the others by
+	 * slot id. */
 	int		*slot_fd;	/* -1 where not open */
 	size_t		 nslot_fd;
 	unsigned	*group;		/* the kernel's group order: index -> slot */
@@ -57,31 +29,16 @@ struct listener {
 	size_t		 steer_left;	/* ready slots the program leaves out */
 };
 
-/* Parse ADDR into a; on error return -1 with a message in err. */
-int	 addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
-/* "127.0.0.1:80", "[::]:80", "unix:/p", "unix:@n", "udp:..." */
-void	 addr_format(const struct sockaddr *, socklen_t, int type, char *buf,
-	    size_t len);
-/* Is a socket bound to ss (and of type) good for the address a asks for?
- * A wildcard ":PORT" takes any address; port 0 takes any port. */
-int	 addr_matches(const struct sockaddr_storage *ss, socklen_t len, int type,
-	    const struct addr *a);
-void	 sock_cfg_init(struct sock_cfg *);
-struct sock_cfg *sock_cfg_dup(const struct sock_cfg *);
-void	 sock_cfg_free(struct sock_cfg *);
 /* Bind and listen; on error returns -1 and listener_error() says
  * "ADDR: reason". */
 int	 listener_open(struct listener *, const struct sock_cfg *);
 const char *listener_error(void);
 /* Another socket with l's address and options (reuseport mode). */
 int	 listener_open_more(const struct listener *l);
-/* Same address and options: a reload keeps the bound socket. */
-int	 sock_cfg_equal(const struct sock_cfg *, const struct sock_cfg *);
-/* Same socket, perhaps with other options that can change in place
- * (backlog, nodelay, keepalive, defer_accept, buffers). */
-int	 sock_cfg_same_socket(const struct sock_cfg *, const struct sock_cfg *);
 /* Apply sc's options to l's bound sockets; -1 with listener_error(). */
 int	 listener_update(struct listener *, const struct sock_cfg *);
+/* Close l's own socket. The reuseport ones are steer.c's: steer_free()
+ * first. */
 void	 listener_close(struct listener *);
 
 #endif

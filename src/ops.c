@@ -106,7 +106,7 @@ reload(struct ops *ops)
 		refuse(ops, "reload refused: the config has errors", &errors);
 		return;
 	}
-	if ((g = gen_new(sup, cfg, 0, &errors)) == NULL) {
+	if ((g = gen_new(&sup->pool, cfg, 0, &errors)) == NULL) {
 		refuse(ops, "reload refused", &errors);
 		return;
 	}
@@ -131,7 +131,7 @@ reload(struct ops *ops)
 	if (!restart) {
 		/* Settings only: they take effect for what happens next. */
 		sup_set_gen(sup, g, 1);
-		gen_unref(sup, g);
+		gen_unref(&sup->pool, g);
 		if (cfg->workers != old_workers) {
 			sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
 			snprintf(msg, sizeof(msg), "reloaded: workers %d -> %d", old_workers,
@@ -145,7 +145,7 @@ reload(struct ops *ops)
 	}
 	log_info("reload: program changed; rolling restart");
 	rollout_start(&ops->ro, g, rolled, ops);
-	gen_unref(sup, g);
+	gen_unref(&sup->pool, g);
 	if (cfg->workers != old_workers)
 		sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
 }
@@ -165,7 +165,7 @@ run_next(struct ops *ops)
 			continue;
 		}
 		struct strv errors = { 0 };
-		struct gen *g = gen_new(sup, sup->cur->cfg, sup_take_number(sup),
+		struct gen *g = gen_new(&sup->pool, sup->cur->cfg, sup_take_number(sup),
 		    &errors);
 
 		strv_free(&errors);	/* same sockets: nothing to bind, cannot fail */
@@ -174,7 +174,7 @@ run_next(struct ops *ops)
 			continue;
 		}
 		rollout_start(&ops->ro, g, rolled, ops);
-		gen_unref(sup, g);
+		gen_unref(&sup->pool, g);
 	}
 }
 

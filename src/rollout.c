@@ -66,8 +66,8 @@ rollout_start(struct rollout *ro, struct gen *to, rollout_done_cb *done, void *a
 static void
 end(struct rollout *ro)
 {
-	gen_unref(ro->sup, ro->to);
-	gen_unref(ro->sup, ro->from);
+	gen_unref(&ro->sup->pool, ro->to);
+	gen_unref(&ro->sup->pool, ro->from);
 	free(ro->failure);
 	ro->failure = NULL;
 	ro->active = 0;
@@ -155,7 +155,7 @@ roll_back(struct rollout *ro, const char *what)
 	ro->failure = failure;
 	ro->failed_number = failed_number;
 	begin(ro, back);
-	gen_unref(sup, back);
+	gen_unref(&sup->pool, back);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include "gen.h"
 #include "log.h"
 #include "slot.h"
+#include "sockpool.h"
 #include "steer.h"
 #include "util.h"
 #include "worker.h"
@@ -109,7 +110,7 @@ set_gen(struct slot *s, struct gen *g)
 		return;
 	gen_ref(g);
 	if (s->gen)
-		gen_unref(s->table->wctx->sup, s->gen);
+		gen_unref(s->table->pool, s->gen);
 	s->gen = g;
 }
 
@@ -134,17 +135,17 @@ queued(const struct slot *s)
 	const struct slots *t = s->table;
 	int n = 0;
 
-	for (size_t i = 0; i < *t->npool; i++)
-		if ((*t->pool)[i]->cfg->reuseport > 0)
-			n += steer_queue_len((*t->pool)[i], s->id);
+	for (size_t i = 0; i < t->pool->n; i++)
+		if (t->pool->v[i]->cfg->reuseport > 0)
+			n += steer_queue_len(t->pool->v[i], s->id);
 	return n;
 }
 
 static int
 reuseport_in_use(const struct slots *t)
 {
-	for (size_t i = 0; i < *t->npool; i++)
-		if ((*t->pool)[i]->cfg->reuseport > 0 && (*t->pool)[i]->ngroup > 0)
+	for (size_t i = 0; i < t->pool->n; i++)
+		if (t->pool->v[i]->cfg->reuseport > 0 && t->pool->v[i]->ngroup > 0)
 			return 1;
 	return 0;
 }
@@ -694,28 +695,27 @@ slot_free(struct slot *s)
 
 	/* Its reuseport sockets go with it, unless a new slot took its id. */
 	if (s->removed && s->id >= t->n)
-		for (size_t i = 0; i < *t->npool; i++)
-			if ((*t->pool)[i]->cfg->reuseport > 0)
-				steer_slot_close((*t->pool)[i], s->id);
+		for (size_t i = 0; i < t->pool->n; i++)
+			if (t->pool->v[i]->cfg->reuseport > 0)
+				steer_slot_close(t->pool->v[i], s->id);
 	starter_unqueue(&t->starter, &s->start_w);
 	starter_unqueue(&t->starter, &s->start_next);
 	ev_timer_stop(t->loop, &s->drain);
 	ev_timer_stop(t->loop, &s->backoff);
 	if (s->gen)
-		gen_unref(t->wctx->sup, s->gen);
+		gen_unref(t->pool, s->gen);
 	free(s->last_exit);
 	free(s);
 }
 
 void
 slots_init(struct slots *t, struct ev_loop *loop, struct worker_ctx *wctx,
-    struct listener ***pool, size_t *npool, const struct slot_hooks *h, void *owner)
+    struct sockpool *pool, const struct slot_hooks *h, void *owner)
 {
 	memset(t, 0, sizeof(*t));
 	t->loop = loop;
 	t->wctx = wctx;
 	t->pool = pool;
-	t->npool = npool;
 	t->hooks = h;
 	t->owner = owner;
 	starter_init(&t->starter, loop);
@@ -727,7 +727,7 @@ slots_set_gen(struct slots *t, struct gen *g, int every_slot)
 	if (t->cur != g) {
 		gen_ref(g);
 		if (t->cur)
-			gen_unref(t->wctx->sup, t->cur);
+			gen_unref(t->pool, t->cur);
 		t->cur = g;
 	}
 	if (every_slot)
@@ -821,7 +821,7 @@ slots_free(struct slots *t)
 	t->v = NULL;
 	t->n = 0;
 	if (t->cur)
-		gen_unref(t->wctx->sup, t->cur);
+		gen_unref(t->pool, t->cur);
 	t->cur = NULL;
 }
 
@@ -856,8 +856,8 @@ slots_steer(struct slots *t)
 	unsigned *live = NULL;
 	size_t nlive = 0;
 
-	for (size_t i = 0; i < *t->npool; i++) {
-		struct listener *l = (*t->pool)[i];
+	for (size_t i = 0; i < t->pool->n; i++) {
+		struct listener *l = t->pool->v[i];
 
 		if (l->cfg->reuseport <= 0 || l->ngroup == 0)
 			continue;

@@ -31,7 +31,7 @@
 #include "starter.h"
 
 struct gen;
-struct listener;
+struct sockpool;
 struct slot;
 struct slots;
 struct worker;
@@ -100,15 +100,14 @@ struct slots {
 	struct worker_ctx *wctx;
 	struct starter	 starter;
 	struct gen	*cur;		/* what new slots run */
-	struct listener	***pool;	/* the cluster's sockets, for reuseport queues */
-	size_t		*npool;
+	struct sockpool	*pool;		/* the cluster's sockets, for reuseport queues */
 	int		 stopping;
 	const struct slot_hooks *hooks;
 	void		*owner;
 };
 
 void	slots_init(struct slots *, struct ev_loop *, struct worker_ctx *,
-	    struct listener ***pool, size_t *npool, const struct slot_hooks *, void *owner);
+	    struct sockpool *, const struct slot_hooks *, void *owner);
 /* The generation new slots take (every_slot: every slot's next start too,
  * for a reload of settings only). */
 void	slots_set_gen(struct slots *, struct gen *, int every_slot);

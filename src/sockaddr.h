@@ -1,6 +1,6 @@
 /*
  * Comparing socket addresses, as clusterd does to match an inherited
- * socket to its [socket:NAME] (listen.c) and the bind shim does to match
+ * socket to its [socket:NAME] (addr.c) and the bind shim does to match
  * a worker's bind() to a clustered socket (shim.c). Header-only: the shim
  * is a library of its own and links nothing of clusterd's.
  */

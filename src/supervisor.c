@@ -60,7 +60,7 @@ sup_set_gen(struct supervisor *sup, struct gen *g, int every_slot)
 	if (sup->cur != g) {
 		gen_ref(g);
 		if (sup->cur)
-			gen_unref(sup, sup->cur);
+			gen_unref(&sup->pool, sup->cur);
 		sup->cur = g;
 	}
 	slots_set_gen(&sup->slots, g, every_slot);
@@ -125,6 +125,7 @@ finish_if_done(struct supervisor *sup)
 	log_info("all workers have ended; exiting");
 	sup->exit_status = failed ? 1 : 0;
 	sup->stopping = 1;
+	sockpool_quiet(&sup->pool);
 	if (TAILQ_EMPTY(&sup->wctx.all) && !leftover_pending())
 		ev_break(sup->loop, EVBREAK_ALL);
 }
@@ -171,6 +172,7 @@ sup_stop(struct supervisor *sup, int status)
 	if (sup->stopping)
 		return;
 	sup->stopping = 1;
+	sockpool_quiet(&sup->pool);
 	sup->exit_status = status;
 	sdnotify("STOPPING=1");
 	TAILQ_FOREACH(w, &sup->wctx.all, entry)
@@ -191,6 +193,7 @@ void
 sup_kill_all(struct supervisor *sup)
 {
 	sup->stopping = 1;
+	sockpool_quiet(&sup->pool);
 	slots_kill(&sup->slots);
 	leftover_kill_all(sup);
 	finish_if_done(sup);
@@ -256,8 +259,8 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	sup->loop = loop;
 	sup->cli = cli;
 	sup->started = mono_now();
-	worker_ctx_init(&sup->wctx, loop, sup, &sup->base_env);
-	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &sup->npool, &slot_hooks, sup);
+	worker_ctx_init(&sup->wctx, loop, sup, &sup->pool, &sup->base_env);
+	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
 	sdnotify_init(loop);
 	if ((sup->wctx.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		fatal(1, "/dev/null");
@@ -275,7 +278,7 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 		log_warn("PR_SET_CHILD_SUBREAPER");
 
 	/* Bind everything before the first fork: a busy port fails the start. */
-	g = gen_new(sup, cfg, sup->last_number = 1, &errors);
+	g = gen_new(&sup->pool, cfg, sup->last_number = 1, &errors);
 	if (g == NULL) {
 		for (size_t i = 0; i < errors.n; i++)
 			log_errx("%s", errors.v[i]);
@@ -283,7 +286,7 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 		goto fail;
 	}
 	sup_set_gen(sup, g, 0);
-	gen_unref(sup, g);
+	gen_unref(&sup->pool, g);
 	for (size_t i = 0; i < inherit_count(); i++) {
 		struct inherited *in = inherit_get(i);
 
@@ -336,12 +339,11 @@ sup_free(struct supervisor *sup)
 		free(sup->notify_dir);
 		sup->notify_dir = NULL;
 	}
-	sup->stopping = 1;	/* quiet: no "closing" lines for the sockets */
+	sockpool_quiet(&sup->pool);
 	if (sup->cur)
-		gen_unref(sup, sup->cur);
+		gen_unref(&sup->pool, sup->cur);
 	sup->cur = NULL;
-	free(sup->pool);
-	sup->pool = NULL;
+	sockpool_free(&sup->pool);
 	worker_ctx_free(&sup->wctx);
 	strv_free(&sup->base_env);
 	if (sup->wctx.devnull >= 0)

@@ -14,6 +14,7 @@
 #include "gen.h"
 #include "listen.h"
 #include "slot.h"
+#include "sockpool.h"
 #include "strv.h"
 #include "worker.h"
 
@@ -23,8 +24,7 @@ struct supervisor {
 	double		 started;	/* mono_now() at start */
 	struct gen	*cur;		/* what new workers run */
 	unsigned	 last_number;	/* highest generation number used */
-	struct listener	**pool;		/* every bound socket */
-	size_t		 npool;
+	struct sockpool	 pool;		/* every bound socket */
 	struct slots	 slots;
 	struct worker_ctx wctx;
 	int		 rolling;	/* a rolling restart runs */

@@ -433,12 +433,13 @@ sh_argv(const struct strv *argv, const char *path)
 
 void
 worker_ctx_init(struct worker_ctx *ctx, struct ev_loop *loop, struct supervisor *sup,
-    const struct strv *base_env)
+    struct sockpool *pool, const struct strv *base_env)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->loop = loop;
 	TAILQ_INIT(&ctx->all);
 	ctx->sup = sup;
+	ctx->pool = pool;
 	ctx->base_env = base_env;
 	ctx->devnull = -1;
 	ctx->stop_signal = SIGTERM;
@@ -644,7 +645,7 @@ worker_free(struct worker *w)
 	report_close(w);
 	release_io(ctx->loop, w);
 	TAILQ_REMOVE(&ctx->all, w, entry);
-	gen_unref(ctx->sup, w->gen);
+	gen_unref(ctx->pool, w->gen);
 	free(w->why);
 	free(w->status);
 	free(w);

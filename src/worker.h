@@ -17,6 +17,7 @@
 
 struct gen;
 struct slot;
+struct sockpool;
 struct supervisor;
 struct worker;
 
@@ -38,6 +39,7 @@ struct worker_ctx {
 	struct ev_loop	*loop;
 	TAILQ_HEAD(, worker) all;	/* every worker, oldest first */
 	struct supervisor *sup;		/* for rundir.c and leftover.c */
+	struct sockpool	*pool;		/* where generations put their sockets back */
 	int		 notify;	/* workers get a NOTIFY_SOCKET */
 	const struct strv *base_env;	/* clusterd's environment, LISTEN_* removed */
 	int		 devnull;
@@ -86,7 +88,7 @@ struct worker {
 };
 
 void		 worker_ctx_init(struct worker_ctx *, struct ev_loop *,
-		    struct supervisor *, const struct strv *base_env);
+		    struct supervisor *, struct sockpool *, const struct strv *base_env);
 void		 worker_ctx_free(struct worker_ctx *);
 /* stop_signal and stop_timeout for what is stopped from now on; cpu
  * affinity wanted (the CPU list is read once, when first wanted). */

@@ -1,0 +1,76 @@
+/*
+ * The pool of bound sockets. A socket is bound once and kept for as long
+ * as a generation names it, so that a reload never binds an address twice
+ * (a second bind fails, or with SO_REUSEPORT joins the same group and
+ * steals its connections) and a rollback finds the old sockets still open.
+ */
+#include <stdlib.h>
+
+#include "log.h"
+#include "sockpool.h"
+#include "steer.h"
+
+struct listener *
+sockpool_get(struct sockpool *p, const struct sock_cfg *sc, struct strv *errors)
+{
+	struct listener *l;
+
+	for (size_t i = 0; i < p->n; i++) {
+		l = p->v[i];
+		if (sock_cfg_equal(l->cfg, sc)) {
+			l->refs++;
+			return l;
+		}
+		/* The same socket with other options: changed in place, never
+		 * bound twice. */
+		if (sock_cfg_same_socket(l->cfg, sc)) {
+			if (listener_update(l, sc) == -1) {
+				strv_push(errors, xstrdup(listener_error()));
+				return NULL;
+			}
+			l->refs++;
+			return l;
+		}
+	}
+	l = xcalloc(1, sizeof(*l));
+	if (listener_open(l, sc) == -1) {
+		strv_push(errors, xstrdup(listener_error()));
+		free(l);
+		return NULL;
+	}
+	p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
+	p->v[p->n++] = l;
+	l->refs = 1;
+	return l;
+}
+
+void
+sockpool_put(struct sockpool *p, struct listener *l)
+{
+	if (--l->refs > 0)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i] == l) {
+			p->v[i] = p->v[--p->n];
+			break;
+		}
+	if (!p->quiet)
+		log_info("closing %s (%s)", l->bound, l->cfg->name);
+	steer_free(l);
+	listener_close(l);
+	free(l);
+}
+
+void
+sockpool_quiet(struct sockpool *p)
+{
+	p->quiet = 1;
+}
+
+void
+sockpool_free(struct sockpool *p)
+{
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
