@@ -116,3 +116,11 @@ t_steer_prog_SOURCES = t/steer-prog.c src/steerprog.c src/steerprog.h \
 	src/strv.c src/strv.h src/log.c src/log.h
 t_steer_prog_CPPFLAGS = -I$(top_srcdir)/src
 t_steer_prog_LDADD = -lm
+
+# Issue 12: every slot transition, and rolling restarts that fail or run
+# under load, with status checked at the end of each.
+TESTS += \
+	t/rollout-fail.t \
+	t/rollout-load.t
+
+EXTRA_DIST += t/bin/slot-worker
