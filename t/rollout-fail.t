@@ -19,7 +19,7 @@ use Test::More;
 use Clusterd;
 
 my $WORKER = "$TOP_SRCDIR/t/bin/slot-worker";
-my $RT = timeout(1);	# ready_timeout: slot-worker is ready in ~50ms
+my $RT = timeout(2);	# ready_timeout: slot-worker is ready in ~50ms idle
 my $rt_re = dur_re($RT);
 
 # pool(TAG, workers => N, batch => B, mode => surge|replace, restart =>,
@@ -59,7 +59,7 @@ sub rules {
 }
 
 # Ask for a restart (or a reload) that fails with $why (a regex) in slot
-# $slot; check the answer, the log and the status after it.
+# $slot (a regex too); check the answer, the log and the status after it.
 sub fails {
 	my ($p, $what, $slot, $why, $tag) = @_;
 	$tag = "$p->{tag}, $tag";
@@ -84,22 +84,27 @@ sub stop_pool {
 
 # --- The lost slot (issue 12) ---
 # replace, batch 2: the old workers of slots 0 and 1 are stopped together;
-# slot 0's exits at once, slot 1's takes 0.5s.  The new worker of slot 0
-# crashes: the rollback starts while slot 1's old worker is still stopping,
-# and its exit 0 must not count as the end of slot 1 (restart = on-failure
-# would leave it done).
+# slot 0's exits at once, slot 1's only once the test says so.  The new
+# worker of slot 0 crashes: the rollback starts while slot 1's old worker
+# is still stopping, and that worker's exit 0 must not count as the end of
+# slot 1 (restart = on-failure would leave it done).
 my $p = pool('lost', workers => 3, batch => 2, mode => 'replace',
-    restart => 'on-failure', env => 'TERM_DELAY = 1=' . timeout(0.5));
+    restart => 'on-failure', env => "TERM_DELAY = 1=$TMPDIR/lost/release");
 rules($p, 'crash 0 new');
-my ($code, $out, $err) = clusterctl($p->{ctl}, 'restart');
+my $h = spawn_clusterctl(args => ['-s', $p->{ctl}, 'restart']);
+ok($p->{c}->wait_log(qr/^clusterd: rolling restart to generation 2 failed: worker 0 \(pid \d+\) exited with status 1 before it was ready; rolling back$/m),
+    'lost: log: ... failed: worker 0 ... exited with status 1 before it was ready; rolling back');
+ok(!$p->{c}->log_matches(qr/^clusterd: worker 1 \(pid \d+\) exited/m),
+    "lost: slot 1's old worker is still stopping");
+write_file("$TMPDIR/lost/release", '');	# now it exits 0
+my ($code, $out, $err) = finish_clusterctl($h);
 is($code, 1, 'lost: clusterctl restart exits 1');
 like($out . $err, qr/rolling restart to generation 2 failed: worker 0 \(pid \d+\) exited with status 1 before it was ready; rolled back$/m,
     'lost: the answer: failed: worker 0 ... exited with status 1 before it was ready; rolled back')
     or diag($out, $err);
 ok($p->{c}->wait_log(qr/^clusterd: rolled back to generation 1$/m),
     'lost: log: rolled back to generation 1');
-# slot 1's old worker exits 0.5s after its SIGTERM, after the rollback
-ok($p->{c}->wait_log(qr/^clusterd: worker 1 \(pid \d+\) exited with status 0/m, 3),
+ok($p->{c}->wait_log(qr/^clusterd: worker 1 \(pid \d+\) exited with status 0/m),
     "lost: slot 1's old worker has exited");
 settled_ok($p->{ctl}, 3, 1, 'lost');
 stop_pool($p);
@@ -118,7 +123,9 @@ for my $mode (qw(surge replace)) {
 	rules($p, 'hang 3 new');
 	fails($p, 'restart', 3, $noready, 'never ready in a later batch');
 	write_file($p->{conf}, $p->{text} =~ s/^command = .*$/command = $p->{dir}\/missing/mr);
-	fails($p, 'reload', 0,
+	# (every slot fails; in replace mode the first of the batch to
+	# spawn is the one whose old worker exited first)
+	fails($p, 'reload', '[01]',
 	    qr/cannot run \S+\/missing: No such file or directory before it was ready/,
 	    'cannot exec (reload to a missing command)');
 	stop_pool($p);
@@ -134,7 +141,7 @@ for my $mode (qw(surge replace)) {
 	my $copy = write_file("$p->{dir}/next-worker", slurp($WORKER), 0755);
 	write_file($p->{conf}, $p->{text} =~ s/^command = .*$/command = $copy/mr);
 	rules($p, 'chmod * new 3');
-	fails($p, 'reload', 3,
+	fails($p, 'reload', '[34]',
 	    qr/cannot run \S+\/next-worker: Permission denied before it was ready/,
 	    'cannot exec in a later batch');
 	stop_pool($p);
@@ -149,7 +156,7 @@ for my $mode (qw(surge replace)) {
 	$p = pool("oldfails-$mode", workers => 4, batch => 2, mode => $mode,
 	    program => 'backoff_initial = 100ms');
 	rules($p, 'crash 2 new', 'crash * old');
-	($code, $out, $err) = clusterctl($p->{ctl}, 'restart');
+	my ($code, $out, $err) = clusterctl($p->{ctl}, 'restart');
 	is($code, 1, "oldfails-$mode: clusterctl restart exits 1");
 	like($out . $err, qr/rolling restart to generation 2 failed: worker 2 \(pid \d+\) $exit1; rolled back$/m,
 	    "oldfails-$mode: the answer: failed: worker 2 ...; rolled back")
@@ -164,6 +171,18 @@ for my $mode (qw(surge replace)) {
 		local $TODO = 'the moved slots keep the failed generation (issue 12)';
 		ok(wait_settled($p->{ctl}, 4, 1, 2),
 		    "oldfails-$mode: once the old program works, every slot is back on generation 1");
+	}
+	# Whatever generation each slot runs now, a next failed restart
+	# must leave every slot with a ready worker.
+	rules($p, 'crash 0 new');
+	($code, $out, $err) = clusterctl($p->{ctl}, 'restart');
+	is($code, 1, "oldfails-$mode, then a restart that fails: exits 1");
+	unlink("$p->{dir}/fail");
+	TODO: {
+		local $TODO = 'a slot of the failed generation is left empty for good, in "backoff" (issue 12)'
+		    if $mode eq 'replace';
+		ok(wait_settled($p->{ctl}, 4, undef, 2),
+		    "oldfails-$mode, then a restart that fails: 4 of 4 ready");
 	}
 	stop_pool($p);
 }

@@ -121,6 +121,7 @@ t_steer_prog_LDADD = -lm
 # under load, with status checked at the end of each.
 TESTS += \
 	t/rollout-fail.t \
-	t/rollout-load.t
+	t/rollout-load.t \
+	t/slot-states.t
 
 EXTRA_DIST += t/bin/slot-worker
