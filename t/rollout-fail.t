@@ -8,6 +8,12 @@
 # stopping when the rollback starts exits 0, and with restart = on-failure
 # its slot was left "done", 2 of 3 ready for good).
 #
+# Two more defects of the current rollback are TODO tests, so that the
+# rewrite of issue 12 shows them fixed (as XPASS): when the old program
+# fails too, the slots already moved keep the failed generation for good;
+# and in replace mode a later failure in such a slot leaves it empty, shown
+# as "backoff", with nothing to start it again.
+#
 # The workers are t/bin/slot-worker (ready = notify); a rules file in its
 # directory says which slot of which generation fails and how.  Rolling
 # restarts under load and the request queue are in t/rollout-load.t.
@@ -169,19 +175,21 @@ for my $mode (qw(surge replace)) {
 	settled_ok($p->{ctl}, 4, undef, "oldfails-$mode");
 	TODO: {
 		local $TODO = 'the moved slots keep the failed generation (issue 12)';
-		ok(wait_settled($p->{ctl}, 4, 1, 2),
+		ok(wait_settled($p->{ctl}, 4, 1, 5),
 		    "oldfails-$mode: once the old program works, every slot is back on generation 1");
 	}
-	# Whatever generation each slot runs now, a next failed restart
-	# must leave every slot with a ready worker.
-	rules($p, 'crash 0 new');
+	# A next restart fails in a slot that runs the failed generation
+	# (slot 0 when none does): every slot must end with a ready worker.
+	my ($odd) = map { $_->{id} } grep { ($_->{generation} // 1) != 1 }
+	    @{ (ctl_status($p->{ctl}) // {})->{workers} // [] };
+	rules($p, 'crash ' . ($odd // 0) . ' new');
 	($code, $out, $err) = clusterctl($p->{ctl}, 'restart');
 	is($code, 1, "oldfails-$mode, then a restart that fails: exits 1");
 	unlink("$p->{dir}/fail");
 	TODO: {
 		local $TODO = 'a slot of the failed generation is left empty for good, in "backoff" (issue 12)'
-		    if $mode eq 'replace';
-		ok(wait_settled($p->{ctl}, 4, undef, 2),
+		    if $mode eq 'replace' && defined $odd;
+		ok(wait_settled($p->{ctl}, 4, undef, 5),
 		    "oldfails-$mode, then a restart that fails: 4 of 4 ready");
 	}
 	stop_pool($p);

@@ -1067,8 +1067,9 @@ sub nobody_runtime {
 #	my ($code, $msg) = ctl_answer($h);
 #
 # A pool is settled when status --json says running, N wanted and N ready,
-# with one row per slot 0..N-1, each a ready worker (of generation GEN when
-# it is given): no slot starting, in backoff or done, no second row.
+# with one row per slot 0..N-1, each a ready worker: no slot starting, in
+# backoff or done, no second row.  With GEN, the pool's generation and every
+# worker's is GEN.
 
 push(@EXPORT, qw(status_rows settled wait_settled settled_ok ctl_send
     ctl_answer));
@@ -1084,7 +1085,8 @@ sub settled {
 	my ($st, $n, $gen) = @_;
 	return 0 unless $st && ($st->{state} // '') eq 'running'
 	    && ($st->{workers_wanted} // -1) == $n
-	    && ($st->{workers_ready} // -1) == $n;
+	    && ($st->{workers_ready} // -1) == $n
+	    && (!defined $gen || ($st->{generation} // -1) == $gen);
 	my @rows = @{ status_rows($st) };
 	@rows = map { s/:[^:]*:/:*:/r } @rows unless defined $gen;
 	my @want = sort map { "$_:" . ($gen // '*') . ':ready' } 0 .. $n - 1;
@@ -1100,7 +1102,8 @@ sub wait_settled {
 	return $st if wait_for(sub { $st = ctl_status($ctl); settled($st, $n, $gen) },
 	    $secs // 5, $what);
 	diag("status: " . join(' ', @{ status_rows($st) }) . ", "
-	    . ($st->{workers_ready} // '?') . " ready, state "
+	    . ($st->{workers_ready} // '?') . ' ready, generation '
+	    . ($st->{generation} // '?') . ', state '
 	    . ($st->{state} // '?'));
 	return undef;
 }
