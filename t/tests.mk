@@ -120,3 +120,12 @@ t_steer_prog_LDADD = -lm
 # Issue 12: the socket pool generations share (closing, quiet stop).
 TESTS += \
 	t/sockpool.t
+
+# Issue 12: every slot transition, and rolling restarts that fail or run
+# under load, with status checked at the end of each.
+TESTS += \
+	t/rollout-fail.t \
+	t/rollout-load.t \
+	t/slot-states.t
+
+EXTRA_DIST += t/bin/slot-worker

@@ -1059,4 +1059,94 @@ sub nobody_runtime {
 	    env => { XDG_RUNTIME_DIR => $xdg });
 }
 
+# --- Slot states through `status` (issue 12) ---
+#
+#	my $st = wait_settled($ctl, 4, 1);	# status json once settled
+#	settled_ok($ctl, 4, 1, 'tag');		# the same as tests, text too
+#	my $h = ctl_send($ctl, "restart\n");	# a request, answer read later
+#	my ($code, $msg) = ctl_answer($h);
+#
+# A pool is settled when status --json says running, N wanted and N ready,
+# with one row per slot 0..N-1, each a ready worker: no slot starting, in
+# backoff or done, no second row.  With GEN, the pool's generation and every
+# worker's is GEN.
+
+push(@EXPORT, qw(status_rows settled wait_settled settled_ok ctl_send
+    ctl_answer));
+
+# "ID:GEN:STATE" for each row of a decoded status json, sorted.
+sub status_rows {
+	my ($st) = @_;
+	return [sort map { join(':', $_->{id}, $_->{generation} // '-',
+	    $_->{state}) } @{ ($st // {})->{workers} // [] }];
+}
+
+sub settled {
+	my ($st, $n, $gen) = @_;
+	return 0 unless $st && ($st->{state} // '') eq 'running'
+	    && ($st->{workers_wanted} // -1) == $n
+	    && ($st->{workers_ready} // -1) == $n
+	    && (!defined $gen || ($st->{generation} // -1) == $gen);
+	my @rows = @{ status_rows($st) };
+	@rows = map { s/:[^:]*:/:*:/r } @rows unless defined $gen;
+	my @want = sort map { "$_:" . ($gen // '*') . ':ready' } 0 .. $n - 1;
+	return "@rows" eq "@want";
+}
+
+# Wait until status json over $ctl is settled; returns it, or undef (with
+# the last one seen in diag) after $secs.
+sub wait_settled {
+	my ($ctl, $n, $gen, $secs) = @_;
+	my $st;
+	my $what = "$n of $n ready" . (defined $gen ? ", generation $gen" : '');
+	return $st if wait_for(sub { $st = ctl_status($ctl); settled($st, $n, $gen) },
+	    $secs // 5, $what);
+	diag("status: " . join(' ', @{ status_rows($st) }) . ", "
+	    . ($st->{workers_ready} // '?') . ' ready, generation '
+	    . ($st->{generation} // '?') . ', state '
+	    . ($st->{state} // '?'));
+	return undef;
+}
+
+# Tests that the pool settles at $n ready workers (of generation $gen), as
+# status --json and the text of clusterctl status say it.  Returns the json.
+sub settled_ok {
+	my ($ctl, $n, $gen, $tag, $secs) = @_;
+	my $g = defined $gen ? ", generation $gen" : '';
+	my $st = wait_settled($ctl, $n, $gen, $secs);
+	ok($st, "$tag: status --json reaches $n of $n ready$g, one ready worker a slot");
+	$st //= ctl_status($ctl) // {};
+	ok(!(grep { $_->{state} eq 'done' } @{ $st->{workers} // [] }),
+	    "$tag: status --json: no slot done");
+	my ($code, $out, $err) = clusterctl($ctl, 'status');
+	is($code, 0, "$tag: clusterctl status exits 0 (all ready)")
+	    or diag($out, $err);
+	my @rows = $out =~ /^\d+\s+\d+\s+ready\s+(\d+)\s/mg;
+	ok($out =~ /^clusterd \(pid \d+\).*, generation (\d+), $n of $n workers? ready$/m
+	    && @rows == $n && (!defined $gen || ($1 == $gen
+	    && !grep { $_ != $gen } @rows)),
+	    "$tag: clusterctl status: $n of $n ready$g, $n ready rows")
+	    or diag($out);
+	return $st;
+}
+
+# Send a request line without waiting: the connected socket, for
+# ctl_answer, or undef.
+sub ctl_send {
+	my ($path, $line) = @_;
+	my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path)
+	    or return undef;
+	syswrite($s, $line);
+	return $s;
+}
+
+# The answer to ctl_send's request: (code, message, body).
+sub ctl_answer {
+	my ($s, $secs) = @_;
+	return () unless $s;
+	my $raw = read_all($s, $secs // 15);
+	close($s);
+	return $raw =~ /\A(\d+) ([^\n]*)\n(.*)\z/s;
+}
+
 1;
