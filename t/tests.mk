@@ -116,3 +116,7 @@ t_steer_prog_SOURCES = t/steer-prog.c src/steerprog.c src/steerprog.h \
 	src/strv.c src/strv.h src/log.c src/log.h
 t_steer_prog_CPPFLAGS = -I$(top_srcdir)/src
 t_steer_prog_LDADD = -lm
+
+# Issue 12: one table per config key.
+TESTS += \
+	t/config-table.t
