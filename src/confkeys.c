@@ -170,7 +170,9 @@ key_equal(const struct key *k, const void *a, const void *b)
 	case K_READY: {
 		const struct program_cfg *p = a, *q = b;
 
-		return p->ready == q->ready && p->ready_delay == q->ready_delay;
+		/* A delay left from the file under --ready=exec means nothing. */
+		return p->ready == q->ready &&
+		    (p->ready != READY_DELAY || p->ready_delay == q->ready_delay);
 	}
 	}
 	return 1;
