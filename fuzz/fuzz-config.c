@@ -13,12 +13,13 @@
  * Checks: config_load() never crashes or leaks (LeakSanitizer) and always
  * says why it failed; errors are "FILE:LINE: message", "FILE: message"
  * or, for options, a plain message; a config it accepts has a command, a
- * worker count and valid sockets, and config_print() (--check) can
- * print it.
+ * worker count and valid sockets, config_print() (--check) can print it,
+ * and config_diff() finds it equal to itself.
  *
  * Built with -DFUZZ_ROUNDTRIP it also feeds config_print()'s output back
  * to config_load(): --check promises "a config file that would give the
- * same" settings, so a printed config whose lines all fit must load.
+ * same" settings, so a printed config whose lines all fit must load, and
+ * config_diff() must find no key changed.
  */
 #define _GNU_SOURCE 1
 #include <sys/mman.h>
@@ -150,6 +151,13 @@ check_config(const struct config *cfg)
 
 #ifdef FUZZ_ROUNDTRIP
 static void
+say_key(const char *key, enum key_effect e, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "  %s changed (effect %d)\n", key, (int)e);
+}
+
+static void
 roundtrip(const struct config *cfg)
 {
 	struct config again;
@@ -207,6 +215,11 @@ roundtrip(const struct config *cfg)
 			FUZZ_CHECK(strcmp(again.prog.argv.v[i], cfg->prog.argv.v[i]) == 0,
 			    "command word %zu: \"%s\" -> \"%s\"", i, cfg->prog.argv.v[i],
 			    again.prog.argv.v[i]);
+		if (config_diff(cfg, &again, NULL, NULL) != EFFECT_NONE) {
+			fprintf(stderr, "--check printed:\n%s\nwhich loads with changes:\n", text);
+			config_diff(cfg, &again, say_key, NULL);
+			FUZZ_CHECK(0, "config_print output loads other settings");
+		}
 	}
 	config_free(&again);
 	strv_free(&errors);
@@ -230,6 +243,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else {
 		FUZZ_CHECK(errors.n == 0, "config_load succeeded with %zu errors", errors.n);
 		check_config(&cfg);
+		FUZZ_CHECK(config_diff(&cfg, &cfg, NULL, NULL) == EFFECT_NONE,
+		    "config_diff: a config differs from itself");
 		if ((null = fopen("/dev/null", "we")) != NULL) {
 			config_print(&cfg, null);
 			fclose(null);

@@ -1,11 +1,12 @@
 /* clusterd --check: the settings in effect, as a config file that would
- * give the same. */
+ * give the same; each section's keys in the order of their rows
+ * (confkeys.c), each printed as its type says. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "confparse.h"
 
 static void
 print_duration(FILE *fp, const char *key, double secs)
@@ -79,7 +80,7 @@ print_str(FILE *fp, const char *key, const char *v)
  * within the line limit.
  */
 static void
-print_command(FILE *fp, const struct strv *argv)
+print_command(FILE *fp, const char *key, const struct strv *argv)
 {
 	size_t col;
 
@@ -87,11 +88,11 @@ print_command(FILE *fp, const struct strv *argv)
 		if (strchr(argv->v[i], '\n') != NULL) {
 			/* Only a word given after -- can hold one; no quoting
 			 * keeps it in a line. */
-			fprintf(fp, "; command: " UNWRITABLE " (a word with a newline); "
-			    "set on the command line\n");
+			fprintf(fp, "; %s: " UNWRITABLE " (a word with a newline); "
+			    "set on the command line\n", key);
 			return;
 		}
-	col = fprintf(fp, "command =");
+	col = fprintf(fp, "%s =", key);
 	for (size_t i = 0; i < argv->n; i++) {
 		char *w = quote_word(argv->v[i]);
 		size_t len = strlen(w);
@@ -106,74 +107,93 @@ print_command(FILE *fp, const struct strv *argv)
 	fputc('\n', fp);
 }
 
+static const char *
+enum_name(const struct key *k, int v)
+{
+	for (const struct kname *n = k->names; n->name; n++)
+		if (n->value == v)
+			return n->name;
+	return NULL;
+}
+
+/* One key of the struct at base, unless it is unset (or off, for a
+ * KF_OFF_ZERO duration): the file would say nothing of it. */
+static void
+print_key(FILE *fp, const struct key *k, const void *base)
+{
+	const char *field = (const char *)base + k->off;
+	const int *i = (const int *)field;
+	const struct program_cfg *pc = base;
+	double d;
+	unsigned u;
+
+	switch (k->type) {
+	case K_INT:
+	case K_SIZE:
+		print_int(fp, k->name, *i);
+		break;
+	case K_LONG:
+		print_int(fp, k->name, *(const long *)field);
+		break;
+	case K_BOOL:
+		print_bool(fp, k->name, *i);
+		break;
+	case K_DURATION:
+		d = *(const double *)field;
+		if (d > 0 || (d == 0 && !(k->flags & KF_OFF_ZERO)))
+			print_duration(fp, k->name, d);
+		break;
+	case K_STRING:
+	case K_LISTEN:
+		print_str(fp, k->name, *(char *const *)field);
+		break;
+	case K_SIGNAL:
+		print_str(fp, k->name, signal_name(*i));
+		break;
+	case K_OCTAL:
+		if (*i >= 0)
+			fprintf(fp, "%s = %04o\n", k->name, (unsigned)*i);
+		break;
+	case K_ENUM:
+		print_str(fp, k->name, enum_name(k, *i));
+		break;
+	case K_READY:
+		if (pc->ready == READY_DELAY)
+			print_duration(fp, k->name, pc->ready_delay);
+		else
+			print_str(fp, k->name, pc->ready == READY_EXEC ? "exec" : "notify");
+		break;
+	case K_COMMAND:
+		print_command(fp, k->name, &pc->argv);
+		break;
+	case K_COMPAT:
+		if ((u = *(const unsigned *)field) != 0)
+			fprintf(fp, "%s = %s%s%s\n", k->name, u & COMPAT_EINHORN ? "einhorn" : "",
+			    u == (COMPAT_EINHORN | COMPAT_SERVER_STARTER) ? ", " : "",
+			    u & COMPAT_SERVER_STARTER ? "server_starter" : "");
+		break;
+	}
+}
+
+static void
+print_keys(FILE *fp, const struct key *keys, size_t n, const void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		print_key(fp, &keys[i], base);
+}
+
 /* The effective settings, as a config file that would give the same. */
 void
 config_print(const struct config *cfg, FILE *fp)
 {
-	static const char *restart[] = { "always", "on-failure", "never" };
-	const struct program_cfg *pc = &cfg->prog;
-
 	fprintf(fp, "[clusterd]\n");
-	print_int(fp, "workers", cfg->workers);
-	print_str(fp, "name", cfg->name);
-	print_str(fp, "control", cfg->control);
-	print_str(fp, "pidfile", cfg->pidfile);
-	print_duration(fp, "stop_timeout", cfg->stop_timeout);
-	print_int(fp, "give_up_after", cfg->give_up_after);
-	print_bool(fp, "subreaper", cfg->subreaper);
-	print_bool(fp, "log_prefix", cfg->log_prefix);
-	print_bool(fp, "bind_shim", cfg->bind_shim);
-	if (cfg->compat)
-		fprintf(fp, "compat = %s%s%s\n", cfg->compat & COMPAT_EINHORN ? "einhorn" : "",
-		    cfg->compat == (COMPAT_EINHORN | COMPAT_SERVER_STARTER) ? ", " : "",
-		    cfg->compat & COMPAT_SERVER_STARTER ? "server_starter" : "");
-	print_int(fp, "restart_batch", cfg->restart_batch);
-
+	print_keys(fp, clusterd_keys, nclusterd_keys, cfg);
 	for (size_t i = 0; i < cfg->nsocks; i++) {
-		const struct sock_cfg *sc = &cfg->socks[i];
-
-		fprintf(fp, "\n[socket:%s]\n", sc->name);
-		print_str(fp, "listen", sc->listen);
-		print_int(fp, "backlog", sc->backlog);
-		print_bool(fp, "reuseport", sc->reuseport);
-		if (sc->mode >= 0)
-			fprintf(fp, "mode = %04o\n", (unsigned)sc->mode);
-		print_str(fp, "owner", sc->owner);
-		print_str(fp, "group", sc->group);
-		print_bool(fp, "ipv6only", sc->ipv6only);
-		print_bool(fp, "freebind", sc->freebind);
-		print_bool(fp, "nodelay", sc->nodelay);
-		if (sc->defer_accept >= 0)
-			print_duration(fp, "defer_accept", sc->defer_accept);
-		print_bool(fp, "keepalive", sc->keepalive);
-		print_int(fp, "rcvbuf", sc->rcvbuf);
-		print_int(fp, "sndbuf", sc->sndbuf);
-		print_bool(fp, "transparent", sc->transparent);
+		fprintf(fp, "\n[socket:%s]\n", cfg->socks[i].name);
+		print_keys(fp, socket_keys, nsocket_keys, &cfg->socks[i]);
 	}
-
 	fprintf(fp, "\n[program]\n");
-	print_command(fp, &pc->argv);
-	print_str(fp, "directory", pc->directory);
-	print_str(fp, "user", pc->user);
-	print_str(fp, "group", pc->group);
-	if (pc->umask >= 0)
-		fprintf(fp, "umask = %04o\n", (unsigned)pc->umask);
-	print_int(fp, "rlimit_nofile", pc->rlimit_nofile);
-	if (pc->ready == READY_DELAY)
-		print_duration(fp, "ready", pc->ready_delay);
-	else
-		print_str(fp, "ready", pc->ready == READY_EXEC ? "exec" : "notify");
-	print_duration(fp, "ready_timeout", pc->ready_timeout);
-	print_str(fp, "restart", restart[pc->restart]);
-	print_duration(fp, "backoff_initial", pc->backoff_initial);
-	print_duration(fp, "backoff_max", pc->backoff_max);
-	print_duration(fp, "stable_after", pc->stable_after);
-	print_str(fp, "stop_signal", signal_name(pc->stop_signal));
-	print_str(fp, "parent_death_signal", signal_name(pc->parent_death_signal));
-	print_str(fp, "cpu_affinity", pc->cpu_affinity ? "auto" : "none");
-	if (pc->watchdog > 0)
-		print_duration(fp, "watchdog", pc->watchdog);
-	print_str(fp, "restart_mode", pc->restart_mode == RESTART_SURGE ? "surge" : "replace");
+	print_keys(fp, program_keys, nprogram_keys, &cfg->prog);
 
 	if (cfg->env.n > 0)
 		fprintf(fp, "\n[env]\n");

@@ -1,6 +1,7 @@
 /*
- * The INI file (parsed by inih) and the command line, merged into one
- * struct config.
+ * The INI file (parsed by inih) read into a struct config, key by key
+ * through the rows of confkeys.c: sections, values, defaults, and the
+ * errors; config_load() then lays the command line over it (merge.c).
  *
  * Debian's inih (r55) does not give the handler line numbers, cuts lines
  * at 199 characters and reports only its first syntax error, so the reader
@@ -8,7 +9,6 @@
  * shape itself. Every problem is collected as "FILE:LINE: message" and all
  * of them are printed before one failure.
  */
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,83 +25,7 @@
 #include "inherit.h"
 #include "log.h"
 
-#define MAX_WORKERS	100000
 #define MAX_ERRORS	50
-
-enum ktype {
-	K_INT, K_BOOL, K_DURATION, K_STRING, K_SIGNAL, K_OCTAL, K_SIZE,
-	K_READY, K_RESTART, K_RESTART_MODE, K_COMMAND, K_COMPAT, K_AFFINITY,
-	K_LISTEN,
-};
-
-struct key {
-	const char	*name;
-	enum ktype	 type;
-	size_t		 off;
-	long		 min, max;
-	const char	*later;		/* not yet effective: which release adds it */
-};
-
-#define C(f)	offsetof(struct config, f)
-#define P(f)	offsetof(struct program_cfg, f)
-#define S(f)	offsetof(struct sock_cfg, f)
-
-static const struct key clusterd_keys[] = {
-	{ "workers",		K_INT,		C(workers), 0, MAX_WORKERS, NULL },
-	{ "control",		K_STRING,	C(control), 0, 0, NULL },
-	{ "pidfile",		K_STRING,	C(pidfile), 0, 0, NULL },
-	{ "stop_timeout",	K_DURATION,	C(stop_timeout), 0, 0, NULL },
-	{ "name",		K_STRING,	C(name), 0, 0, NULL },
-	{ "give_up_after",	K_INT,		C(give_up_after), 0, 1000000, NULL },
-	{ "log_prefix",		K_BOOL,		C(log_prefix), 0, 0, NULL },
-	{ "compat",		K_COMPAT,	C(compat), 0, 0, NULL },
-	{ "subreaper",		K_BOOL,		C(subreaper), 0, 0, NULL },
-	{ "bind_shim",		K_BOOL,		C(bind_shim), 0, 0, NULL },
-	{ "restart_batch",	K_INT,		C(restart_batch), 1, MAX_WORKERS, NULL },
-};
-
-static const struct key socket_keys[] = {
-	{ "listen",		K_LISTEN,	S(listen), 0, 0, NULL },
-	{ "backlog",		K_INT,		S(backlog), 1, 0x7fffffff, NULL },
-	{ "reuseport",		K_BOOL,		S(reuseport), 0, 0, NULL },
-	{ "mode",		K_OCTAL,	S(mode), 0, 07777, NULL },
-	{ "owner",		K_STRING,	S(owner), 0, 0, NULL },
-	{ "group",		K_STRING,	S(group), 0, 0, NULL },
-	{ "ipv6only",		K_BOOL,		S(ipv6only), 0, 0, NULL },
-	{ "freebind",		K_BOOL,		S(freebind), 0, 0, NULL },
-	{ "nodelay",		K_BOOL,		S(nodelay), 0, 0, NULL },
-	{ "defer_accept",	K_DURATION,	S(defer_accept), 0, 0, NULL },
-	{ "keepalive",		K_BOOL,		S(keepalive), 0, 0, NULL },
-	{ "rcvbuf",		K_SIZE,		S(rcvbuf), 0, 0, NULL },
-	{ "sndbuf",		K_SIZE,		S(sndbuf), 0, 0, NULL },
-	{ "transparent",	K_BOOL,		S(transparent), 0, 0, NULL },
-};
-
-static const struct key program_keys[] = {
-	{ "command",		K_COMMAND,	P(command), 0, 0, NULL },
-	{ "directory",		K_STRING,	P(directory), 0, 0, NULL },
-	{ "user",		K_STRING,	P(user), 0, 0, NULL },
-	{ "group",		K_STRING,	P(group), 0, 0, NULL },
-	{ "umask",		K_OCTAL,	P(umask), 0, 0777, NULL },
-	{ "rlimit_nofile",	K_INT,		P(rlimit_nofile), 1, 0x7fffffff, NULL },
-	{ "ready",		K_READY,	P(ready), 0, 0, NULL },
-	{ "ready_timeout",	K_DURATION,	P(ready_timeout), 0, 0, NULL },
-	{ "restart",		K_RESTART,	P(restart), 0, 0, NULL },
-	{ "backoff_initial",	K_DURATION,	P(backoff_initial), 0, 0, NULL },
-	{ "backoff_max",	K_DURATION,	P(backoff_max), 0, 0, NULL },
-	{ "stable_after",	K_DURATION,	P(stable_after), 0, 0, NULL },
-	{ "stop_signal",	K_SIGNAL,	P(stop_signal), 0, 0, NULL },
-	{ "watchdog",		K_DURATION,	P(watchdog), 0, 0, NULL },
-	{ "parent_death_signal", K_SIGNAL,	P(parent_death_signal), 0, 0, NULL },
-	{ "restart_mode",	K_RESTART_MODE,	P(restart_mode), 0, 0, NULL },
-	{ "cpu_affinity",	K_AFFINITY,	P(cpu_affinity), 0, 0, NULL },
-};
-
-#define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
-
-_Static_assert(NKEYS(clusterd_keys) == NCLUSTERD_KEYS, "confparse.h: key count");
-_Static_assert(NKEYS(socket_keys) == NSOCKET_KEYS, "confparse.h: key count");
-_Static_assert(NKEYS(program_keys) == NPROGRAM_KEYS, "confparse.h: key count");
 
 void
 perr(struct parse *ps, int line, const char *fmt, ...)
@@ -174,9 +98,10 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 
 	switch (k->type) {
 	case K_INT:
+	case K_LONG:
 		if (parse_long(v, k->min, k->max, &l) == -1)
 			goto bad_number;
-		if (k->off == P(rlimit_nofile) && base == (char *)&ps->cfg->prog)
+		if (k->type == K_LONG)
 			*(long *)field = l;
 		else
 			*(int *)field = (int)l;
@@ -230,43 +155,14 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 		return 0;
 	case K_READY:
 		return set_ready(ps, (struct program_cfg *)base, v);
-	case K_RESTART:
-		if (strcmp(v, "always") == 0)
-			b = RESTART_ALWAYS;
-		else if (strcmp(v, "on-failure") == 0)
-			b = RESTART_ON_FAILURE;
-		else if (strcmp(v, "never") == 0)
-			b = RESTART_NEVER;
-		else {
-			perr(ps, ps->line, "bad value \"%s\" for restart "
-			    "(always, on-failure or never)", v);
-			return -1;
-		}
-		*(enum restart_policy *)field = b;
-		return 0;
-	case K_RESTART_MODE:
-		if (strcmp(v, "surge") == 0)
-			b = RESTART_SURGE;
-		else if (strcmp(v, "replace") == 0)
-			b = RESTART_REPLACE;
-		else {
-			perr(ps, ps->line, "bad value \"%s\" for restart_mode "
-			    "(surge or replace)", v);
-			return -1;
-		}
-		*(enum restart_mode *)field = b;
-		return 0;
-	case K_AFFINITY:
-		if (strcmp(v, "auto") == 0)
-			b = 1;
-		else if (strcmp(v, "none") == 0 || strcmp(v, "no") == 0)
-			b = 0;
-		else {
-			perr(ps, ps->line, "bad value \"%s\" for cpu_affinity (auto or none)", v);
-			return -1;
-		}
-		*(int *)field = b;
-		return 0;
+	case K_ENUM:
+		for (const struct kname *n = k->names; n->name; n++)
+			if (strcmp(v, n->name) == 0) {
+				*(int *)field = n->value;
+				return 0;
+			}
+		perr(ps, ps->line, "bad value \"%s\" for %s (%s)", v, k->name, k->hint);
+		return -1;
 	case K_COMPAT: {
 		char *copy = xstrdup(v), *tok, *save = NULL;
 		unsigned bits = 0;
@@ -310,6 +206,40 @@ bad_number:
 	return -1;
 }
 
+/*
+ * A row's default: its value read as the file's would be, or the type's
+ * unset. A default that does not read is a bug of the table, which every
+ * run would hit; fail loudly.
+ */
+static void
+key_default(const struct key *k, char *base)
+{
+	char *field = base + k->off;
+	struct parse ps = { 0 };
+
+	if (k->def) {
+		if (set_value(&ps, k, base, k->def) == -1)
+			fatalx(2, "default of %s: %s", k->name, ps.errors.v[0]);
+		return;
+	}
+	switch (k->type) {
+	case K_LONG:
+		*(long *)field = -1;
+		break;
+	case K_DURATION:
+		*(double *)field = -1;
+		break;
+	case K_STRING:
+	case K_LISTEN:
+	case K_COMMAND:
+		*(char **)field = NULL;
+		break;
+	default:
+		*(int *)field = -1;
+		break;
+	}
+}
+
 int
 valid_name(const char *s)
 {
@@ -327,6 +257,8 @@ sock_add(struct config *cfg, const char *name, const char *file, int line)
 	cfg->socks = xgrow(cfg->socks, cfg->nsocks + 1, sizeof(*cfg->socks));
 	sc = &cfg->socks[cfg->nsocks++];
 	sock_cfg_init(sc);
+	for (size_t i = 0; i < nsocket_keys; i++)
+		key_default(&socket_keys[i], (char *)sc);
 	sc->name = xstrdup(name);
 	sc->file = file;
 	sc->line = line;
@@ -400,10 +332,10 @@ handler(void *arg, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	if (strcmp(section, "clusterd") == 0) {
-		keys = clusterd_keys, nkeys = NKEYS(clusterd_keys);
+		keys = clusterd_keys, nkeys = nclusterd_keys;
 		seen = ps->clusterd_seen, base = (char *)cfg;
 	} else if (strcmp(section, "program") == 0) {
-		keys = program_keys, nkeys = NKEYS(program_keys);
+		keys = program_keys, nkeys = nprogram_keys;
 		seen = ps->program_seen, base = (char *)&cfg->prog;
 	} else if (strcmp(section, "env") == 0) {
 		env_value(ps, name, value);
@@ -424,13 +356,14 @@ handler(void *arg, const char *section, const char *name, const char *value)
 			sock_add(cfg, sname, ps->file, ps->section_line);
 			i = (ssize_t)cfg->nsocks - 1;
 			ps->sock_seen = xgrow(ps->sock_seen, cfg->nsocks,
-			    sizeof(*ps->sock_seen));
+			    nsocket_keys * sizeof(*ps->sock_seen));
 			ps->nsock_seen = cfg->nsocks;
-			memset(ps->sock_seen[i], 0, sizeof(ps->sock_seen[i]));
+			memset(ps->sock_seen + i * nsocket_keys, 0,
+			    nsocket_keys * sizeof(*ps->sock_seen));
 		}
 		ps->last_sock = (size_t)i;
-		keys = socket_keys, nkeys = NKEYS(socket_keys);
-		seen = ps->sock_seen[i], base = (char *)&cfg->socks[i];
+		keys = socket_keys, nkeys = nsocket_keys;
+		seen = ps->sock_seen + i * nsocket_keys, base = (char *)&cfg->socks[i];
 	} else {
 		/* Report an unknown section once, at its header. */
 		if (ps->section_line != -1) {
@@ -459,9 +392,7 @@ handler(void *arg, const char *section, const char *name, const char *value)
 			return 1;
 		}
 		seen[i] = ps->line;
-		if (set_value(ps, &keys[i], base, value) == 0 && keys[i].later)
-			log_warnx("%s:%d: %s is not supported yet (%s); ignored",
-			    ps->file, ps->line, name, keys[i].later);
+		set_value(ps, &keys[i], base, value);
 		return 1;
 	}
 	const char *hint = suggest(name, keys, nkeys);
@@ -532,30 +463,13 @@ parse_file(struct parse *ps, const char *path)
 }
 
 static void
-program_defaults(struct program_cfg *pc)
-{
-	memset(pc, 0, sizeof(*pc));
-	pc->umask = -1;
-	pc->rlimit_nofile = -1;
-	pc->ready = READY_EXEC;
-	pc->ready_timeout = 30;
-	pc->restart = RESTART_ALWAYS;
-	pc->backoff_initial = 0.1;
-	pc->backoff_max = 30;
-	pc->stable_after = 10;
-	pc->stop_signal = SIGTERM;
-	pc->parent_death_signal = SIGTERM;
-	pc->restart_mode = RESTART_SURGE;
-}
-
-static void
 defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->workers = -1;
-	cfg->stop_timeout = 8;
-	cfg->restart_batch = 1;
-	program_defaults(&cfg->prog);
+	for (size_t i = 0; i < nclusterd_keys; i++)
+		key_default(&clusterd_keys[i], (char *)cfg);
+	for (size_t i = 0; i < nprogram_keys; i++)
+		key_default(&program_keys[i], (char *)&cfg->prog);
 }
 
 /*
@@ -599,6 +513,8 @@ config_load(struct config *cfg, const struct cli *cli, struct strv *errors)
 
 	defaults(cfg);
 	ps.cfg = cfg;
+	ps.clusterd_seen = xcalloc(nclusterd_keys, sizeof(*ps.clusterd_seen));
+	ps.program_seen = xcalloc(nprogram_keys, sizeof(*ps.program_seen));
 	if (cli->config) {
 		cfg->file = xstrdup(cli->config);
 		if (parse_file(&ps, cfg->file) == -1)
@@ -625,6 +541,8 @@ out:;
 			fprintf(stderr, "Try 'clusterd --help'.\n");
 	}
 	strv_free(&ps.errors);
+	free(ps.clusterd_seen);
+	free(ps.program_seen);
 	free(ps.sock_seen);
 	free(ps.env_line);
 	return nerr ? -1 : 0;
@@ -635,21 +553,15 @@ config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		free(cfg->socks[i].name);
-		free(cfg->socks[i].listen);
-		free(cfg->socks[i].owner);
-		free(cfg->socks[i].group);
+		for (size_t k = 0; k < nsocket_keys; k++)
+			key_free(&socket_keys[k], &cfg->socks[i]);
 	}
 	free(cfg->socks);
-	strv_free(&cfg->prog.argv);
-	free(cfg->prog.command);
-	free(cfg->prog.directory);
-	free(cfg->prog.user);
-	free(cfg->prog.group);
+	for (size_t k = 0; k < nclusterd_keys; k++)
+		key_free(&clusterd_keys[k], cfg);
+	for (size_t k = 0; k < nprogram_keys; k++)
+		key_free(&program_keys[k], &cfg->prog);
 	strv_free(&cfg->env);
 	free(cfg->file);
-	free(cfg->control);
-	free(cfg->pidfile);
-	free(cfg->name);
 	memset(cfg, 0, sizeof(*cfg));
 }
-

@@ -1,7 +1,8 @@
 /*
- * Internal to the modules that build a struct config: config.c reads the
- * INI file, merge.c lays the command line over it and checks the result,
- * check.c prints it for --check.
+ * Internal to the modules that build a struct config: confkeys.c holds the
+ * table of keys, config.c reads the INI file through it, merge.c lays the
+ * command line over it and checks the result, check.c prints it for
+ * --check.
  */
 #ifndef CLUSTERD_CONFPARSE_H
 #define CLUSTERD_CONFPARSE_H
@@ -11,9 +12,57 @@
 
 #include "config.h"
 
-#define NCLUSTERD_KEYS	11
-#define NSOCKET_KEYS	14
-#define NPROGRAM_KEYS	17
+/* What a key's value is: how it is read, printed, compared and freed. */
+enum ktype {
+	K_INT,		/* int, within min..max */
+	K_LONG,		/* long, within min..max */
+	K_BOOL,		/* int: yes 1, no 0, unset -1 */
+	K_DURATION,	/* double seconds, unset < 0 */
+	K_STRING,	/* char *, not empty, unset NULL */
+	K_SIGNAL,	/* int signal number */
+	K_OCTAL,	/* int mode, up to max, unset -1 */
+	K_SIZE,		/* int bytes, k/m/g suffixes, unset -1 */
+	K_ENUM,		/* int, one of names */
+	K_READY,	/* struct program_cfg's ready and ready_delay */
+	K_COMMAND,	/* struct program_cfg's command, compared as argv */
+	K_COMPAT,	/* unsigned enum compat bits */
+	K_LISTEN,	/* struct sock_cfg's listen and addr */
+};
+
+/* One word of a K_ENUM key; a value given twice is an alias, read but
+ * never printed or offered. */
+struct kname {
+	const char	*name;
+	int		 value;
+};
+
+#define KF_OFF_ZERO	0x1	/* a duration where 0 is off: not printed */
+#define KF_ON_OFF	0x2	/* a K_BOOL whose unset is off: unset equals no */
+
+/*
+ * One config key. Everything that goes key by key reads its row: the
+ * defaults and the parser (config.c), --check (check.c), freeing and the
+ * reload diff (confkeys.c).
+ */
+struct key {
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;		/* in struct config, sock_cfg or program_cfg */
+	enum key_effect	 effect;	/* of a change, on reload */
+	const char	*def;		/* default, as the file would say it; NULL: unset */
+	long		 min, max;	/* K_INT, K_LONG: bounds; K_OCTAL: max */
+	const struct kname *names;	/* K_ENUM: its words, ending in NULL */
+	const char	*hint;		/* K_ENUM: the words, for messages */
+	unsigned	 flags;		/* KF_* */
+};
+
+/* The rows of [clusterd], of each [socket:NAME] and of [program], in the
+ * order --check prints them. */
+extern const struct key clusterd_keys[], socket_keys[], program_keys[];
+extern const size_t nclusterd_keys, nsocket_keys, nprogram_keys;
+
+/* Free what a row's value owns (strings), in the struct at base. */
+void	key_free(const struct key *, void *base);
 
 /* The state of one parse: where we are and what was already set where. */
 struct parse {
@@ -26,9 +75,11 @@ struct parse {
 	int		 cont;		/* this line continues the previous value */
 	int		 have_key;	/* inih's prev_name is set */
 	int		 section_line;
-	int		 clusterd_seen[NCLUSTERD_KEYS];
-	int		 program_seen[NPROGRAM_KEYS];
-	int		 (*sock_seen)[NSOCKET_KEYS];
+	/* Where each key was set, or 0: a row per section, each socket's
+	 * at sock_seen + i * nsocket_keys. */
+	int		*clusterd_seen;
+	int		*program_seen;
+	int		*sock_seen;
 	size_t		 nsock_seen;
 	size_t		 last_sock;	/* index of the last [socket:] handled */
 	int		*env_line;	/* line of each [env] entry */

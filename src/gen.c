@@ -110,21 +110,21 @@ gen_unref(struct sockpool *pool, struct gen *g)
 		gen_free(pool, g);
 }
 
-static int
-strv_equal(const struct strv *a, const struct strv *b)
+static void
+note_workers(const char *key, enum key_effect e, void *arg)
 {
-	if (a->n != b->n)
-		return 0;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i], b->v[i]) != 0)
-			return 0;
-	return 1;
+	(void)key;
+	if (e == EFFECT_WORKERS)
+		*(int *)arg = 1;
 }
 
+/* A new generation is needed when the workers' sockets are other ones, or
+ * a key whose change restarts them changed (config_diff; a socket's own
+ * such keys are the ones that make it another socket). */
 int
 gen_program_differs(const struct gen *a, const struct gen *b)
 {
-	const struct program_cfg *p = &a->cfg->prog, *q = &b->cfg->prog;
+	int workers = 0;
 
 	if (a->nlst != b->nlst)
 		return 1;
@@ -132,12 +132,6 @@ gen_program_differs(const struct gen *a, const struct gen *b)
 		if (a->lst[i] != b->lst[i] ||
 		    strcmp(a->cfg->socks[i].name, b->cfg->socks[i].name) != 0)
 			return 1;
-	return !strv_equal(&p->argv, &q->argv) || !strv_equal(&a->cfg->env, &b->cfg->env) ||
-	    !str_equal(p->directory, q->directory) || !str_equal(p->user, q->user) ||
-	    !str_equal(p->group, q->group) || p->umask != q->umask ||
-	    p->rlimit_nofile != q->rlimit_nofile || p->ready != q->ready ||
-	    p->ready_delay != q->ready_delay || p->watchdog != q->watchdog ||
-	    p->parent_death_signal != q->parent_death_signal ||
-	    p->cpu_affinity != q->cpu_affinity ||
-	    a->cfg->compat != b->cfg->compat;
+	config_diff(b->cfg, a->cfg, note_workers, &workers);
+	return workers;
 }

@@ -271,8 +271,9 @@ merge_check(struct parse *ps, const struct cli *cli)
 	}
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		struct sock_cfg *sc = &cfg->socks[i];
-		/* A bad address was reported already where it was given. */
-		int tried = i < ps->nsock_seen ? ps->sock_seen[i][0] != 0 :
+		/* A bad address was reported already where it was given (listen
+		 * is the first socket key). */
+		int tried = i < ps->nsock_seen ? ps->sock_seen[i * nsocket_keys] != 0 :
 		    strcmp(sc->file, "-l") == 0;
 
 		if (sc->listen == NULL && !tried)

@@ -129,3 +129,7 @@ TESTS += \
 	t/slot-states.t
 
 EXTRA_DIST += t/bin/slot-worker
+
+# Issue 12: one table per config key.
+TESTS += \
+	t/config-table.t
