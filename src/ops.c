@@ -90,11 +90,35 @@ refuse(struct ops *ops, const char *msg, struct strv *errors)
 	strv_free(errors);
 }
 
+/* The keys a reload changed, by what a change of each does (confkeys.c). */
+struct changed_keys {
+	struct sbuf	 list[EFFECT_CLUSTERD + 1];
+	int		 n[EFFECT_CLUSTERD + 1];
+};
+
+static void
+changed_key(const char *key, enum key_effect e, void *arg)
+{
+	struct changed_keys *ck = arg;
+
+	/* The worker count has its own line, with the numbers. */
+	if (strcmp(key, "workers") != 0)
+		sbuf_printf(&ck->list[e], "%s%s", ck->n[e]++ ? ", " : "", key);
+}
+
+static void
+changed_keys_free(struct changed_keys *ck)
+{
+	for (int e = 0; e <= EFFECT_CLUSTERD; e++)
+		sbuf_free(&ck->list[e]);
+}
+
 static void
 reload(struct ops *ops)
 {
 	struct supervisor *sup = ops->sup;
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	struct changed_keys ck = { 0 };
 	struct strv errors = { 0 };
 	struct gen *g;
 	char msg[256];
@@ -110,19 +134,19 @@ reload(struct ops *ops)
 		refuse(ops, "reload refused", &errors);
 		return;
 	}
-	/* Same program: same generation number; otherwise the next one. */
+	/* A new program (or a socket the workers see change): the next
+	 * generation number and a rolling restart; settings only: the same. */
 	restart = gen_program_differs(g, sup->cur);
 	g->number = restart ? sup_take_number(sup) : sup->cur->number;
-	{
-		const struct config *o = sup->cur->cfg;
-		int same = str_equal(o->name, cfg->name) &&
-		    str_equal(o->control, cfg->control) &&
-		    str_equal(o->pidfile, cfg->pidfile) && o->subreaper == cfg->subreaper;
-
-		if (!same)
-			log_warnx("reload: name, control, pidfile and subreaper take "
-			    "effect when clusterd itself restarts");
-	}
+	config_diff(sup->cur->cfg, cfg, changed_key, &ck);
+	if (ck.n[EFFECT_CLUSTERD])
+		log_warnx("reload: %s take%s effect when clusterd itself restarts",
+		    ck.list[EFFECT_CLUSTERD].s, ck.n[EFFECT_CLUSTERD] == 1 ? "s" : "");
+	if (ck.n[EFFECT_LIVE])
+		log_info("reload: %s appl%s now", ck.list[EFFECT_LIVE].s,
+		    ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
+	if (restart && ck.n[EFFECT_WORKERS])
+		log_info("reload: %s changed", ck.list[EFFECT_WORKERS].s);
 	if (cfg->workers != old_workers) {
 		snprintf(msg, sizeof(msg), "reload: workers %d -> %d", old_workers,
 		    cfg->workers);
@@ -136,13 +160,18 @@ reload(struct ops *ops)
 			sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
 			snprintf(msg, sizeof(msg), "reloaded: workers %d -> %d", old_workers,
 			    cfg->workers);
+		} else if (ck.n[EFFECT_LIVE]) {
+			snprintf(msg, sizeof(msg), "reloaded: %s appl%s now",
+			    ck.list[EFFECT_LIVE].s, ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
 		} else {
 			snprintf(msg, sizeof(msg), "reloaded: no changes");
 			log_info("reload: no changes");
 		}
+		changed_keys_free(&ck);
 		finish(ops, 0, msg, NULL);
 		return;
 	}
+	changed_keys_free(&ck);
 	log_info("reload: program changed; rolling restart");
 	rollout_start(&ops->ro, g, rolled, ops);
 	gen_unref(&sup->pool, g);

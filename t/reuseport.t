@@ -355,7 +355,7 @@ my %before = %{ listen_sockets($port) };
 ok(wait_load($_, 10), 'load runs') for @loads;
 $write_rconf->(200);
 kill HUP => $c->pid;
-ok($c->wait_log(qr/^clusterd: reload: no changes$/m, 10),
+ok($c->wait_log(qr/^clusterd: reload: socket:\S+ backlog applies now$/m, 10),
     'reload backlog 200: applied in place, no restart');
 is(join(' ', sort keys %{ listen_sockets($port) }), join(' ', sort keys %before),
     'reload backlog 200: the same listening sockets');
