@@ -160,8 +160,10 @@ if (grep { /__asan_init/ } slurp($CLUSTERD) // '') {
 kill(KILL => $pid);
 is(wait_exit($c, 5), 128 + 9, 'clusterd killed');
 my $t2 = time();
-ok(wait_for(sub { !grep({ alive($_) } @w) && !tagged_pids() }, 1, 'the workers to go'),
-    sprintf('no worker left within 1 s (%.2fs)', time() - $t2))
+# The parent-death signal is sent at once; each worker's own exit takes
+# what the machine gives it (an ASan build under a loaded CI: over 1 s).
+ok(wait_for(sub { !grep({ alive($_) } @w) && !tagged_pids() }, timeout(5), 'the workers to go'),
+    sprintf('no worker left (%.2fs)', time() - $t2))
     or diag('left: ' . join(' ', grep { alive($_) } @w));
 
 done_testing();
