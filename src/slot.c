@@ -6,7 +6,6 @@
  * and rolling restarts (rollout.c) ask for transitions and hear outcomes
  * through hooks.
  */
-#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +96,9 @@ set_state(struct slot *s, enum slot_state to)
 	if (!(legal[s->state] & (1u << to))) {
 		log_warnx("worker %u: internal error: slot state %s -> %s", s->id,
 		    state_names[s->state], state_names[to]);
-		assert(!"illegal slot transition");
+#ifdef CLUSTERD_DEBUG
+		abort();
+#endif
 	}
 	log_debug("worker %u: %s -> %s", s->id, state_names[s->state], state_names[to]);
 	s->state = to;

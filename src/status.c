@@ -189,7 +189,7 @@ json_worker(struct sbuf *b, const struct worker *w, double now, double wall)
 	json_str(b, w->slot->last_exit);
 	sbuf_add(b, ",\"status\":", 10);
 	json_str(b, w->status);
-	sbuf_add(b, "}", 1);
+	sbuf_printf(b, ",\"slot_state\":\"%s\"}", slot_state_name(w->slot->state));
 }
 
 void
@@ -246,7 +246,8 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		    "\"started\":null,\"uptime\":null,\"restarts\":%u,\"last_exit\":", id,
 		    slot_empty_state(s), s->restarts);
 		json_str(b, s->last_exit);
-		sbuf_add(b, ",\"status\":null}", 15);
+		sbuf_printf(b, ",\"status\":null,\"slot_state\":\"%s\"}",
+		    slot_state_name(s->state));
 	}
 	sbuf_add(b, "]}\n", 3);
 	free(empty);

@@ -133,3 +133,7 @@ EXTRA_DIST += t/bin/slot-worker
 # Issue 12: one table per config key.
 TESTS += \
 	t/config-table.t
+
+# Issue 12: slot_state in status --json, transitions in the -v log.
+TESTS += \
+	t/slot-json.t
