@@ -65,7 +65,4 @@ unsigned sup_take_number(struct supervisor *);
 void	sup_rolling(struct supervisor *, int);
 void	sup_check_ready(struct supervisor *);
 
-/* From leftover.c: nothing is left of any dead worker any more. */
-void	sup_leftovers_gone(struct supervisor *);
-
 #endif

@@ -181,13 +181,15 @@ static void
 child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct worker *w = container_of(c, struct worker, child);
-	struct supervisor *sup = w->ctx->sup;
+	/* Stopping, the timer is its deadline, which its group keeps. */
+	double left = ev_is_active(&w->timer) ? ev_timer_remaining(loop, &w->timer) :
+	    w->ctx->stop_timeout;
 
 	(void)revents;
 	/* First what it left in its group (and orphans holding a socket), so
 	 * that the exit cannot end clusterd before they are gone; they are
 	 * signalled after the exit is logged. */
-	leftover_collect(w);
+	leftover_collect(w->pid, w->id, w->state == W_STOPPING, w->killed, left);
 	ev_child_stop(loop, c);
 	ev_timer_stop(loop, &w->timer);
 	ev_timer_stop(loop, &w->watchdog);
@@ -197,7 +199,7 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		report_close(w);
 	}
 	w->hooks->exited(w, c->rstatus);
-	leftover_start(sup);
+	leftover_start();
 }
 
 static void

@@ -38,7 +38,7 @@ struct worker_hooks {
 struct worker_ctx {
 	struct ev_loop	*loop;
 	TAILQ_HEAD(, worker) all;	/* every worker, oldest first */
-	struct supervisor *sup;		/* for rundir.c and leftover.c */
+	struct supervisor *sup;		/* for rundir.c */
 	struct sockpool	*pool;		/* where generations put their sockets back */
 	int		 notify;	/* workers get a NOTIFY_SOCKET */
 	const struct strv *base_env;	/* clusterd's environment, LISTEN_* removed */
