@@ -274,7 +274,7 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	sup->loop = loop;
 	sup->cli = cli;
 	sup->started = mono_now();
-	worker_ctx_init(&sup->wctx, loop, sup, &sup->pool, &sup->base_env);
+	worker_ctx_init(&sup->wctx, loop, &sup->pool, &sup->base_env);
 	leftover_init(loop, &sup->pool, is_worker, leftovers_gone, sup);
 	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
 	sdnotify_init(loop);
@@ -313,14 +313,10 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 			in->fd = -1;	/* its number will be reused: never adopt it again */
 		}
 	}
-	sup->notify_dir = rundir_notify(cfg->name, cfg->prog.ready == READY_NOTIFY);
-	if (sup->notify_dir == NULL)
+	if (notifydir_new(loop, cfg->name, cfg->prog.ready == READY_NOTIFY,
+	    &sup->notify) == -1)
 		goto fail;
-	if (*sup->notify_dir == '\0') {
-		free(sup->notify_dir);
-		sup->notify_dir = NULL;
-	}
-	sup->wctx.notify = sup->notify_dir != NULL;
+	sup->wctx.notify = sup->notify;
 	return 0;
 fail:
 	/* Leave no socket file behind from the sockets bound before. */
@@ -350,11 +346,9 @@ sup_free(struct supervisor *sup)
 	sup->pidfile = NULL;
 	slots_free(&sup->slots);
 	leftover_free_all();
-	if (sup->notify_dir) {
-		rundir_notify_remove(sup->notify_dir);
-		free(sup->notify_dir);
-		sup->notify_dir = NULL;
-	}
+	notifydir_free(sup->notify);
+	sup->notify = NULL;
+	sup->wctx.notify = NULL;
 	sockpool_quiet(&sup->pool);
 	if (sup->cur)
 		gen_unref(&sup->pool, sup->cur);

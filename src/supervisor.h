@@ -35,9 +35,7 @@ struct supervisor {
 	unsigned	 told_gen;
 	size_t		 told_n;
 	struct strv	 base_env;	/* clusterd's environment, LISTEN_* removed */
-	char		*notify_dir;
-	int		 notify_dir_shared;	/* 0711: workers run as others */
-	unsigned long	 notify_serial;
+	struct notifydir *notify;	/* the workers' NOTIFY_SOCKETs, or NULL */
 	char		*pidfile;
 };
 

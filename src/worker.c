@@ -115,7 +115,7 @@ worker_wait_exec(struct worker *w)
 static void
 notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct worker *w = container_of(io, struct worker, notify);
+	struct worker *w = container_of(io, struct worker, notify.io);
 	const struct program_cfg *pc = &w->gen->cfg->prog;
 	struct notify_msg m;
 	const char *why;
@@ -244,14 +244,7 @@ watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void
 release_io(struct ev_loop *loop, struct worker *w)
 {
-	if (w->notify.fd >= 0) {
-		ev_io_stop(loop, &w->notify);
-		close(w->notify.fd);
-	}
-	if (w->notify_path) {
-		unlink(w->notify_path);
-		free(w->notify_path);
-	}
+	notify_sock_close(&w->notify);
 	if (w->out) {
 		output_close(loop, &w->out[0]);
 		output_close(loop, &w->out[1]);
@@ -260,13 +253,12 @@ release_io(struct ev_loop *loop, struct worker *w)
 }
 
 void
-worker_ctx_init(struct worker_ctx *ctx, struct ev_loop *loop, struct supervisor *sup,
-    struct sockpool *pool, const struct strv *base_env)
+worker_ctx_init(struct worker_ctx *ctx, struct ev_loop *loop, struct sockpool *pool,
+    const struct strv *base_env)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->loop = loop;
 	TAILQ_INIT(&ctx->all);
-	ctx->sup = sup;
 	ctx->pool = pool;
 	ctx->base_env = base_env;
 	ctx->devnull = -1;
@@ -299,7 +291,6 @@ worker_ctx_free(struct worker_ctx *ctx)
 struct worker *
 worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 {
-	struct supervisor *sup = ctx->sup;
 	struct gen *g = ws->gen;
 	const struct program_cfg *pc = &g->cfg->prog;
 	struct worker *w = xcalloc(1, sizeof(*w));
@@ -309,12 +300,12 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	const char *what = NULL;
 	struct workerenv we;
 	char *path = NULL;
-	int report = -1, nfd = -1, e, i;
+	int report = -1, e, i;
 	pid_t pid = -1;
 
 	w->ctx = ctx;
 	sp.stdout_fd = sp.stderr_fd = -1;
-	ev_io_init(&w->notify, notify_cb, -1, EV_READ);
+	ev_io_init(&w->notify.io, notify_cb, -1, EV_READ);
 	for (size_t k = 0; k < g->nlst; k++) {
 		fds[k] = g->lst[k]->fd;
 		/* Reuseport mode: the slot's own socket, the same for each of its workers. */
@@ -324,12 +315,11 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 			goto fail;
 		}
 	}
-	if (ctx->notify) {
-		if ((nfd = rundir_notify_socket(sup, g, ws->id, &w->notify_path)) == -1) {
-			what = "notify socket";
-			goto fail;
-		}
-		w->notify.fd = nfd;
+	/* A worker that runs as another user gets its socket file. */
+	if (ctx->notify && notify_sock_open(ctx->notify, &w->notify, ws->id,
+	    g->drop ? g->uid : (uid_t)-1, g->gid) == -1) {
+		what = "notify socket";
+		goto fail;
 	}
 	if (g->cfg->log_prefix) {
 		w->out = xcalloc(2, sizeof(*w->out));
@@ -353,7 +343,7 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	we.id = ws->id;
 	we.nworkers = ws->nworkers;
 	we.base = ctx->base_env;
-	we.notify_path = w->notify_path;
+	we.notify_path = w->notify.path;
 	workerenv_argv(&we, &argv);
 	workerenv_env(&we, &sp, &env);
 	sp.argv = argv.v;
@@ -399,14 +389,13 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	w->gen = g;
 	gen_ref(g);
 	w->pid = pid;
+	w->notify.pid = pid;
 	w->state = W_STARTING;
 	w->started = mono_now();
 	ev_child_init(&w->child, child_cb, pid, 0);
 	ev_child_start(ctx->loop, &w->child);
 	ev_io_init(&w->report, report_cb, report, EV_READ);
 	ev_io_start(ctx->loop, &w->report);
-	if (nfd != -1)
-		ev_io_start(ctx->loop, &w->notify);
 	ev_timer_init(&w->timer, timer_cb, 0, 0);
 	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
 	if (w->out) {
