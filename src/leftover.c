@@ -31,8 +31,9 @@
 #include <unistd.h>
 
 #include "leftover.h"
+#include "listen.h"
 #include "log.h"
-#include "supervisor.h"
+#include "sockpool.h"
 #include "util.h"
 #include "values.h"
 
@@ -60,7 +61,6 @@ struct proc {
 
 struct leftover {
 	TAILQ_ENTRY(leftover) entry;
-	struct supervisor *sup;
 	pid_t		 pgid;		/* a worker's group, or 0: one orphan, pid */
 	pid_t		 pid;		/* the worker that led the group, or the orphan */
 	unsigned	 slot;
@@ -79,11 +79,41 @@ struct leftover {
 };
 
 static TAILQ_HEAD(, leftover) leftovers = TAILQ_HEAD_INITIALIZER(leftovers);
+
+/* What the owner gave, once, and the current settings. */
+static struct {
+	struct ev_loop	*loop;
+	const struct sockpool *pool;
+	int		(*is_worker)(void *, pid_t);
+	void		(*gone)(void *);
+	void		*arg;
+	int		 stop_signal;
+	double		 stop_timeout;
+} lc = { .stop_signal = SIGTERM };
+
 static int kill_now;		/* a second SIGTERM or SIGQUIT: no more grace */
 static int scan_due;		/* look for orphans holding a socket */
 
 static size_t	refresh(struct leftover *);
 static int	reaper(void);
+
+void
+leftover_init(struct ev_loop *loop, const struct sockpool *pool,
+    int (*is_worker)(void *, pid_t), void (*gone)(void *), void *arg)
+{
+	lc.loop = loop;
+	lc.pool = pool;
+	lc.is_worker = is_worker;
+	lc.gone = gone;
+	lc.arg = arg;
+}
+
+void
+leftover_settings(int stop_signal, double stop_timeout)
+{
+	lc.stop_signal = stop_signal;
+	lc.stop_timeout = stop_timeout;
+}
 
 int
 leftover_pending(void)
@@ -200,7 +230,7 @@ proc_drop(struct leftover *lo, size_t i)
 	struct proc *p = lo->procs[i];
 
 	if (p->exit.fd >= 0) {
-		ev_io_stop(lo->sup->loop, &p->exit);
+		ev_io_stop(lc.loop, &p->exit);
 		close(p->exit.fd);
 	}
 	free(p);
@@ -210,7 +240,7 @@ proc_drop(struct leftover *lo, size_t i)
 static void
 lo_free(struct leftover *lo)
 {
-	struct ev_loop *loop = lo->sup->loop;
+	struct ev_loop *loop = lc.loop;
 
 	while (lo->nprocs > 0)
 		proc_drop(lo, lo->nprocs - 1);
@@ -233,7 +263,6 @@ leftover_free_all(void)
 static void
 lo_done(struct leftover *lo)
 {
-	struct supervisor *sup = lo->sup;
 	char name[64];
 
 	lo_name(lo, name, sizeof(name));
@@ -242,18 +271,18 @@ lo_done(struct leftover *lo)
 	/* What it left in turn is clusterd's now, if clusterd is a subreaper. */
 	if (reaper()) {
 		scan_due = 1;
-		leftover_start(sup);	/* says when nothing is left */
+		leftover_start();	/* says when nothing is left */
 	} else if (TAILQ_EMPTY(&leftovers))
-		sup_leftovers_gone(sup);
+		lc.gone(lc.arg);
 }
 
 /* Look again soon, from the loop: a caller that cannot end lo itself. */
 static void
 lo_recheck(struct leftover *lo)
 {
-	ev_timer_stop(lo->sup->loop, &lo->deadline);
+	ev_timer_stop(lc.loop, &lo->deadline);
 	ev_timer_set(&lo->deadline, 0, 0);
-	ev_timer_start(lo->sup->loop, &lo->deadline);
+	ev_timer_start(lc.loop, &lo->deadline);
 }
 
 static void
@@ -306,7 +335,7 @@ proc_add(struct leftover *lo, const struct pinfo *pi)
 	p->starttime = pi->starttime;
 	ev_io_init(&p->exit, exit_cb, fd, EV_READ);
 	if (fd >= 0)
-		ev_io_start(lo->sup->loop, &p->exit);
+		ev_io_start(lc.loop, &p->exit);
 	lo->procs = xreallocarray(lo->procs, lo->nprocs + 1, sizeof(*lo->procs));
 	lo->procs[lo->nprocs++] = p;
 }
@@ -374,9 +403,9 @@ refresh(struct leftover *lo)
 	for (size_t i = 0; i < lo->nprocs; i++)
 		unwatched |= lo->procs[i]->exit.fd < 0;
 	if (unwatched && !ev_is_active(&lo->poll))
-		ev_timer_again(lo->sup->loop, &lo->poll);
+		ev_timer_again(lc.loop, &lo->poll);
 	else if (!unwatched)
-		ev_timer_stop(lo->sup->loop, &lo->poll);
+		ev_timer_stop(lc.loop, &lo->poll);
 	return lo->nprocs;
 }
 
@@ -434,14 +463,13 @@ deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 static struct leftover *
-lo_new(struct supervisor *sup, pid_t pgid, pid_t pid)
+lo_new(pid_t pgid, pid_t pid)
 {
 	struct leftover *lo = xcalloc(1, sizeof(*lo));
 
-	lo->sup = sup;
 	lo->pgid = pgid;
 	lo->pid = pid;
-	lo->timeout = sup->cur->cfg->stop_timeout;
+	lo->timeout = lc.stop_timeout;
 	ev_timer_init(&lo->deadline, deadline_cb, 0, 0);
 	ev_timer_init(&lo->poll, poll_cb, 0, POLL_INTERVAL);
 	TAILQ_INSERT_TAIL(&leftovers, lo, entry);
@@ -454,23 +482,21 @@ lo_new(struct supervisor *sup, pid_t pgid, pid_t pid)
  * leftover_start() does.
  */
 void
-leftover_collect(struct worker *w)
+leftover_collect(pid_t pid, unsigned id, int stopping, int killed, double left)
 {
-	struct supervisor *sup = w->ctx->sup;
 	struct leftover *lo;
 
 	scan_due |= reaper();
 	/* The common case, a group with no one left. */
-	if (kill(-w->pid, 0) == -1 && errno == ESRCH)
+	if (kill(-pid, 0) == -1 && errno == ESRCH)
 		return;
-	lo = lo_new(sup, w->pid, w->pid);
-	lo->slot = w->id;
-	if (w->state == W_STOPPING) {
+	lo = lo_new(pid, pid);
+	lo->slot = id;
+	if (stopping) {
 		/* The group had the stop signal with its worker: the same deadline. */
 		lo->signalled = 1;
-		lo->killed = w->killed;
-		lo->left = ev_is_active(&w->timer) ?
-		    ev_timer_remaining(sup->loop, &w->timer) : lo->timeout;
+		lo->killed = killed;
+		lo->left = left;
 	}
 }
 
@@ -493,7 +519,6 @@ struct sockino {
 };
 
 struct orphans {
-	struct supervisor	*sup;
 	pid_t			 self;
 	struct sockino		*s;
 	size_t			 ns;
@@ -574,15 +599,14 @@ orphan_cb(const struct pinfo *pi, void *arg)
 	struct orphans *o = arg;
 	const struct listener *l;
 	struct leftover *lo;
-	struct worker *w;
 	pid_t owner;
 
 	if (pi->ppid != o->self || exited(pi))
 		return;
-	/* A worker, or in a live worker's group: its worker's exit tells. */
-	TAILQ_FOREACH(w, &o->sup->wctx.all, entry)
-		if (w->pid == pi->pid || w->pid == pi->pgid)
-			return;
+	/* A worker, or in a live worker's group (led by it): its worker's
+	 * exit tells. */
+	if (lc.is_worker(lc.arg, pi->pid) || lc.is_worker(lc.arg, pi->pgid))
+		return;
 	TAILQ_FOREACH(lo, &leftovers, entry)
 		if (lo->pgid > 0 ? lo->pgid == pi->pgid : lo->pid == pi->pid)
 			return;
@@ -590,11 +614,9 @@ orphan_cb(const struct pinfo *pi, void *arg)
 		return;
 	/* A helper that a live worker daemonized goes when that worker does,
 	 * as a member of its group would. */
-	if ((owner = env_worker(pi->pid)) > 0)
-		TAILQ_FOREACH(w, &o->sup->wctx.all, entry)
-			if (w->pid == owner)
-				return;
-	lo = lo_new(o->sup, 0, pi->pid);
+	if ((owner = env_worker(pi->pid)) > 0 && lc.is_worker(lc.arg, owner))
+		return;
+	lo = lo_new(0, pi->pid);
 	memcpy(lo->comm, pi->comm, sizeof(lo->comm));
 	lo->socket = xasprintf("%s (%s)", l->cfg->name, l->bound);
 	proc_add(lo, pi);
@@ -603,14 +625,14 @@ orphan_cb(const struct pinfo *pi, void *arg)
 }
 
 void
-leftover_collect_orphans(struct supervisor *sup)
+leftover_collect_orphans(void)
 {
-	struct orphans o = { .sup = sup, .self = getpid() };
+	struct orphans o = { .self = getpid() };
 
 	if (!reaper())
 		return;
-	for (size_t i = 0; i < sup->pool.n; i++) {
-		const struct listener *l = sup->pool.v[i];
+	for (size_t i = 0; i < lc.pool->n; i++) {
+		const struct listener *l = lc.pool->v[i];
 
 		add_inode(&o, l->fd, l);
 		for (size_t k = 0; k < l->nslot_fd; k++)
@@ -623,17 +645,17 @@ leftover_collect_orphans(struct supervisor *sup)
 }
 
 void
-leftover_start(struct supervisor *sup)
+leftover_start(void)
 {
 	struct leftover *lo, *tmp;
 	char name[64], dur[32];
-	int sig = sup->cur->cfg->prog.stop_signal;
+	int sig = lc.stop_signal;
 	int settled = scan_due;
 	double wait = 0;
 
 	if (scan_due) {
 		scan_due = 0;
-		leftover_collect_orphans(sup);
+		leftover_collect_orphans();
 	}
 	for (lo = TAILQ_FIRST(&leftovers); lo != NULL; lo = tmp) {
 		tmp = TAILQ_NEXT(lo, entry);
@@ -674,19 +696,18 @@ leftover_start(struct supervisor *sup)
 			wait = lo->timeout;
 		}
 		ev_timer_set(&lo->deadline, wait, 0);
-		ev_timer_start(sup->loop, &lo->deadline);
+		ev_timer_start(lc.loop, &lo->deadline);
 	}
 	/* What kept clusterd waiting may have been nothing after all. */
 	if (settled && TAILQ_EMPTY(&leftovers))
-		sup_leftovers_gone(sup);
+		lc.gone(lc.arg);
 }
 
 void
-leftover_kill_all(struct supervisor *sup)
+leftover_kill_all(void)
 {
 	struct leftover *lo;
 
-	(void)sup;
 	kill_now = 1;
 	TAILQ_FOREACH(lo, &leftovers, entry) {
 		if (!lo->started || lo->killed)
@@ -697,9 +718,9 @@ leftover_kill_all(struct supervisor *sup)
 			continue;
 		}
 		lo_signal(lo, SIGKILL);
-		ev_timer_stop(lo->sup->loop, &lo->deadline);
+		ev_timer_stop(lc.loop, &lo->deadline);
 		ev_timer_set(&lo->deadline, lo->timeout > KILL_GRACE ? lo->timeout :
 		    KILL_GRACE, 0);
-		ev_timer_start(lo->sup->loop, &lo->deadline);
+		ev_timer_start(lc.loop, &lo->deadline);
 	}
 }

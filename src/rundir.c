@@ -24,7 +24,7 @@
 #include "rundir.h"
 #include "spawn.h"
 #include "strv.h"
-#include "supervisor.h"
+#include "util.h"
 
 int
 write_pidfile(const char *path)
@@ -71,17 +71,18 @@ remove_pidfile(const char *path)
 /* Each notify directory holds a lock its clusterd keeps for life. */
 #define NOTIFY_LOCK ".lock"
 
-static int notify_lock = -1;
-
-static void notify_dir_lock(const char *);
-
-/* The notify directory as made, to tell it from one made in its place. */
-static struct {
-	struct supervisor *sup;
+struct notifydir {
+	struct ev_loop	*loop;
+	char		*path;
+	int		 shared;	/* 0711: workers run as others */
+	unsigned long	 serial;	/* names the next socket */
+	int		 lock;		/* held for life: free, the directory is stale */
+	dev_t		 dev;		/* as made, to tell it from one made in its place */
+	ino_t		 ino;
+	int		 watched;	/* tried once: rundir_watch says when it cannot */
 	struct rundir_watch watch;
-	dev_t	 dev;
-	ino_t	 ino;
-} nd;
+	LIST_HEAD(, notify_sock) socks;	/* open, to be put back */
+};
 
 /*
  * A clusterd that was SIGKILLed left its notify directory: remove those of
@@ -126,20 +127,6 @@ remove_stale_notify_dirs(const char *base)
 	closedir(d);
 }
 
-void
-rundir_notify_remove(const char *dir)
-{
-	char file[PATH_MAX + 16];
-
-	rundir_unwatch(&nd.watch);
-	snprintf(file, sizeof(file), "%s/" NOTIFY_LOCK, dir);
-	unlink(file);
-	rmdir(dir);
-	if (notify_lock != -1)
-		close(notify_lock);
-	notify_lock = -1;
-}
-
 /* tmpfs or ramfs: a file there is only an inode in memory. */
 static int
 in_memory(const char *dir)
@@ -148,6 +135,25 @@ in_memory(const char *dir)
 
 	return statfs(dir, &sfs) == 0 && ((unsigned long)sfs.f_type == TMPFS_MAGIC ||
 	    (unsigned long)sfs.f_type == RAMFS_MAGIC);
+}
+
+/* Take the directory's lock (again): free, it marks the directory stale. */
+static void
+notify_dir_lock(struct notifydir *nd)
+{
+	char lock[PATH_MAX + 16];
+	struct stat st;
+
+	if (lstat(nd->path, &st) == 0) {
+		nd->dev = st.st_dev;
+		nd->ino = st.st_ino;
+	}
+	if (nd->lock != -1)
+		close(nd->lock);
+	snprintf(lock, sizeof(lock), "%s/" NOTIFY_LOCK, nd->path);
+	nd->lock = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (nd->lock == -1 || flock(nd->lock, LOCK_EX | LOCK_NB) == -1)
+		log_warn("%s", lock);
 }
 
 /*
@@ -163,15 +169,18 @@ in_memory(const char *dir)
  * long to start as on tmpfs. So when the control directory's parent is
  * not in memory, /dev/shm (tmpfs wherever it exists) is used instead.
  */
-char *
-rundir_notify(const char *name, int required)
+int
+notifydir_new(struct ev_loop *loop, const char *name, int required,
+    struct notifydir **ndp)
 {
 	char path[PATH_MAX], err[256], *slash;
+	struct notifydir *nd;
 	size_t n;
 
+	*ndp = NULL;
 	if (ctl_default_path(name, path, sizeof(path), 1, err, sizeof(err)) == -1) {
 		log_warnx("%s; workers get no NOTIFY_SOCKET", err);
-		return required ? NULL : xstrdup("");
+		return required ? -1 : 0;
 	}
 	for (int i = 0; i < 2 && (slash = strrchr(path, '/')) != NULL; i++)
 		*slash = '\0';		/* DIR/clusterd.sock -> DIR's parent */
@@ -181,45 +190,52 @@ rundir_notify(const char *name, int required)
 	n = strlen(path);
 	if (snprintf(path + n, sizeof(path) - n, "/clusterd-notify.%d.XXXXXX",
 	    (int)getpid()) >= (int)(sizeof(path) - n))
-		return NULL;
+		return -1;
 	if (mkdtemp(path) == NULL) {
 		log_err("%s", path);
-		return NULL;
+		return -1;
 	}
-	notify_dir_lock(path);
-	return xstrdup(path);
+	nd = xcalloc(1, sizeof(*nd));
+	nd->loop = loop;
+	nd->path = xstrdup(path);
+	nd->lock = -1;
+	LIST_INIT(&nd->socks);
+	notify_dir_lock(nd);
+	*ndp = nd;
+	return 0;
 }
 
-/* Take the directory's lock (again): free, it marks the directory stale. */
-static void
-notify_dir_lock(const char *dir)
+void
+notifydir_free(struct notifydir *nd)
 {
-	char lock[PATH_MAX + 16];
-	struct stat st;
+	char file[PATH_MAX + 16];
 
-	if (lstat(dir, &st) == 0) {
-		nd.dev = st.st_dev;
-		nd.ino = st.st_ino;
-	}
-	if (notify_lock != -1)
-		close(notify_lock);
-	snprintf(lock, sizeof(lock), "%s/" NOTIFY_LOCK, dir);
-	notify_lock = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (notify_lock == -1 || flock(notify_lock, LOCK_EX | LOCK_NB) == -1)
-		log_warn("%s", lock);
+	if (nd == NULL)
+		return;
+	/* Its owners free them later: they find them closed. */
+	while (!LIST_EMPTY(&nd->socks))
+		notify_sock_close(LIST_FIRST(&nd->socks));
+	rundir_unwatch(&nd->watch);
+	snprintf(file, sizeof(file), "%s/" NOTIFY_LOCK, nd->path);
+	unlink(file);
+	rmdir(nd->path);
+	if (nd->lock != -1)
+		close(nd->lock);
+	free(nd->path);
+	free(nd);
 }
 
 /* A worker of another user reaches its own socket (0600, its owner) and no
  * other: the directory lets everyone through (0711), lists nothing. */
 static void
-notify_give(struct supervisor *sup, const struct gen *g, const char *path, unsigned id)
+notify_give(struct notifydir *nd, const struct notify_sock *ns)
 {
-	if (!g->drop || g->uid == geteuid())
+	if (ns->uid == (uid_t)-1 || ns->uid == geteuid())
 		return;
-	if (!sup->notify_dir_shared && chmod(sup->notify_dir, 0711) == 0)
-		sup->notify_dir_shared = 1;
-	if (chmod(path, 0600) == -1 || chown(path, g->uid, g->gid) == -1)
-		log_warn("worker %u: %s", id, path);
+	if (!nd->shared && chmod(nd->path, 0711) == 0)
+		nd->shared = 1;
+	if (chmod(ns->path, 0600) == -1 || chown(ns->path, ns->uid, ns->gid) == -1)
+		log_warn("worker %u: %s", ns->id, ns->path);
 }
 
 /*
@@ -229,42 +245,41 @@ notify_give(struct supervisor *sup, const struct gen *g, const char *path, unsig
  * not used: -1, with errno.
  */
 static int
-notify_dir_remake(struct supervisor *sup)
+notify_dir_remake(struct notifydir *nd)
 {
-	const char *dir = sup->notify_dir;
 	char err[PATH_MAX + 128];
 
-	if (mkdir(dir, 0700) == -1)
+	if (mkdir(nd->path, 0700) == -1)
 		return -1;
-	if (ctl_check_dir(dir, err, sizeof(err)) == -1) {
+	if (ctl_check_dir(nd->path, err, sizeof(err)) == -1) {
 		errno = EPERM;
 		return -1;
 	}
-	if (sup->notify_dir_shared && chmod(dir, 0711) == -1)
+	if (nd->shared && chmod(nd->path, 0711) == -1)
 		return -1;
-	notify_dir_lock(dir);
+	notify_dir_lock(nd);
 	return 0;
 }
 
-/* Bind w's socket at its old path: NOTIFY_SOCKET in its environment names it. */
+/* Bind ns at its old path: NOTIFY_SOCKET in its worker's environment names it. */
 static void
-notify_rebind(struct supervisor *sup, struct worker *w)
+notify_rebind(struct notifydir *nd, struct notify_sock *ns)
 {
-	int fd = notify_bind(w->notify_path);
+	int fd = notify_bind(ns->path);
 
 	if (fd == -1) {
-		log_warn("worker %u (pid %d): notify socket %s", w->id, (int)w->pid,
-		    w->notify_path);
+		log_warn("worker %u (pid %d): notify socket %s", ns->id, (int)ns->pid,
+		    ns->path);
 		return;
 	}
 	fd = spawn_park_fd(fd);
-	notify_give(sup, w->gen, w->notify_path, w->id);
+	notify_give(nd, ns);
 	/* What the old socket holds was sent before the removal: read it first. */
-	ev_invoke(sup->loop, &w->notify, EV_READ);
-	ev_io_stop(sup->loop, &w->notify);
-	close(w->notify.fd);
-	ev_io_set(&w->notify, fd, EV_READ);
-	ev_io_start(sup->loop, &w->notify);
+	ev_invoke(nd->loop, &ns->io, EV_READ);
+	ev_io_stop(nd->loop, &ns->io);
+	close(ns->io.fd);
+	ev_io_set(&ns->io, fd, EV_READ);
+	ev_io_start(nd->loop, &ns->io);
 }
 
 /* Is path in dir (one level down)? */
@@ -277,25 +292,24 @@ in_dir(const char *path, const char *dir)
 }
 
 /*
- * Put the notify directory back: itself, its lock, and each live worker's
- * socket at its path. When the path cannot be had again, workers to come
- * get a new directory; the live ones have lost theirs then.
+ * Put the notify directory back: itself, its lock, and each open socket
+ * at its path. When the path cannot be had again, workers to come get a
+ * new directory; the live ones have lost theirs then.
  */
 static void
-notify_dir_check(struct supervisor *sup)
+notify_dir_check(struct notifydir *nd)
 {
-	const char *dir = sup->notify_dir;
 	char lock[PATH_MAX + 16];
-	struct worker *w;
+	struct notify_sock *ns;
 	struct stat st;
 	int rebound = 0;
 
-	if (lstat(dir, &st) == -1 || st.st_dev != nd.dev || st.st_ino != nd.ino) {
-		if (notify_dir_remake(sup) == -1) {
-			char *parent = xstrdup(dir), *slash = strrchr(parent, '/'), *nw;
+	if (lstat(nd->path, &st) == -1 || st.st_dev != nd->dev || st.st_ino != nd->ino) {
+		if (notify_dir_remake(nd) == -1) {
+			char *parent = xstrdup(nd->path), *slash = strrchr(parent, '/'), *nw;
 
 			log_warn("notify directory %s was removed; cannot make it again",
-			    dir);
+			    nd->path);
 			*slash = '\0';
 			nw = xasprintf("%s/clusterd-notify.%d.XXXXXX", parent, (int)getpid());
 			free(parent);
@@ -305,59 +319,80 @@ notify_dir_check(struct supervisor *sup)
 				return;
 			}
 			log_warnx("new workers get their notify sockets in %s", nw);
-			free(sup->notify_dir);
-			sup->notify_dir = nw;
-			sup->notify_dir_shared = 0;
-			notify_dir_lock(nw);
-			rundir_watch(sup->loop, &nd.watch, nw, nd.watch.check);
+			free(nd->path);
+			nd->path = nw;
+			nd->shared = 0;
+			notify_dir_lock(nd);
+			rundir_watch(nd->loop, &nd->watch, nw, nd->watch.check);
 			return;
 		}
-		log_warnx("notify directory %s was removed; made it again", dir);
-		rundir_watch(sup->loop, &nd.watch, dir, nd.watch.check);
+		log_warnx("notify directory %s was removed; made it again", nd->path);
+		rundir_watch(nd->loop, &nd->watch, nd->path, nd->watch.check);
 	}
-	snprintf(lock, sizeof(lock), "%s/" NOTIFY_LOCK, dir);
+	snprintf(lock, sizeof(lock), "%s/" NOTIFY_LOCK, nd->path);
 	if (lstat(lock, &st) == -1)
-		notify_dir_lock(dir);
-	TAILQ_FOREACH(w, &sup->wctx.all, entry) {
-		if (w->notify.fd < 0 || w->notify_path == NULL ||
-		    !in_dir(w->notify_path, dir) || lstat(w->notify_path, &st) == 0)
+		notify_dir_lock(nd);
+	LIST_FOREACH(ns, &nd->socks, entry) {
+		if (!in_dir(ns->path, nd->path) || lstat(ns->path, &st) == 0)
 			continue;
-		notify_rebind(sup, w);
+		notify_rebind(nd, ns);
 		rebound++;
 	}
 	if (rebound)
 		log_warnx("notify sockets of %d worker%s made again in %s", rebound,
-		    rebound == 1 ? "" : "s", dir);
+		    rebound == 1 ? "" : "s", nd->path);
 }
 
 static void
 notify_watch_cb(struct rundir_watch *wt)
 {
-	(void)wt;
-	notify_dir_check(nd.sup);
+	notify_dir_check(container_of(wt, struct notifydir, watch));
 }
 
 int
-rundir_notify_socket(struct supervisor *sup, const struct gen *g, unsigned id,
-    char **path)
+notify_sock_open(struct notifydir *nd, struct notify_sock *ns, unsigned id, uid_t uid,
+    gid_t gid)
 {
 	int fd;
 
-	if (nd.sup == NULL) {
-		nd.sup = sup;
-		rundir_watch(sup->loop, &nd.watch, sup->notify_dir, notify_watch_cb);
+	if (!nd->watched) {
+		nd->watched = 1;
+		rundir_watch(nd->loop, &nd->watch, nd->path, notify_watch_cb);
 	}
-	fd = notify_open(sup->notify_dir, ++sup->notify_serial, path);
+	fd = notify_open(nd->path, ++nd->serial, &ns->path);
 	if (fd == -1 && errno == ENOENT) {
 		/* Gone, and inotify has not said so yet (or cannot). */
-		notify_dir_check(sup);
-		fd = notify_open(sup->notify_dir, sup->notify_serial, path);
+		notify_dir_check(nd);
+		fd = notify_open(nd->path, nd->serial, &ns->path);
 	}
 	if (fd == -1)
-		return -1;	/* the caller says why the start failed */
-	fd = spawn_park_fd(fd);
-	notify_give(sup, g, *path, id);
-	return fd;
+		return -1;
+	ns->dir = nd;
+	ns->uid = uid;
+	ns->gid = gid;
+	ns->id = id;
+	ev_io_set(&ns->io, spawn_park_fd(fd), EV_READ);
+	ev_io_start(nd->loop, &ns->io);
+	LIST_INSERT_HEAD(&nd->socks, ns, entry);
+	notify_give(nd, ns);
+	return 0;
+}
+
+void
+notify_sock_close(struct notify_sock *ns)
+{
+	struct notifydir *nd = ns->dir;
+
+	if (nd == NULL)
+		return;
+	LIST_REMOVE(ns, entry);
+	ev_io_stop(nd->loop, &ns->io);
+	close(ns->io.fd);
+	ev_io_set(&ns->io, -1, EV_READ);
+	unlink(ns->path);
+	free(ns->path);
+	ns->path = NULL;
+	ns->dir = NULL;
 }
 
 /*

@@ -4,29 +4,54 @@
 
 #include <ev.h>
 #include <sys/queue.h>
-
-struct supervisor;
-struct gen;
+#include <sys/types.h>
 
 /* Written beside and renamed into place, never through a symlink. */
 int	 write_pidfile(const char *path);
 /* Removed only if it still holds our pid. */
 void	 remove_pidfile(const char *path);
+
 /*
- * A new private directory for the workers' notify sockets, beside the
- * control directory of the cluster called name (NULL: unnamed). When that
- * cannot be had: NULL if required, else "" (workers go without).
+ * The private directory of the workers' notify sockets: its path, its lock,
+ * the serial that names each socket, and the sockets it holds, so that
+ * they come back at their paths when the directory is removed and made
+ * again. Opaque: it is this module's.
  */
-char	*rundir_notify(const char *name, int required);
-void	 rundir_notify_remove(const char *dir);
+struct notifydir;
+
+/* A worker's notify socket, embedded in its owner and known to its
+ * notifydir while open. */
+struct notify_sock {
+	LIST_ENTRY(notify_sock) entry;
+	struct notifydir *dir;	/* NULL: not open */
+	ev_io		 io;	/* the socket; its callback is the owner's */
+	char		*path;	/* what NOTIFY_SOCKET says */
+	uid_t		 uid;	/* a worker of another user owns the file */
+	gid_t		 gid;
+	unsigned	 id;	/* the worker, for the log */
+	pid_t		 pid;	/* set by the owner once known */
+};
+
 /*
- * A new worker's notify socket in sup->notify_dir: returns its fd (parked
- * above SPAWN_FD_PARK) and its path in *path, or -1 (logged). A directory
- * removed since is made again first, and from the first call on it is
- * watched, so the live workers' sockets come back at their paths too.
+ * A new notify directory, beside the control directory of the cluster
+ * called name (NULL: unnamed). When it cannot be had: -1 if required,
+ * else 0 with *ndp NULL (workers go without).
  */
-int	 rundir_notify_socket(struct supervisor *, const struct gen *, unsigned id,
-	    char **path);
+int	 notifydir_new(struct ev_loop *, const char *name, int required,
+	    struct notifydir **ndp);
+/* Remove the directory and whatever socket is still open in it. */
+void	 notifydir_free(struct notifydir *);
+/*
+ * Open ns in nd for worker id, its watcher started (ns->io must be
+ * initialised with the owner's callback), and give the file to uid:gid
+ * ((uid_t)-1: ours): 0, or -1 with errno (the caller says why the start
+ * failed). A directory removed since is made again first, and from the
+ * first call on it is watched, so the open sockets come back too.
+ */
+int	 notify_sock_open(struct notifydir *nd, struct notify_sock *ns, unsigned id,
+	    uid_t uid, gid_t gid);
+/* Stop, close and unlink it; nothing if it is not open. */
+void	 notify_sock_close(struct notify_sock *);
 
 /*
  * A directory of runtime files that something may remove (tmp cleaners,

@@ -66,6 +66,7 @@ sup_set_gen(struct supervisor *sup, struct gen *g, int every_slot)
 	slots_set_gen(&sup->slots, g, every_slot);
 	worker_ctx_settings(&sup->wctx, cfg->prog.stop_signal, cfg->stop_timeout,
 	    cfg->prog.cpu_affinity);
+	leftover_settings(cfg->prog.stop_signal, cfg->stop_timeout);
 }
 
 unsigned
@@ -130,10 +131,24 @@ finish_if_done(struct supervisor *sup)
 		ev_break(sup->loop, EVBREAK_ALL);
 }
 
-void
-sup_leftovers_gone(struct supervisor *sup)
+/* Leftover hooks: nothing is left of any dead worker any more, and which
+ * pids are live workers. */
+static void
+leftovers_gone(void *arg)
 {
-	finish_if_done(sup);
+	finish_if_done(arg);
+}
+
+static int
+is_worker(void *arg, pid_t pid)
+{
+	struct supervisor *sup = arg;
+	struct worker *w;
+
+	TAILQ_FOREACH(w, &sup->wctx.all, entry)
+		if (w->pid == pid)
+			return 1;
+	return 0;
 }
 
 /* Slot hooks. */
@@ -184,8 +199,8 @@ sup_stop(struct supervisor *sup, int status)
 		    signal_name(sup->cur->cfg->prog.stop_signal), dur);
 	slots_stop(&sup->slots);
 	/* Escaped orphans holding a socket go with the workers. */
-	leftover_collect_orphans(sup);
-	leftover_start(sup);
+	leftover_collect_orphans();
+	leftover_start();
 	finish_if_done(sup);
 }
 
@@ -195,7 +210,7 @@ sup_kill_all(struct supervisor *sup)
 	sup->stopping = 1;
 	sockpool_quiet(&sup->pool);
 	slots_kill(&sup->slots);
-	leftover_kill_all(sup);
+	leftover_kill_all();
 	finish_if_done(sup);
 }
 
@@ -259,7 +274,8 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	sup->loop = loop;
 	sup->cli = cli;
 	sup->started = mono_now();
-	worker_ctx_init(&sup->wctx, loop, sup, &sup->pool, &sup->base_env);
+	worker_ctx_init(&sup->wctx, loop, &sup->pool, &sup->base_env);
+	leftover_init(loop, &sup->pool, is_worker, leftovers_gone, sup);
 	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
 	sdnotify_init(loop);
 	if ((sup->wctx.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
@@ -297,14 +313,10 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 			in->fd = -1;	/* its number will be reused: never adopt it again */
 		}
 	}
-	sup->notify_dir = rundir_notify(cfg->name, cfg->prog.ready == READY_NOTIFY);
-	if (sup->notify_dir == NULL)
+	if (notifydir_new(loop, cfg->name, cfg->prog.ready == READY_NOTIFY,
+	    &sup->notify) == -1)
 		goto fail;
-	if (*sup->notify_dir == '\0') {
-		free(sup->notify_dir);
-		sup->notify_dir = NULL;
-	}
-	sup->wctx.notify = sup->notify_dir != NULL;
+	sup->wctx.notify = sup->notify;
 	return 0;
 fail:
 	/* Leave no socket file behind from the sockets bound before. */
@@ -334,11 +346,9 @@ sup_free(struct supervisor *sup)
 	sup->pidfile = NULL;
 	slots_free(&sup->slots);
 	leftover_free_all();
-	if (sup->notify_dir) {
-		rundir_notify_remove(sup->notify_dir);
-		free(sup->notify_dir);
-		sup->notify_dir = NULL;
-	}
+	notifydir_free(sup->notify);
+	sup->notify = NULL;
+	sup->wctx.notify = NULL;
 	sockpool_quiet(&sup->pool);
 	if (sup->cur)
 		gen_unref(&sup->pool, sup->cur);

@@ -35,9 +35,7 @@ struct supervisor {
 	unsigned	 told_gen;
 	size_t		 told_n;
 	struct strv	 base_env;	/* clusterd's environment, LISTEN_* removed */
-	char		*notify_dir;
-	int		 notify_dir_shared;	/* 0711: workers run as others */
-	unsigned long	 notify_serial;
+	struct notifydir *notify;	/* the workers' NOTIFY_SOCKETs, or NULL */
 	char		*pidfile;
 };
 
@@ -64,8 +62,5 @@ void	sup_set_gen(struct supervisor *, struct gen *, int every_slot);
 unsigned sup_take_number(struct supervisor *);
 void	sup_rolling(struct supervisor *, int);
 void	sup_check_ready(struct supervisor *);
-
-/* From leftover.c: nothing is left of any dead worker any more. */
-void	sup_leftovers_gone(struct supervisor *);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * Worker processes: building their argv and environment, watching them
- * through exec, readiness, notify messages, watchdog and exit, and
- * stopping them. What a death means for the slot is its owner's call
- * (slot.c), told through the hooks it gave.
+ * Worker processes: starting them (their argv and environment are
+ * workerenv.c's), watching them through exec, readiness, notify messages,
+ * watchdog and exit, and stopping them. What a death means for the slot
+ * is its owner's call (slot.c), told through the hooks it gave.
  */
 #include <errno.h>
 #include <signal.h>
@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include "rundir.h"
 #include "steer.h"
 #include "worker.h"
+#include "workerenv.h"
 #include "util.h"
 
 const char *
@@ -31,165 +30,6 @@ worker_state_name(enum worker_state s)
 	static const char *names[] = { "starting", "ready", "stopping" };
 
 	return names[s];
-}
-
-/* Expand {worker}, {workers}, {generation}, {fd:NAME}, {port:NAME}, {{. */
-static char *
-expand(const struct worker_spec *ws, const char *s)
-{
-	const struct gen *g = ws->gen;
-	size_t cap = strlen(s) + 64, n = 0;
-	char *out = xmalloc(cap);
-
-	while (*s) {
-		char val[32];
-		const char *add, *end;
-
-		if (s[0] == '{' && s[1] == '{') {
-			add = "{";
-			s += 2;
-		} else if (s[0] == '{' && (end = strchr(s, '}')) != NULL) {
-			size_t len = (size_t)(end - s - 1);
-			const char *name = s + 1;
-
-			val[0] = '\0';
-			if (len == 6 && strncmp(name, "worker", 6) == 0)
-				snprintf(val, sizeof(val), "%u", ws->id);
-			else if (len == 7 && strncmp(name, "workers", 7) == 0)
-				snprintf(val, sizeof(val), "%zu", ws->nworkers);
-			else if (len == 10 && strncmp(name, "generation", 10) == 0)
-				snprintf(val, sizeof(val), "%u", g->number);
-			else {
-				int fd = strncmp(name, "fd:", 3) == 0;
-				const char *sname = name + (fd ? 3 : 5);
-				size_t slen = len - (fd ? 3 : 5);
-
-				/* config.c checked every name: one of these matches. */
-				for (size_t i = 0; i < g->nlst; i++) {
-					const char *ln = g->cfg->socks[i].name;
-
-					if (strlen(ln) == slen && strncmp(ln, sname, slen) == 0)
-						snprintf(val, sizeof(val), "%d",
-						    fd ? 3 + (int)i : g->lst[i]->port);
-				}
-			}
-			add = val;
-			s = end + 1;
-		} else {
-			val[0] = *s++;
-			val[1] = '\0';
-			add = val;
-		}
-		size_t alen = strlen(add);
-
-		if (n + alen + 1 > cap) {
-			cap = (n + alen + 1) * 2;
-			out = xreallocarray(out, cap, 1);
-		}
-		memcpy(out + n, add, alen);
-		n += alen;
-	}
-	out[n] = '\0';
-	return out;
-}
-
-static char *
-pid_slot(struct strv *env, const char *prefix)
-{
-	char *p = xcalloc(1, strlen(prefix) + 1 + LISTEN_PID_ROOM);
-
-	strcpy(p, prefix);
-	strv_push(env, p);	/* the number is the child's to add: it alone knows its pid */
-	return p;
-}
-
-/* The variables einhorn and Server::Starter give their workers, so apps
- * written for them move over unchanged. */
-static void
-compat_env(const struct gen *g, struct strv *env)
-{
-	if (g->cfg->compat & COMPAT_EINHORN) {
-		strv_env_unset_prefix(env, "EINHORN_FD_");
-		strv_push(env, xasprintf("EINHORN_FD_COUNT=%zu", g->nlst));
-		for (size_t i = 0; i < g->nlst; i++)
-			strv_push(env, xasprintf("EINHORN_FD_%zu=%zu", i, 3 + i));
-	}
-	if (g->cfg->compat & COMPAT_SERVER_STARTER) {
-		struct sbuf b = { 0 };
-
-		for (size_t i = 0; i < g->nlst; i++) {
-			const struct listener *l = g->lst[i];
-			const char *addr = l->bound;
-
-			if (strncmp(addr, "udp:", 4) == 0)
-				addr += 4;
-			if (l->addr.family == AF_UNIX)
-				addr += 5;	/* "unix:" */
-			else if (l->addr.dualstack || strncmp(addr, "0.0.0.0:", 8) == 0 ||
-			    strncmp(addr, "[::]:", 5) == 0)
-				addr = strrchr(addr, ':') + 1;	/* a wildcard: the port alone */
-			sbuf_printf(&b, "%s%s=%zu", i ? ";" : "", addr, 3 + i);
-		}
-		strv_env_set(env, xasprintf("SERVER_STARTER_PORT=%s", b.s ? b.s : ""));
-		sbuf_free(&b);
-	}
-}
-
-static void
-build_env(const struct worker_ctx *ctx, const struct worker_spec *ws,
-    const char *notify_path, struct spawn *sp, struct strv *env)
-{
-	const struct gen *g = ws->gen;
-	const struct config *cfg = g->cfg;
-
-	strv_copy(env, ctx->base_env);
-	for (size_t i = 0; i < cfg->env.n; i++)
-		strv_env_set(env, expand(ws, cfg->env.v[i]));
-	/* The protocols' names are clusterd's to set, whatever [env] says. */
-	strv_env_unset_prefix(env, "LISTEN_");
-	strv_env_unset_prefix(env, "WATCHDOG_");
-	strv_env_set(env, xasprintf("CLUSTERD_WORKER_ID=%u", ws->id));
-	strv_env_set(env, xasprintf("CLUSTERD_WORKERS=%zu", ws->nworkers));
-	strv_env_set(env, xasprintf("CLUSTERD_GENERATION=%u", g->number));
-	if (cfg->bind_shim) {
-		int i = strv_env_find(env, "LD_PRELOAD", 10);
-
-		/* Ours first; whatever the user preloads still loads after it. */
-		strv_env_set(env, i < 0 ? xasprintf("LD_PRELOAD=%s", config_shim_path()) :
-		    xasprintf("LD_PRELOAD=%s %s", config_shim_path(), env->v[i] + 11));
-	}
-	if (notify_path)
-		strv_env_set(env, xasprintf("NOTIFY_SOCKET=%s", notify_path));
-	else
-		strv_env_unset_prefix(env, "NOTIFY_SOCKET=");
-	if (cfg->prog.watchdog > 0) {
-		strv_push(env, xasprintf("WATCHDOG_USEC=%lld",
-		    (long long)(cfg->prog.watchdog * 1e6)));
-		sp->watchdog_pid = pid_slot(env, "WATCHDOG_PID=");
-	}
-	if (g->nlst == 0)
-		return;
-
-	size_t namelen = 0;
-
-	for (size_t i = 0; i < g->nlst; i++)
-		namelen += strlen(cfg->socks[i].name) + 1;
-
-	char *names = xmalloc(namelen + sizeof("LISTEN_FDNAMES="));
-	char *p = stpcpy(names, "LISTEN_FDNAMES=");
-
-	for (size_t i = 0; i < g->nlst; i++) {
-		if (i)
-			*p++ = ':';
-		p = stpcpy(p, cfg->socks[i].name);
-	}
-	strv_push(env, xasprintf("LISTEN_FDS=%zu", g->nlst));
-	strv_push(env, names);
-	if (cfg->compat)
-		compat_env(g, env);
-	sp->listen_pid = pid_slot(env, "LISTEN_PID=");
-	pid_slot(env, "LISTEN_PIDFDID=");	/* last: the child may cut it off */
-	sp->pidfd_id = &env->v[env->n - 1];
 }
 
 static void
@@ -275,7 +115,7 @@ worker_wait_exec(struct worker *w)
 static void
 notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct worker *w = container_of(io, struct worker, notify);
+	struct worker *w = container_of(io, struct worker, notify.io);
 	const struct program_cfg *pc = &w->gen->cfg->prog;
 	struct notify_msg m;
 	const char *why;
@@ -341,13 +181,15 @@ static void
 child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct worker *w = container_of(c, struct worker, child);
-	struct supervisor *sup = w->ctx->sup;
+	/* Stopping, the timer is its deadline, which its group keeps. */
+	double left = ev_is_active(&w->timer) ? ev_timer_remaining(loop, &w->timer) :
+	    w->ctx->stop_timeout;
 
 	(void)revents;
 	/* First what it left in its group (and orphans holding a socket), so
 	 * that the exit cannot end clusterd before they are gone; they are
 	 * signalled after the exit is logged. */
-	leftover_collect(w);
+	leftover_collect(w->pid, w->id, w->state == W_STOPPING, w->killed, left);
 	ev_child_stop(loop, c);
 	ev_timer_stop(loop, &w->timer);
 	ev_timer_stop(loop, &w->watchdog);
@@ -357,7 +199,7 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		report_close(w);
 	}
 	w->hooks->exited(w, c->rstatus);
-	leftover_start(sup);
+	leftover_start();
 }
 
 static void
@@ -402,14 +244,7 @@ watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void
 release_io(struct ev_loop *loop, struct worker *w)
 {
-	if (w->notify.fd >= 0) {
-		ev_io_stop(loop, &w->notify);
-		close(w->notify.fd);
-	}
-	if (w->notify_path) {
-		unlink(w->notify_path);
-		free(w->notify_path);
-	}
+	notify_sock_close(&w->notify);
 	if (w->out) {
 		output_close(loop, &w->out[0]);
 		output_close(loop, &w->out[1]);
@@ -417,28 +252,13 @@ release_io(struct ev_loop *loop, struct worker *w)
 	}
 }
 
-/* argv with "/bin/sh" and path in front of its arguments, for a script
- * without #!, as execvp runs one. */
-static char **
-sh_argv(const struct strv *argv, const char *path)
-{
-	char **v = xcalloc(argv->n + 2, sizeof(*v));
-
-	v[0] = "/bin/sh";
-	v[1] = (char *)path;
-	for (size_t i = 1; i < argv->n; i++)
-		v[i + 1] = argv->v[i];
-	return v;
-}
-
 void
-worker_ctx_init(struct worker_ctx *ctx, struct ev_loop *loop, struct supervisor *sup,
-    struct sockpool *pool, const struct strv *base_env)
+worker_ctx_init(struct worker_ctx *ctx, struct ev_loop *loop, struct sockpool *pool,
+    const struct strv *base_env)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->loop = loop;
 	TAILQ_INIT(&ctx->all);
-	ctx->sup = sup;
 	ctx->pool = pool;
 	ctx->base_env = base_env;
 	ctx->devnull = -1;
@@ -471,7 +291,6 @@ worker_ctx_free(struct worker_ctx *ctx)
 struct worker *
 worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 {
-	struct supervisor *sup = ctx->sup;
 	struct gen *g = ws->gen;
 	const struct program_cfg *pc = &g->cfg->prog;
 	struct worker *w = xcalloc(1, sizeof(*w));
@@ -479,13 +298,14 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	int fds[g->nlst > 0 ? g->nlst : 1];
 	struct spawn sp = { 0 };
 	const char *what = NULL;
+	struct workerenv we;
 	char *path = NULL;
-	int report = -1, nfd = -1, e, i;
+	int report = -1, e, i;
 	pid_t pid = -1;
 
 	w->ctx = ctx;
 	sp.stdout_fd = sp.stderr_fd = -1;
-	ev_io_init(&w->notify, notify_cb, -1, EV_READ);
+	ev_io_init(&w->notify.io, notify_cb, -1, EV_READ);
 	for (size_t k = 0; k < g->nlst; k++) {
 		fds[k] = g->lst[k]->fd;
 		/* Reuseport mode: the slot's own socket, the same for each of its workers. */
@@ -495,12 +315,11 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 			goto fail;
 		}
 	}
-	if (ctx->notify) {
-		if ((nfd = rundir_notify_socket(sup, g, ws->id, &w->notify_path)) == -1) {
-			what = "notify socket";
-			goto fail;
-		}
-		w->notify.fd = nfd;
+	/* A worker that runs as another user gets its socket file. */
+	if (ctx->notify && notify_sock_open(ctx->notify, &w->notify, ws->id,
+	    g->drop ? g->uid : (uid_t)-1, g->gid) == -1) {
+		what = "notify socket";
+		goto fail;
 	}
 	if (g->cfg->log_prefix) {
 		w->out = xcalloc(2, sizeof(*w->out));
@@ -520,9 +339,13 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 			goto fail;
 		}
 	}
-	for (size_t k = 0; k < pc->argv.n; k++)
-		strv_push(&argv, expand(ws, pc->argv.v[k]));
-	build_env(ctx, ws, w->notify_path, &sp, &env);
+	we.gen = g;
+	we.id = ws->id;
+	we.nworkers = ws->nworkers;
+	we.base = ctx->base_env;
+	we.notify_path = w->notify.path;
+	workerenv_argv(&we, &argv);
+	workerenv_env(&we, &sp, &env);
 	sp.argv = argv.v;
 	sp.envp = env.v;
 	sp.fds = fds;
@@ -545,7 +368,7 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	sp.path = path = spawn_resolve(argv.v[0], i < 0 ? NULL : env.v[i] + 5,
 	    pc->directory, &sp, &sp.path_err);
 	if (path)
-		sp.sh_argv = sh_argv(&argv, path);
+		sp.sh_argv = workerenv_sh_argv(&argv, path);
 
 	pid = spawn_start(&sp, &report, &what);
 	e = errno;
@@ -566,14 +389,13 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	w->gen = g;
 	gen_ref(g);
 	w->pid = pid;
+	w->notify.pid = pid;
 	w->state = W_STARTING;
 	w->started = mono_now();
 	ev_child_init(&w->child, child_cb, pid, 0);
 	ev_child_start(ctx->loop, &w->child);
 	ev_io_init(&w->report, report_cb, report, EV_READ);
 	ev_io_start(ctx->loop, &w->report);
-	if (nfd != -1)
-		ev_io_start(ctx->loop, &w->notify);
 	ev_timer_init(&w->timer, timer_cb, 0, 0);
 	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
 	if (w->out) {

@@ -12,13 +12,13 @@
 #include <sys/types.h>
 
 #include "output.h"
+#include "rundir.h"
 #include "spawn.h"
 #include "strv.h"
 
 struct gen;
 struct slot;
 struct sockpool;
-struct supervisor;
 struct worker;
 
 enum worker_state { W_STARTING, W_READY, W_STOPPING };
@@ -38,9 +38,8 @@ struct worker_hooks {
 struct worker_ctx {
 	struct ev_loop	*loop;
 	TAILQ_HEAD(, worker) all;	/* every worker, oldest first */
-	struct supervisor *sup;		/* for rundir.c and leftover.c */
 	struct sockpool	*pool;		/* where generations put their sockets back */
-	int		 notify;	/* workers get a NOTIFY_SOCKET */
+	struct notifydir *notify;	/* their NOTIFY_SOCKETs' directory, or NULL: none */
 	const struct strv *base_env;	/* clusterd's environment, LISTEN_* removed */
 	int		 devnull;
 	struct rlimit	 nofile;	/* what workers get */
@@ -71,8 +70,7 @@ struct worker {
 	double		 started;	/* mono_now() at fork */
 	ev_child	 child;
 	ev_io		 report;	/* the exec pipe: EOF = exec'd */
-	ev_io		 notify;	/* its own NOTIFY_SOCKET */
-	char		*notify_path;
+	struct notify_sock notify;	/* its own NOTIFY_SOCKET */
 	ev_timer	 timer;		/* ready delay or timeout, then stop deadline */
 	ev_timer	 watchdog;
 	double		 stop_timeout;	/* the deadline it was given */
@@ -88,7 +86,7 @@ struct worker {
 };
 
 void		 worker_ctx_init(struct worker_ctx *, struct ev_loop *,
-		    struct supervisor *, struct sockpool *, const struct strv *base_env);
+		    struct sockpool *, const struct strv *base_env);
 void		 worker_ctx_free(struct worker_ctx *);
 /* stop_signal and stop_timeout for what is stopped from now on; cpu
  * affinity wanted (the CPU list is read once, when first wanted). */
