@@ -358,6 +358,12 @@ for step in sys.argv[2:]:
                 time.sleep(0.0005)
         s.setblocking(True)
         print("flood: %d datagrams" % n)
+    elif kind == "linger":
+        # Stay alive (at most 30 s) until the file arg exists: the
+        # sender must be a live process when clusterd reads its datagram.
+        end = time.time() + 30
+        while not os.path.exists(arg) and time.time() < end:
+            time.sleep(0.01)
 END
 sub notify_send {
 	my ($id, @steps) = @_;
@@ -388,11 +394,19 @@ ok(alive($wpid{3}), 'notify, flood: the worker was left alone');
 # status worth looking at.
 {
 	my $mark = length(log_text($c));
-	ok(notify_send(0, 'raw=' . unpack('H*', 'STATUS=spoofed by a foreign pid')),
-	    'notify: a foreign pid sends STATUS=');
+	my $go = "$TMPDIR/sender-may-go";
+	my $sender = fork() // die "fork: $!";
+	if ($sender == 0) {
+		exec($PYTHON3, '-c', $SENDER, $nsock{0},
+		    'raw=' . unpack('H*', 'STATUS=spoofed by a foreign pid'), "linger=$go");
+		exit(127);
+	}
+	ok(alive($sender), 'notify: a foreign pid sends STATUS=');
 	my $why = "notify message from a process outside the worker's tree";
 	ok(wait_for(sub { substr(log_text($c), $mark) =~ dropped(0, $why) }, 5, 'the drop to be logged'),
 	    "notify: a foreign pid's message is dropped, and the log says so");
+	write_file($go, '');
+	waitpid($sender, 0);
 	my $st = ctl_status($ctl) // {};
 	my ($row) = grep { ($_->{id} // -1) == 0 } @{ $st->{workers} // [] };
 	is(($row // {})->{pid}, $wpid{0}, 'notify: worker 0 is the same');
