@@ -25,7 +25,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "cli.h"
 #include "config.h"
+#include "confkeys.h"
 #include "fuzz.h"
 
 static int memfd = -1;

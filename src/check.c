@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "confparse.h"
+#include "confkeys.h"
+#include "check.h"
 
 static void
 print_duration(FILE *fp, const char *key, double secs)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "cli.h"
 #include "log.h"
 
 static const char usage_text[] =

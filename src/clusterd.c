@@ -11,6 +11,8 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "cli.h"
+#include "check.h"
 #include "control.h"
 #include "inherit.h"
 #include "log.h"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "confparse.h"
+#include "conffile.h"
 #include "strv.h"
 
 #define MAX_LINE	199	/* what inih's 200-byte buffer holds */

@@ -20,6 +20,9 @@
 #include <ini.h>
 
 #include "confparse.h"
+#include "merge.h"
+#include "confkeys.h"
+#include "conffile.h"
 #include "config.h"
 #include "cpus.h"
 #include "inherit.h"

@@ -13,6 +13,8 @@
 #include "values.h"
 #include "strv.h"
 
+struct cli;
+
 enum ready_mode { READY_EXEC, READY_NOTIFY, READY_DELAY };
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum restart_mode { RESTART_SURGE, RESTART_REPLACE };
@@ -60,45 +62,11 @@ struct config {
 	struct strv	 env;		/* KEY=VALUE from [env], then -e */
 };
 
-/* The command line, parsed but not yet merged. */
-struct cli {
-	int		 workers;	/* -1: unset */
-	struct strv	 listen;	/* [NAME=]ADDR as given */
-	const char	*config;
-	const char	*control;
-	double		 stop_timeout;	/* < 0: unset */
-	const char	*ready;
-	struct strv	 env;
-	const char	*user;
-	const char	*directory;
-	int		 subreaper;
-	int		 bind_shim;
-	int		 reuseport;
-	int		 check;
-	int		 verbosity;
-	struct strv	 argv;		/* worker command */
-};
-
-void	cli_parse(struct cli *, int argc, char **argv);
-void	cli_free(struct cli *);
 /* Build the effective config. On errors return -1, and either push them
  * to errors or, when errors is NULL, log them all. */
 int	config_load(struct config *, const struct cli *, struct strv *errors);
 void	config_free(struct config *);
-void	config_print(const struct config *, FILE *);
 
-/* What a change of a key does on reload, weakest first: LIVE applies to
- * what happens next, WORKERS replaces the workers by a rolling restart,
- * CLUSTERD waits until clusterd itself restarts. */
-enum key_effect { EFFECT_NONE, EFFECT_LIVE, EFFECT_WORKERS, EFFECT_CLUSTERD };
-
-/* Compare two configs key by key; for each key whose value differs, call
- * fn (if not NULL) with the key's name as written in a file
- * ("stop_timeout", "command", "env"; "socket:NAME" for a socket added,
- * removed or moved, "socket:NAME KEY" for one of its keys) and its effect.
- * Returns the strongest effect (EFFECT_NONE when equal). */
-enum key_effect config_diff(const struct config *old, const struct config *new,
-    void (*fn)(const char *key, enum key_effect, void *arg), void *arg);
 /* The --bind-shim library: $CLUSTERD_SHIM, else the build tree's when
  * this clusterd is the build tree's, else the installed one. */
 const char *config_shim_path(void);

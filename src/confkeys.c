@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "confparse.h"
+#include "confkeys.h"
 
 #define MAX_WORKERS	100000
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gen.h"
+#include "confkeys.h"
 #include "sockpool.h"
 
 static int

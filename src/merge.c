@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "confparse.h"
+#include "merge.h"
+#include "confkeys.h"
 #include "cpus.h"
 #include "ctlpath.h"
 #include "inherit.h"

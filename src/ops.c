@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include "gen.h"
+#include "confkeys.h"
 #include "log.h"
 #include "ops.h"
 #include "supervisor.h"

@@ -10,6 +10,7 @@
 #include <ev.h>
 #include <sys/types.h>
 
+#include "cli.h"
 #include "config.h"
 #include "gen.h"
 #include "listen.h"
