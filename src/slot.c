@@ -212,13 +212,24 @@ replace_over(struct slot *s, enum replace_outcome o, const char *why)
 		done(s, o, why, arg);
 }
 
-/* The successor failed: the slot goes on with what it has. */
+/*
+ * The successor failed: the slot goes on with what it has. A worker of
+ * another generation than the slot's keeps serving, and is replaced again
+ * later by the backoff rule (a rollback whose old program failed too: the
+ * slot gets the old program once it works). A rollout that rolls back
+ * takes the slot's generation back at once (slot_cancel_replace).
+ */
 static void
 replace_failed(struct slot *s, const char *why)
 {
 	if (s->w) {
-		set_gen(s, s->w->gen);
 		set_state(s, s->w->state == W_READY ? SLOT_READY : SLOT_STARTING);
+		if (s->w->gen != s->gen) {
+			s->streak++;
+			ev_timer_stop(s->table->loop, &s->backoff);
+			ev_timer_set(&s->backoff, backoff_delay(s), 0);
+			ev_timer_start(s->table->loop, &s->backoff);
+		}
 	} else
 		queue_start(s);
 	replace_over(s, REPLACE_FAILED, why);
@@ -236,6 +247,7 @@ died(struct slot *s, struct worker *w, int status, const char *what)
 	char dur[32];
 	pid_t pid = w->pid;
 
+	ev_timer_stop(t->loop, &s->backoff);	/* a pending replace-again */
 	s->w = NULL;
 	s->failed = !clean;
 	worker_free(w);
@@ -420,6 +432,28 @@ ev_timeout(struct slot *s, struct worker *w, const char *why)
 static int
 ev_replace(struct slot *s, struct slot_evdata *d)
 {
+	if (s->done == NULL && s->state == SLOT_HANDOVER) {
+		/* Its own replace-again: whoever asks now hears the outcome. */
+		set_gen(s, d->gen);
+		s->done = d->done;
+		s->done_arg = d->arg;
+		return 1;
+	}
+	if (s->done == NULL && s->state == SLOT_REPLACING) {
+		/* Its own replace-again, with the wrong generation now. */
+		starter_unqueue(&s->table->starter, &s->start_next);
+		if (s->next)
+			worker_stop(s->next, NULL);	/* retired */
+		s->next = NULL;
+		set_state(s, s->w == NULL ? SLOT_STARTING :
+		    s->w->state == W_READY ? SLOT_READY : SLOT_STARTING);
+		if (s->w == NULL) {
+			set_gen(s, d->gen);
+			starter_queue(&s->table->starter, &s->start_w);
+			return 0;
+		}
+	}
+	ev_timer_stop(s->table->loop, &s->backoff);	/* a pending replace-again */
 	if (s->w == NULL || (s->state != SLOT_READY && s->state != SLOT_STARTING)) {
 		/* Empty, in backoff or done: its next start runs the new program. */
 		set_gen(s, d->gen);
@@ -458,6 +492,12 @@ ev_cancel(struct slot *s, struct gen *back)
 	/* HANDOVER: the old one still stops; a worker of back follows it. */
 	if (s->state == SLOT_HANDOVER || s->w == NULL)
 		set_gen(s, back);
+	else if (s->w->gen != s->gen) {
+		/* Its replace failed just now: it keeps the worker it has. */
+		set_gen(s, back);
+		if (s->w->gen == back)
+			ev_timer_stop(s->table->loop, &s->backoff);
+	}
 }
 
 static void
@@ -537,11 +577,33 @@ ev_start_next(struct slot *s)
 		replace_failed(s, "fork failed");
 }
 
+/* A worker of another generation than its slot's: replace it again. */
+static void
+replace_again(struct slot *s)
+{
+	struct slot_evdata d = { .gen = s->gen };
+
+	if (s->state == SLOT_STARTING) {
+		/* Not ready yet: its turn comes once it is. */
+		ev_timer_set(&s->backoff, 1, 0);
+		ev_timer_start(s->table->loop, &s->backoff);
+		return;
+	}
+	log_info("worker %u (pid %d) runs generation %u, its slot %u: replacing it",
+	    s->id, (int)s->w->pid, s->w->gen->number, s->gen->number);
+	ev_replace(s, &d);
+}
+
 static void
 ev_backoff(struct slot *s)
 {
 	struct slots *t = s->table;
 
+	if (!t->stopping && s->w && s->w->gen != s->gen && s->done == NULL &&
+	    (s->state == SLOT_READY || s->state == SLOT_STARTING)) {
+		replace_again(s);
+		return;
+	}
 	if (!t->stopping && s->w == NULL && (!s->removed || queued(s) > 0)) {
 		if (s->state == SLOT_BACKOFF)
 			queue_start(s);

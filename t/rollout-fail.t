@@ -10,10 +10,10 @@
 #
 # When the old program fails too, in replace mode the moved slots start the
 # old program again by the usual rules (backoff); in surge mode a moved
-# slot keeps its working new worker, so it stays on the failed generation
-# while that worker lives (a TODO test: it should move back by itself once
-# the old program works). Before issue 12's rewrite, a replace-mode slot
-# could also be left empty for good, shown as "backoff".
+# slot keeps its working new worker and is replaced again by the backoff
+# rule until the old program works. Before issue 12's rewrite the surge
+# slots stayed on the failed generation for good, and a replace-mode slot
+# could be left empty for good, shown as "backoff".
 #
 # The workers are t/bin/slot-worker (ready = notify); a rules file in its
 # directory says which slot of which generation fails and how.  Rolling
@@ -174,14 +174,13 @@ for my $mode (qw(surge replace)) {
 	    "oldfails-$mode: log: rolled back to generation 1");
 	unlink("$p->{dir}/fail");
 	settled_ok($p->{ctl}, 4, undef, "oldfails-$mode");
-	TODO: {
-		# surge: a moved slot whose old worker fails again keeps its
-		# working new one, and runs it until it dies.
-		local $TODO = 'surge: a slot keeps the failed generation while its worker lives'
-		    if $mode eq 'surge';
-		ok(wait_settled($p->{ctl}, 4, 1, 5),
-		    "oldfails-$mode: once the old program works, every slot is back on generation 1");
-	}
+	# surge: a moved slot whose old program failed keeps serving with its
+	# new worker and is replaced again by the backoff rule.
+	ok(wait_settled($p->{ctl}, 4, 1, 10),
+	    "oldfails-$mode: once the old program works, every slot is back on generation 1");
+	ok($p->{c}->log_matches(qr/^clusterd: worker [01] \(pid \d+\) runs generation 2, its slot 1: replacing it$/m),
+	    "oldfails-$mode: log: a slot left on generation 2 is replaced again")
+	    if $mode eq 'surge';
 	# A next restart fails in a slot that runs the failed generation
 	# (slot 0 when none does): every slot must end with a ready worker.
 	my ($odd) = map { $_->{id} } grep { ($_->{generation} // 1) != 1 }
@@ -190,12 +189,8 @@ for my $mode (qw(surge replace)) {
 	($code, $out, $err) = clusterctl($p->{ctl}, 'restart');
 	is($code, 1, "oldfails-$mode, then a restart that fails: exits 1");
 	unlink("$p->{dir}/fail");
-	TODO: {
-		local $TODO = 'a slot of the failed generation is left empty for good, in "backoff" (issue 12)'
-		    if $mode eq 'replace' && defined $odd;
-		ok(wait_settled($p->{ctl}, 4, undef, 5),
-		    "oldfails-$mode, then a restart that fails: 4 of 4 ready");
-	}
+	ok(wait_settled($p->{ctl}, 4, undef, 5),
+	    "oldfails-$mode, then a restart that fails: 4 of 4 ready");
 	stop_pool($p);
 }
 
