@@ -532,7 +532,11 @@ static void
 ev_drained(struct slot *s)
 {
 	ev_timer_stop(s->table->loop, &s->drain);
-	stop_workers(s);
+	ev_timer_stop(s->table->loop, &s->backoff);
+	if (s->nworkers == 0)
+		gone(s);
+	else
+		stop_workers(s);
 }
 
 /* kill: the caller sends SIGKILL to every worker instead of the stop signal. */
@@ -561,6 +565,12 @@ ev_start(struct slot *s)
 {
 	struct slots *t = s->table;
 
+	if (s->removed && s->w == NULL && s->nworkers == 0 && queued(s) == 0) {
+		/* Scaled away, and its queue emptied meanwhile: nothing to serve. */
+		ev_timer_stop(t->loop, &s->drain);
+		gone(s);
+		return;
+	}
 	if (t->stopping || s->w != NULL || (s->removed && queued(s) == 0))
 		return;
 	if (s->state == SLOT_BACKOFF)
