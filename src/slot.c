@@ -453,12 +453,12 @@ ev_replace(struct slot *s, struct slot_evdata *d)
 			return 0;
 		}
 	}
-	ev_timer_stop(s->table->loop, &s->backoff);	/* a pending replace-again */
 	if (s->w == NULL || (s->state != SLOT_READY && s->state != SLOT_STARTING)) {
 		/* Empty, in backoff or done: its next start runs the new program. */
 		set_gen(s, d->gen);
 		return 0;
 	}
+	ev_timer_stop(s->table->loop, &s->backoff);	/* a pending replace-again */
 	set_gen(s, d->gen);
 	s->done = d->done;
 	s->done_arg = d->arg;

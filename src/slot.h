@@ -70,7 +70,8 @@ struct slot {
 	int		 removed;	/* scaled away: freed once GONE */
 	replace_cb	*done;		/* REPLACING, HANDOVER: who waits for the outcome */
 	void		*done_arg;
-	ev_timer	 backoff;
+	ev_timer	 backoff;	/* BACKOFF: its next start; with a worker of another
+				 * generation than its own: replacing it again */
 	ev_timer	 drain;		/* DRAINING: polls its queue */
 	double		 drain_since;	/* mono_now() when scaled away */
 	unsigned	 streak;	/* consecutive quick deaths */

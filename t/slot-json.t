@@ -97,4 +97,20 @@ is(slot_states(ctl_status($ctl), 0), 'ready/ready', 'backoff: slot 0 is ready/re
 ok(!$c->log_matches(qr/internal error/), 'no internal error logged');
 kill TERM => $c->pid;
 is(wait_exit($c), 0, 'backoff: exit 0');
+
+# A rolling restart passes a slot in backoff (it has no worker to
+# replace): the slot's next start, when its delay is over, runs the new
+# generation, and that start still comes.
+($c, $ctl, $dir) = pool('backoff-restart', 2, "backoff_initial = 200ms\nbackoff_max = 200ms",
+    "crash 1 *\n");
+ok(wait_for(sub {
+	grep { $_->{id} == 1 && $_->{state} eq 'backoff' }
+	    @{ (ctl_status($ctl) // {})->{workers} // [] } }, timeout(5), 'slot 1 in backoff'),
+    'backoff-restart: slot 1 is in backoff');
+my ($code, $out, $err) = clusterctl($ctl, 'restart');
+is($code, 0, 'backoff-restart: the restart is done') or diag($out, $err);
+unlink("$dir/fail");
+ok(wait_settled($ctl, 2, 2, 10), 'backoff-restart: slot 1 starts again, on generation 2: 2 of 2 ready');
+kill TERM => $c->pid;
+is(wait_exit($c), 0, 'backoff-restart: exit 0');
 done_testing();
