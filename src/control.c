@@ -76,7 +76,7 @@ conn_close(struct ctl_conn *c)
 {
 	struct ev_loop *loop = c->ctl->sup->loop;
 
-	if (c->waiting && c->req)
+	if (c->req)
 		ops_cancel(c->ctl->ops, c->req);
 	ev_io_stop(loop, &c->io);
 	ev_timer_stop(loop, &c->idle);
@@ -146,7 +146,6 @@ dispatch(struct ctl_conn *c, char *line)
 	struct supervisor *sup = c->ctl->sup;
 	struct ctl_req req;
 	struct sbuf body = { 0 };
-	struct request *r2;
 	char msg[256];
 	int ready, code, r;
 
@@ -169,10 +168,10 @@ dispatch(struct ctl_conn *c, char *line)
 		c->waiting = 1;
 		ev_timer_stop(sup->loop, &c->idle);	/* a rollout takes its time */
 		/* Without a config file a reload is a rolling restart, as SIGHUP is. */
-		r2 = ops_request(c->ctl->ops, req.cmd == CTL_RESTART ||
-		    sup->cli->config == NULL ? OP_RESTART : OP_RELOAD, request_done, c);
-		if (c->waiting)		/* not answered at once */
-			c->req = r2;
+		/* The answer may come at once, and close c: c is not used after. */
+		ops_request(c->ctl->ops, req.cmd == CTL_RESTART ||
+		    sup->cli->config == NULL ? OP_RESTART : OP_RELOAD, request_done, c,
+		    &c->req);
 		break;
 	case CTL_SCALE:
 		r = sup_scale(sup, (size_t)req.n, msg, sizeof(msg));

@@ -208,16 +208,19 @@ run_next(struct ops *ops)
 	}
 }
 
-struct request *
-ops_request(struct ops *ops, enum op_kind kind, request_cb *done, void *cookie)
+void
+ops_request(struct ops *ops, enum op_kind kind, request_cb *done, void *cookie,
+    struct request **handle)
 {
 	struct op **tail = &ops->head, *last = NULL, *op;
 	struct request *r = NULL;
 
+	if (handle)
+		*handle = NULL;
 	if (ops->sup->stopping) {
 		if (done)
 			done(1, "clusterd is stopping", NULL, cookie);
-		return NULL;
+		return;
 	}
 	for (; *tail; tail = &(*tail)->next)
 		last = *tail;
@@ -238,10 +241,11 @@ ops_request(struct ops *ops, enum op_kind kind, request_cb *done, void *cookie)
 		r->done = done;
 		r->cookie = cookie;
 		TAILQ_INSERT_TAIL(&op->waiters, r, entry);
+		if (handle)
+			*handle = r;
 	}
 	if (op != last)
 		run_next(ops);
-	return r;
 }
 
 void

@@ -25,8 +25,11 @@ struct ops {
 void	ops_init(struct ops *, struct supervisor *);
 void	ops_free(struct ops *);
 /* Ask for a restart or reload; done (may be NULL) hears the result, maybe
- * before this returns. The handle is for ops_cancel until done is called. */
-struct request *ops_request(struct ops *, enum op_kind, request_cb *done, void *cookie);
+ * before this returns (then the caller must not touch what cookie names:
+ * done may have freed it). *handle (if handle is not NULL) is set before
+ * done can be called, and is for ops_cancel until done is called. */
+void	ops_request(struct ops *, enum op_kind, request_cb *done, void *cookie,
+	    struct request **handle);
 void	ops_cancel(struct ops *, struct request *);
 /* A rolling restart runs. */
 int	ops_rolling(const struct ops *);

@@ -35,10 +35,11 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 		sup_kill_all(sup);
 		break;
 	case SIGHUP:
-		ops_request(s->ops, sup->cli->config ? OP_RELOAD : OP_RESTART, NULL, NULL);
+		ops_request(s->ops, sup->cli->config ? OP_RELOAD : OP_RESTART, NULL, NULL,
+		    NULL);
 		break;
 	case SIGUSR2:
-		ops_request(s->ops, OP_RESTART, NULL, NULL);
+		ops_request(s->ops, OP_RESTART, NULL, NULL, NULL);
 		break;
 	case SIGTTIN:
 		sup_scale(sup, sup->slots.n + 1, msg, sizeof(msg));
