@@ -16,7 +16,6 @@
 #include "log.h"
 #include "slot.h"
 #include "sockpool.h"
-#include "steer.h"
 #include "util.h"
 #include "worker.h"
 
@@ -133,22 +132,7 @@ backoff_delay(const struct slot *s)
 static int
 queued(const struct slot *s)
 {
-	const struct slots *t = s->table;
-	int n = 0;
-
-	for (size_t i = 0; i < t->pool->n; i++)
-		if (t->pool->v[i]->cfg->reuseport > 0)
-			n += steer_queue_len(t->pool->v[i], s->id);
-	return n;
-}
-
-static int
-reuseport_in_use(const struct slots *t)
-{
-	for (size_t i = 0; i < t->pool->n; i++)
-		if (t->pool->v[i]->cfg->reuseport > 0 && t->pool->v[i]->ngroup > 0)
-			return 1;
-	return 0;
+	return sockpool_queued(s->table->pool, s->id);
 }
 
 static void	on_ready(struct worker *);
@@ -517,7 +501,7 @@ ev_remove(struct slot *s)
 		s->w = spawn(s);
 	if (s->nworkers == 0)
 		set_state(s, SLOT_GONE);
-	else if (reuseport_in_use(t)) {
+	else if (sockpool_reuseport(t->pool)) {
 		set_state(s, SLOT_DRAINING);
 		ev_timer_again(t->loop, &s->drain);
 	} else
@@ -768,9 +752,7 @@ slot_free(struct slot *s)
 
 	/* Its reuseport sockets go with it, unless a new slot took its id. */
 	if (s->removed && s->id >= t->n)
-		for (size_t i = 0; i < t->pool->n; i++)
-			if (t->pool->v[i]->cfg->reuseport > 0)
-				steer_slot_close(t->pool->v[i], s->id);
+		sockpool_slot_close(t->pool, s->id);
 	starter_unqueue(&t->starter, &s->start_w);
 	starter_unqueue(&t->starter, &s->start_next);
 	ev_timer_stop(t->loop, &s->drain);
@@ -926,24 +908,15 @@ slots_all_done(const struct slots *t, int *failed)
 void
 slots_steer(struct slots *t)
 {
-	unsigned *live = NULL;
+	unsigned *live;
 	size_t nlive = 0;
 
-	for (size_t i = 0; i < t->pool->n; i++) {
-		struct listener *l = t->pool->v[i];
-
-		if (l->cfg->reuseport <= 0 || l->ngroup == 0)
-			continue;
-		if (live == NULL) {
-			live = xcalloc(t->n + 1, sizeof(*live));
-			for (size_t k = 0; k < t->n; k++) {
-				const struct slot *s = t->v[k];
-
-				if (s->w && s->w->state == W_READY)
-					live[nlive++] = s->id;
-			}
-		}
-		steer_update(l, live, nlive);
-	}
+	if (!sockpool_reuseport(t->pool))
+		return;
+	live = xcalloc(t->n + 1, sizeof(*live));
+	for (size_t k = 0; k < t->n; k++)
+		if (t->v[k]->w && t->v[k]->w->state == W_READY)
+			live[nlive++] = t->v[k]->id;
+	sockpool_steer(t->pool, live, nlive);
 	free(live);
 }

@@ -74,3 +74,39 @@ sockpool_free(struct sockpool *p)
 	p->v = NULL;
 	p->n = 0;
 }
+
+int
+sockpool_reuseport(const struct sockpool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i]->cfg->reuseport > 0 && p->v[i]->ngroup > 0)
+			return 1;
+	return 0;
+}
+
+int
+sockpool_queued(const struct sockpool *p, unsigned id)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i]->cfg->reuseport > 0)
+			n += steer_queue_len(p->v[i], id);
+	return n;
+}
+
+void
+sockpool_steer(struct sockpool *p, const unsigned *live, size_t nlive)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i]->cfg->reuseport > 0 && p->v[i]->ngroup > 0)
+			steer_update(p->v[i], live, nlive);
+}
+
+void
+sockpool_slot_close(struct sockpool *p, unsigned id)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i]->cfg->reuseport > 0)
+			steer_slot_close(p->v[i], id);
+}

@@ -29,4 +29,12 @@ void		 sockpool_quiet(struct sockpool *);
 /* The pool's own memory, once every reference is put. */
 void		 sockpool_free(struct sockpool *);
 
+/* Reuseport mode, over every socket of the pool that has per-slot
+ * sockets: whether there is one; connections waiting in slot id's own
+ * queues; steer new connections to the live slots; close slot id's. */
+int		 sockpool_reuseport(const struct sockpool *);
+int		 sockpool_queued(const struct sockpool *, unsigned id);
+void		 sockpool_steer(struct sockpool *, const unsigned *live, size_t nlive);
+void		 sockpool_slot_close(struct sockpool *, unsigned id);
+
 #endif
