@@ -75,14 +75,17 @@ end(struct rollout *ro)
 	sup_rolling(ro->sup, 0);
 }
 
+/* The rollout is over: the cluster may be all ready again, then the
+ * one who asked hears how it went. */
 static void
 finish(struct rollout *ro, int code, const char *msg)
 {
 	rollout_done_cb *done = ro->done;
 	void *arg = ro->done_arg;
 
-	if (ro->active)
-		end(ro);
+	end(ro);
+	if (!ro->sup->stopping)
+		sup_check_ready(ro->sup);
 	ro->done = NULL;
 	ro->done_arg = NULL;
 	if (done)
@@ -92,7 +95,6 @@ finish(struct rollout *ro, int code, const char *msg)
 static void
 over(struct rollout *ro)
 {
-	struct supervisor *sup = ro->sup;
 	char msg[900];
 	int code = 0;
 
@@ -107,8 +109,6 @@ over(struct rollout *ro)
 		log_info("%s", msg);
 	}
 	sdnotify("READY=1");
-	end(ro);
-	sup_check_ready(sup);
 	finish(ro, code, msg);
 }
 
