@@ -1,12 +1,12 @@
 /*
  * A slot's life: its states (slot.h has the diagram) and the events that
- * move it, each through slot_event(), the one place that changes a slot's
- * state. Restart policy and backoff (§4), rolling-restart replaces,
- * reuseport drains and stops all happen here; the cluster (supervisor.c)
- * and rolling restarts (rollout.c) ask for transitions and hear outcomes
- * through hooks.
+ * move it, each through slot_event(); slot_set_state() is the one place
+ * that changes a slot's state. Starts, readiness, exits and the restart
+ * policy with its backoff (§4), timeouts, reuseport drains and stops are
+ * here; the replaces of rolling restarts are in slotreplace.c, the table
+ * of slots in slots.c. The cluster (supervisor.c) and rolling restarts
+ * (rollout.c) ask for transitions and hear outcomes through hooks.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,33 +15,10 @@
 #include "gen.h"
 #include "log.h"
 #include "slot.h"
+#include "slotpriv.h"
 #include "sockpool.h"
 #include "util.h"
 #include "worker.h"
-
-enum slot_ev {
-	SE_START,	/* a queued start of w is due */
-	SE_START_NEXT,	/* a queued start of the successor is due */
-	SE_READY,	/* w or next is ready */
-	SE_EXITED,	/* one of its workers exited */
-	SE_TIMEOUT,	/* ready_timeout or the watchdog */
-	SE_BACKOFF,	/* the backoff timer ran out */
-	SE_REPLACE,	/* a rolling restart asks for a successor */
-	SE_CANCEL,	/* ... and takes that back (rollback) */
-	SE_REMOVE,	/* scaled away */
-	SE_DRAINED,	/* DRAINING: its queue is empty (or stop_timeout passed) */
-	SE_STOP,	/* clusterd stops */
-};
-
-/* What an event brings along. */
-struct slot_evdata {
-	struct worker	*w;
-	int		 status;
-	const char	*why;
-	struct gen	*gen;
-	replace_cb	*done;
-	void		*arg;
-};
 
 static const char *const state_names[] = {
 	[SLOT_STARTING] = "starting", [SLOT_READY] = "ready",
@@ -72,9 +49,6 @@ static const unsigned legal[] = {
 };
 #undef B
 
-static void	slot_event(struct slot *, enum slot_ev, struct slot_evdata *);
-static void	slot_free(struct slot *);
-
 const char *
 slot_state_name(enum slot_state st)
 {
@@ -89,8 +63,8 @@ slot_empty_state(const struct slot *s)
 }
 
 /* Every change of state goes through here: one not in the table is a bug. */
-static void
-set_state(struct slot *s, enum slot_state to)
+void
+slot_set_state(struct slot *s, enum slot_state to)
 {
 	if (!(legal[s->state] & (1u << to))) {
 		log_warnx("worker %u: internal error: slot state %s -> %s", s->id,
@@ -103,8 +77,8 @@ set_state(struct slot *s, enum slot_state to)
 	s->state = to;
 }
 
-static void
-set_gen(struct slot *s, struct gen *g)
+void
+slot_set_gen(struct slot *s, struct gen *g)
 {
 	if (s->gen == g)
 		return;
@@ -115,8 +89,8 @@ set_gen(struct slot *s, struct gen *g)
 }
 
 /* How long s waits before its next start, by §4's backoff rule. */
-static double
-backoff_delay(const struct slot *s)
+double
+slot_backoff_delay(const struct slot *s)
 {
 	const struct program_cfg *pc = &s->gen->cfg->prog;
 	double d = pc->backoff_initial;
@@ -130,7 +104,7 @@ backoff_delay(const struct slot *s)
 
 /* Connections waiting in the slot's own reuseport queues. */
 static int
-queued(const struct slot *s)
+slot_queued(const struct slot *s)
 {
 	return sockpool_queued(s->table->pool, s->id);
 }
@@ -141,8 +115,8 @@ static void	on_timeout(struct worker *, const char *);
 
 static const struct worker_hooks hooks = { on_ready, on_exited, on_timeout };
 
-static struct worker *
-spawn(struct slot *s)
+struct worker *
+slot_spawn(struct slot *s)
 {
 	struct worker_spec ws = {
 		.id = s->id, .nworkers = s->table->n, .gen = s->gen, .owner = s,
@@ -156,68 +130,30 @@ spawn(struct slot *s)
 }
 
 /* Start w now; out of descriptors, memory or pids: back off and try again. */
-static struct worker *
-start_now(struct slot *s)
+struct worker *
+slot_start_now(struct slot *s)
 {
-	if ((s->w = spawn(s)) != NULL)
+	if ((s->w = slot_spawn(s)) != NULL)
 		return s->w;
 	s->streak++;
 	if (s->state != SLOT_DRAINING)
-		set_state(s, SLOT_BACKOFF);
-	ev_timer_set(&s->backoff, backoff_delay(s) + 0.1, 0);
+		slot_set_state(s, SLOT_BACKOFF);
+	ev_timer_set(&s->backoff, slot_backoff_delay(s) + 0.1, 0);
 	ev_timer_start(s->table->loop, &s->backoff);
 	return NULL;
 }
 
-static void
-queue_start(struct slot *s)
+void
+slot_queue_start(struct slot *s)
 {
-	set_state(s, SLOT_STARTING);
+	slot_set_state(s, SLOT_STARTING);
 	starter_queue(&s->table->starter, &s->start_w);
 }
 
-static void
-changed(struct slot *s)
+void
+slot_changed(struct slot *s)
 {
 	s->table->hooks->changed(s->table);
-}
-
-/* The outcome of a replace, to whoever asked; the slot has moved on. */
-static void
-replace_over(struct slot *s, enum replace_outcome o, const char *why)
-{
-	replace_cb *done = s->done;
-	void *arg = s->done_arg;
-
-	s->done = NULL;
-	s->done_arg = NULL;
-	starter_unqueue(&s->table->starter, &s->start_next);
-	if (done)
-		done(s, o, why, arg);
-}
-
-/*
- * The successor failed: the slot goes on with what it has. A worker of
- * another generation than the slot's keeps serving, and is replaced again
- * later by the backoff rule (a rollback whose old program failed too: the
- * slot gets the old program once it works). A rollout that rolls back
- * takes the slot's generation back at once (slot_cancel_replace).
- */
-static void
-replace_failed(struct slot *s, const char *why)
-{
-	if (s->w) {
-		set_state(s, s->w->state == W_READY ? SLOT_READY : SLOT_STARTING);
-		if (s->w->gen != s->gen) {
-			s->streak++;
-			ev_timer_stop(s->table->loop, &s->backoff);
-			ev_timer_set(&s->backoff, backoff_delay(s), 0);
-			ev_timer_start(s->table->loop, &s->backoff);
-		}
-	} else
-		queue_start(s);
-	replace_over(s, REPLACE_FAILED, why);
-	changed(s);
 }
 
 /* The serving worker died: restart it by the policy (§4). */
@@ -238,8 +174,8 @@ died(struct slot *s, struct worker *w, int status, const char *what)
 	if (pc->restart == RESTART_NEVER || (pc->restart == RESTART_ON_FAILURE && clean)) {
 		log_info("worker %u (pid %d) %s; not restarting (restart = %s)", s->id,
 		    (int)pid, what, pc->restart == RESTART_NEVER ? "never" : "on-failure");
-		set_state(s, SLOT_DONE);
-		changed(s);
+		slot_set_state(s, SLOT_DONE);
+		slot_changed(s);
 		t->hooks->ended(t);
 		return;
 	}
@@ -248,31 +184,31 @@ died(struct slot *s, struct worker *w, int status, const char *what)
 	    s->streak >= (unsigned)t->cur->cfg->give_up_after) {
 		log_errx("worker %u (pid %d) %s", s->id, (int)pid, what);
 		log_errx("worker %u died %u times in a row; giving up", s->id, s->streak);
-		set_state(s, SLOT_BACKOFF);
+		slot_set_state(s, SLOT_BACKOFF);
 		t->hooks->give_up(t);
 		return;
 	}
 	s->restarts++;
-	delay = backoff_delay(s);
+	delay = slot_backoff_delay(s);
 	if (delay == 0) {
 		log_warnx("worker %u (pid %d) %s; restarting now", s->id, (int)pid, what);
-		queue_start(s);
+		slot_queue_start(s);
 	} else {
 		format_duration(dur, sizeof(dur), delay);
 		log_warnx("worker %u (pid %d) %s; restarting in %s", s->id, (int)pid,
 		    what, dur);
-		set_state(s, SLOT_BACKOFF);
+		slot_set_state(s, SLOT_BACKOFF);
 		ev_timer_set(&s->backoff, delay, 0);
 		ev_timer_start(t->loop, &s->backoff);
 	}
-	changed(s);
+	slot_changed(s);
 }
 
 /* Stop w and next; the slot waits for them in STOPPING. */
 static void
 stop_workers(struct slot *s)
 {
-	set_state(s, SLOT_STOPPING);
+	slot_set_state(s, SLOT_STOPPING);
 	if (s->next)
 		worker_stop(s->next, NULL);
 	if (s->w)
@@ -281,9 +217,9 @@ stop_workers(struct slot *s)
 
 /* A scaled-away or stopped slot with no worker left. */
 static void
-gone(struct slot *s)
+slot_gone(struct slot *s)
 {
-	set_state(s, SLOT_GONE);
+	slot_set_state(s, SLOT_GONE);
 	if (s->removed)
 		slot_free(s);
 }
@@ -304,13 +240,13 @@ ev_exited(struct slot *s, struct worker *w, int status)
 	s->last_exit = xstrdup(what);
 	s->nworkers--;
 
-	if (s->state == SLOT_DRAINING && w == s->w && queued(s) > 0 &&
+	if (s->state == SLOT_DRAINING && w == s->w && slot_queued(s) > 0 &&
 	    mono_now() - s->drain_since < t->cur->cfg->stop_timeout) {
 		/* Scaled away, but connections still wait in its own queue: one
 		 * more worker for them (closing the socket would reset them). */
 		log_warnx("worker %u (pid %d) %s; %d connection%s still queued for it: "
-		    "restarting in 100ms", s->id, (int)w->pid, what, queued(s),
-		    queued(s) == 1 ? "" : "s");
+		    "restarting in 100ms", s->id, (int)w->pid, what, slot_queued(s),
+		    slot_queued(s) == 1 ? "" : "s");
 		s->w = NULL;
 		worker_free(w);
 		ev_timer_set(&s->backoff, 0.1, 0);
@@ -325,14 +261,14 @@ ev_exited(struct slot *s, struct worker *w, int status)
 		worker_free(w);
 		if (s->done == NULL) {
 			/* The replace was taken back: a worker of the slot's own. */
-			set_state(s, SLOT_STARTING);
-			start_now(s);
+			slot_set_state(s, SLOT_STARTING);
+			slot_start_now(s);
 		} else {
-			set_state(s, SLOT_REPLACING);
-			if ((s->next = spawn(s)) == NULL)
-				replace_failed(s, "fork failed");
+			slot_set_state(s, SLOT_REPLACING);
+			if ((s->next = slot_spawn(s)) == NULL)
+				slot_replace_failed(s, "fork failed");
 		}
-		changed(s);
+		slot_changed(s);
 		return;
 	}
 	if (w == s->next && s->state == SLOT_REPLACING) {
@@ -342,7 +278,7 @@ ev_exited(struct slot *s, struct worker *w, int status)
 		    s->id, (int)w->pid, what);
 		s->next = NULL;
 		worker_free(w);
-		replace_failed(s, reason);
+		slot_replace_failed(s, reason);
 		return;
 	}
 	if (w == s->w && (s->state == SLOT_STARTING || s->state == SLOT_READY)) {
@@ -356,7 +292,7 @@ ev_exited(struct slot *s, struct worker *w, int status)
 		s->w = NULL;
 		s->restarts++;
 		worker_free(w);
-		changed(s);
+		slot_changed(s);
 		return;
 	}
 	/* Asked to go: stopping, scaled away, or replaced. */
@@ -368,7 +304,7 @@ ev_exited(struct slot *s, struct worker *w, int status)
 	worker_free(w);
 	if (s->nworkers == 0 && (s->state == SLOT_STOPPING ||
 	    (s->state == SLOT_DRAINING && !ev_is_active(&s->backoff))))
-		gone(s);
+		slot_gone(s);
 	t->hooks->changed(t);
 	t->hooks->ended(t);
 }
@@ -383,17 +319,17 @@ ev_ready(struct slot *s, struct worker *w)
 		s->w = w;
 		s->next = NULL;
 		s->streak = 0;
-		set_gen(s, w->gen);
-		set_state(s, SLOT_READY);
+		slot_set_gen(s, w->gen);
+		slot_set_state(s, SLOT_READY);
 		if (old)
 			worker_stop(old, NULL);	/* retired: serving no more */
-		changed(s);
-		replace_over(s, REPLACED, NULL);
+		slot_changed(s);
+		slot_replace_over(s, REPLACED, NULL);
 		return;
 	}
 	if (w == s->w && s->state == SLOT_STARTING)
-		set_state(s, SLOT_READY);
-	changed(s);
+		slot_set_state(s, SLOT_READY);
+	slot_changed(s);
 }
 
 static void
@@ -406,82 +342,11 @@ ev_timeout(struct slot *s, struct worker *w, const char *why)
 		    why);
 		s->next = NULL;
 		worker_stop(w, why);	/* retired; its exit is only logged */
-		replace_failed(s, reason);
+		slot_replace_failed(s, reason);
 		return;
 	}
 	log_warnx("worker %u (pid %d) %s; stopping it", s->id, (int)w->pid, why);
 	worker_stop(w, why);
-}
-
-static int
-ev_replace(struct slot *s, struct slot_evdata *d)
-{
-	if (s->done == NULL && s->state == SLOT_HANDOVER) {
-		/* Its own replace-again: whoever asks now hears the outcome. */
-		set_gen(s, d->gen);
-		s->done = d->done;
-		s->done_arg = d->arg;
-		return 1;
-	}
-	if (s->done == NULL && s->state == SLOT_REPLACING) {
-		/* Its own replace-again, with the wrong generation now. */
-		starter_unqueue(&s->table->starter, &s->start_next);
-		if (s->next)
-			worker_stop(s->next, NULL);	/* retired */
-		s->next = NULL;
-		set_state(s, s->w == NULL ? SLOT_STARTING :
-		    s->w->state == W_READY ? SLOT_READY : SLOT_STARTING);
-		if (s->w == NULL) {
-			set_gen(s, d->gen);
-			starter_queue(&s->table->starter, &s->start_w);
-			return 0;
-		}
-	}
-	if (s->w == NULL || (s->state != SLOT_READY && s->state != SLOT_STARTING)) {
-		/* Empty, in backoff or done: its next start runs the new program. */
-		set_gen(s, d->gen);
-		return 0;
-	}
-	ev_timer_stop(s->table->loop, &s->backoff);	/* a pending replace-again */
-	set_gen(s, d->gen);
-	s->done = d->done;
-	s->done_arg = d->arg;
-	if (d->gen->cfg->prog.restart_mode == RESTART_REPLACE) {
-		set_state(s, SLOT_HANDOVER);
-		worker_stop(s->w, NULL);
-	} else {
-		set_state(s, SLOT_REPLACING);
-		starter_queue(&s->table->starter, &s->start_next);	/* a slice at a time */
-	}
-	return 1;
-}
-
-static void
-ev_cancel(struct slot *s, struct gen *back)
-{
-	s->done = NULL;
-	s->done_arg = NULL;
-	if (s->state == SLOT_REPLACING) {
-		starter_unqueue(&s->table->starter, &s->start_next);
-		if (s->next)
-			worker_stop(s->next, NULL);	/* retired */
-		s->next = NULL;
-		set_gen(s, back);
-		if (s->w)
-			set_state(s, s->w->state == W_READY ? SLOT_READY : SLOT_STARTING);
-		else
-			queue_start(s);
-		return;
-	}
-	/* HANDOVER: the old one still stops; a worker of back follows it. */
-	if (s->state == SLOT_HANDOVER || s->w == NULL)
-		set_gen(s, back);
-	else if (s->w->gen != s->gen) {
-		/* Its replace failed just now: it keeps the worker it has. */
-		set_gen(s, back);
-		if (s->w->gen == back)
-			ev_timer_stop(s->table->loop, &s->backoff);
-	}
 }
 
 static void
@@ -497,17 +362,17 @@ ev_remove(struct slot *s)
 	starter_unqueue(&t->starter, &s->start_next);
 	/* A slot in backoff with connections in its own queue: a worker
 	 * serves them before the socket goes (closing it would reset them). */
-	if (s->nworkers == 0 && queued(s) > 0)
-		s->w = spawn(s);
+	if (s->nworkers == 0 && slot_queued(s) > 0)
+		s->w = slot_spawn(s);
 	if (s->nworkers == 0)
-		set_state(s, SLOT_GONE);
+		slot_set_state(s, SLOT_GONE);
 	else if (sockpool_reuseport(t->pool)) {
-		set_state(s, SLOT_DRAINING);
+		slot_set_state(s, SLOT_DRAINING);
 		ev_timer_again(t->loop, &s->drain);
 	} else
 		stop_workers(s);
 	if (replacing)
-		replace_over(s, REPLACE_DROPPED, "scaled away");
+		slot_replace_over(s, REPLACE_DROPPED, "scaled away");
 	if (s->state == SLOT_GONE)
 		slot_free(s);
 }
@@ -518,7 +383,7 @@ ev_drained(struct slot *s)
 	ev_timer_stop(s->table->loop, &s->drain);
 	ev_timer_stop(s->table->loop, &s->backoff);
 	if (s->nworkers == 0)
-		gone(s);
+		slot_gone(s);
 	else
 		stop_workers(s);
 }
@@ -535,13 +400,13 @@ ev_stop(struct slot *s, int kill)
 	ev_timer_stop(t->loop, &s->backoff);
 	ev_timer_stop(t->loop, &s->drain);
 	if (s->nworkers == 0)
-		set_state(s, SLOT_GONE);
+		slot_set_state(s, SLOT_GONE);
 	else if (kill)
-		set_state(s, SLOT_STOPPING);
+		slot_set_state(s, SLOT_STOPPING);
 	else
 		stop_workers(s);
 	if (replacing)
-		replace_over(s, REPLACE_DROPPED, "clusterd is stopping");
+		slot_replace_over(s, REPLACE_DROPPED, "clusterd is stopping");
 }
 
 static void
@@ -549,43 +414,17 @@ ev_start(struct slot *s)
 {
 	struct slots *t = s->table;
 
-	if (s->removed && s->w == NULL && s->nworkers == 0 && queued(s) == 0) {
+	if (s->removed && s->w == NULL && s->nworkers == 0 && slot_queued(s) == 0) {
 		/* Scaled away, and its queue emptied meanwhile: nothing to serve. */
 		ev_timer_stop(t->loop, &s->drain);
-		gone(s);
+		slot_gone(s);
 		return;
 	}
-	if (t->stopping || s->w != NULL || (s->removed && queued(s) == 0))
+	if (t->stopping || s->w != NULL || (s->removed && slot_queued(s) == 0))
 		return;
 	if (s->state == SLOT_BACKOFF)
-		set_state(s, SLOT_STARTING);
-	start_now(s);
-}
-
-static void
-ev_start_next(struct slot *s)
-{
-	if (s->state != SLOT_REPLACING || s->next != NULL)
-		return;
-	if ((s->next = spawn(s)) == NULL)
-		replace_failed(s, "fork failed");
-}
-
-/* A worker of another generation than its slot's: replace it again. */
-static void
-replace_again(struct slot *s)
-{
-	struct slot_evdata d = { .gen = s->gen };
-
-	if (s->state == SLOT_STARTING) {
-		/* Not ready yet: its turn comes once it is. */
-		ev_timer_set(&s->backoff, 1, 0);
-		ev_timer_start(s->table->loop, &s->backoff);
-		return;
-	}
-	log_info("worker %u (pid %d) runs generation %u, its slot %u: replacing it",
-	    s->id, (int)s->w->pid, s->w->gen->number, s->gen->number);
-	ev_replace(s, &d);
+		slot_set_state(s, SLOT_STARTING);
+	slot_start_now(s);
 }
 
 static void
@@ -595,20 +434,20 @@ ev_backoff(struct slot *s)
 
 	if (!t->stopping && s->w && s->w->gen != s->gen && s->done == NULL &&
 	    (s->state == SLOT_READY || s->state == SLOT_STARTING)) {
-		replace_again(s);
+		slot_replace_again(s);
 		return;
 	}
-	if (!t->stopping && s->w == NULL && (!s->removed || queued(s) > 0)) {
+	if (!t->stopping && s->w == NULL && (!s->removed || slot_queued(s) > 0)) {
 		if (s->state == SLOT_BACKOFF)
-			queue_start(s);
+			slot_queue_start(s);
 		else
 			starter_queue(&t->starter, &s->start_w);	/* DRAINING */
 	} else if (s->removed && s->nworkers == 0)
-		gone(s);
+		slot_gone(s);
 }
 
 /* Every event a slot hears goes through here. */
-static void
+void
 slot_event(struct slot *s, enum slot_ev ev, struct slot_evdata *d)
 {
 	switch (ev) {
@@ -616,7 +455,7 @@ slot_event(struct slot *s, enum slot_ev ev, struct slot_evdata *d)
 		ev_start(s);
 		break;
 	case SE_START_NEXT:
-		ev_start_next(s);
+		slot_ev_start_next(s);
 		break;
 	case SE_READY:
 		ev_ready(s, d->w);
@@ -631,10 +470,10 @@ slot_event(struct slot *s, enum slot_ev ev, struct slot_evdata *d)
 		ev_backoff(s);
 		break;
 	case SE_REPLACE:
-		d->status = ev_replace(s, d);
+		d->status = slot_ev_replace(s, d);
 		break;
 	case SE_CANCEL:
-		ev_cancel(s, d->gen);
+		slot_ev_cancel(s, d->gen);
 		break;
 	case SE_REMOVE:
 		ev_remove(s);
@@ -707,29 +546,12 @@ drain_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	/* A worker that only just started gets to accept before it is asked
 	 * to go: its queue is read once it is ready. */
 	if ((s->w && s->w->state == W_STARTING) ||
-	    (queued(s) > 0 && mono_now() - s->drain_since < s->table->cur->cfg->stop_timeout))
+	    (slot_queued(s) > 0 && mono_now() - s->drain_since < s->table->cur->cfg->stop_timeout))
 		return;
 	slot_event(s, SE_DRAINED, NULL);
 }
 
-int
-slot_replace(struct slot *s, struct gen *g, replace_cb *done, void *arg)
-{
-	struct slot_evdata d = { .gen = g, .done = done, .arg = arg };
-
-	slot_event(s, SE_REPLACE, &d);
-	return d.status;
-}
-
-void
-slot_cancel_replace(struct slot *s, struct gen *back)
-{
-	struct slot_evdata d = { .gen = back };
-
-	slot_event(s, SE_CANCEL, &d);
-}
-
-static struct slot *
+struct slot *
 slot_new(struct slots *t, unsigned id)
 {
 	struct slot *s = xcalloc(1, sizeof(*s));
@@ -737,7 +559,7 @@ slot_new(struct slots *t, unsigned id)
 	s->table = t;
 	s->id = id;
 	s->state = SLOT_STARTING;
-	set_gen(s, t->cur);
+	slot_set_gen(s, t->cur);
 	ev_timer_init(&s->backoff, backoff_cb, 0, 0);
 	ev_timer_init(&s->drain, drain_cb, 0, 0.01);
 	start_init(&s->start_w, start_w_run);
@@ -745,7 +567,7 @@ slot_new(struct slots *t, unsigned id)
 	return s;
 }
 
-static void
+void
 slot_free(struct slot *s)
 {
 	struct slots *t = s->table;
@@ -761,162 +583,4 @@ slot_free(struct slot *s)
 		gen_unref(t->pool, s->gen);
 	free(s->last_exit);
 	free(s);
-}
-
-void
-slots_init(struct slots *t, struct ev_loop *loop, struct worker_ctx *wctx,
-    struct sockpool *pool, const struct slot_hooks *h, void *owner)
-{
-	memset(t, 0, sizeof(*t));
-	t->loop = loop;
-	t->wctx = wctx;
-	t->pool = pool;
-	t->hooks = h;
-	t->owner = owner;
-	starter_init(&t->starter, loop);
-}
-
-void
-slots_set_gen(struct slots *t, struct gen *g, int every_slot)
-{
-	if (t->cur != g) {
-		gen_ref(g);
-		if (t->cur)
-			gen_unref(t->pool, t->cur);
-		t->cur = g;
-	}
-	if (every_slot)
-		for (size_t i = 0; i < t->n; i++)
-			set_gen(t->v[i], g);
-}
-
-void
-slots_resize(struct slots *t, size_t n)
-{
-	size_t old = t->n;
-
-	if (n > old) {
-		t->v = xreallocarray(t->v, n, sizeof(*t->v));
-		for (size_t i = old; i < n; i++)
-			t->v[i] = slot_new(t, (unsigned)i);
-		t->n = n;
-		for (size_t i = old; i < n; i++)
-			queue_start(t->v[i]);
-		return;
-	}
-	/* The highest slots go, each worker stopped gracefully. */
-	t->n = n;
-	for (size_t i = n; i < old; i++)
-		slot_event(t->v[i], SE_REMOVE, NULL);
-}
-
-int
-slots_start_first(struct slots *t)
-{
-	struct slot *s = t->v[0];
-	struct worker *w;
-	char what[512];
-	int status;
-
-	if ((w = start_now(s)) == NULL || worker_wait_exec(w) == 0)
-		return 0;
-	worker_describe_exit(w, 0, what, sizeof(what));
-	log_errx("%s", what);
-	ev_child_stop(t->loop, &w->child);
-	while (waitpid(w->pid, &status, 0) == -1 && errno == EINTR)
-		;
-	s->w = NULL;
-	s->nworkers--;
-	status = w->fail.stage != STAGE_EXEC ? 2 : w->fail.err == ENOENT ? 127 : 126;
-	worker_free(w);
-	return status;
-}
-
-static void
-stop_all(struct slots *t, int kill)
-{
-	struct slot_evdata d = { .status = kill };
-	struct worker *w;
-
-	t->stopping = 1;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i]->state != SLOT_STOPPING && t->v[i]->state != SLOT_GONE)
-			slot_event(t->v[i], SE_STOP, &d);
-	starter_clear(&t->starter);
-	/* Scaled-away slots still draining, and retired workers. */
-	TAILQ_FOREACH(w, &t->wctx->all, entry) {
-		if (w->slot->state == SLOT_DRAINING)
-			slot_event(w->slot, SE_STOP, &d);
-		if (kill)
-			worker_kill(w);
-		else
-			worker_stop(w, NULL);
-	}
-}
-
-void
-slots_stop(struct slots *t)
-{
-	stop_all(t, 0);
-}
-
-void
-slots_kill(struct slots *t)
-{
-	stop_all(t, 1);
-}
-
-void
-slots_free(struct slots *t)
-{
-	starter_clear(&t->starter);
-	for (size_t i = 0; i < t->n; i++)
-		slot_free(t->v[i]);
-	free(t->v);
-	t->v = NULL;
-	t->n = 0;
-	if (t->cur)
-		gen_unref(t->pool, t->cur);
-	t->cur = NULL;
-}
-
-int
-slots_ready(const struct slots *t)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i]->w && t->v[i]->w->state == W_READY)
-			n++;
-	return n;
-}
-
-int
-slots_all_done(const struct slots *t, int *failed)
-{
-	*failed = 0;
-	if (t->n == 0)
-		return 0;
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->v[i]->state != SLOT_DONE)
-			return 0;
-		*failed |= t->v[i]->failed;
-	}
-	return 1;
-}
-
-void
-slots_steer(struct slots *t)
-{
-	unsigned *live;
-	size_t nlive = 0;
-
-	if (!sockpool_reuseport(t->pool))
-		return;
-	live = xcalloc(t->n + 1, sizeof(*live));
-	for (size_t k = 0; k < t->n; k++)
-		if (t->v[k]->w && t->v[k]->w->state == W_READY)
-			live[nlive++] = t->v[k]->id;
-	sockpool_steer(t->pool, live, nlive);
-	free(live);
 }

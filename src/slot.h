@@ -92,7 +92,7 @@ struct slot_hooks {
 	void	(*give_up)(struct slots *);
 };
 
-/* Every slot, and what they share. The table is slot.c's; its owner sets
+/* Every slot, and what they share. The table is slots.c's; its owner sets
  * it up with slots_init() and changes it through the functions below. */
 struct slots {
 	struct slot	**v;
