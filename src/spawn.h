@@ -30,6 +30,10 @@ struct spawn {
 	struct rlimit nofile;	/* the worker's RLIMIT_NOFILE, set last */
 	int	  pdeathsig;
 	int	  cpu;		/* -1: no affinity */
+	int	  in_cgroup;	/* start in cgroup_fd's v2 cgroup (CLONE_INTO_CGROUP) */
+	int	  cgroup_fd;
+	int	  join;		/* the child writes itself into join_fd, a v1 */
+	int	  join_fd;	/* cgroup.procs, before exec */
 };
 
 /* Why a child could not exec, sent up the CLOEXEC pipe. */
