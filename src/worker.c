@@ -251,6 +251,13 @@ cgroup_cb(struct wcgroup *wc, enum wcg_event ev)
 		if (w->state == W_STOPPING || w->recycle)
 			break;
 		format_bytes(lim, sizeof(lim), wc->memory_high);
+		if (w->state == W_STARTING) {
+			/* Its successor would cross it too: recycling would never end. */
+			log_warnx("worker %u (pid %d): memory.high %s crossed before it was "
+			    "ready; not recycling it (is memory_high below what the "
+			    "program needs to start?)", w->id, (int)w->pid, lim);
+			break;
+		}
 		w->recycle = xasprintf("recycled: memory.high %s crossed", lim);
 		struct wcg_stats st;
 
