@@ -12,7 +12,8 @@
 static const char usage_text[] =
 "usage: clusterd [-n N] [-l [NAME=]ADDR]... [-c FILE] [-s CTLSOCK] [--reuseport]\n"
 "                [-t STOP_TIMEOUT] [--ready=exec|notify|DURATION] [-e KEY=VALUE]...\n"
-"                [-u USER[:GROUP]] [-d DIR] [--subreaper] [--bind-shim] [--check]\n"
+"                [-u USER[:GROUP]] [-d DIR] [--subreaper] [--bind-shim]\n"
+"                [--cgroups=auto|yes|no] [--check]\n"
 "                [-q|-v] [-V] [-h] [--] COMMAND [ARG...]\n"
 "\n"
 "Run N copies of COMMAND sharing the listening sockets (LISTEN_FDS, fd 3 on).\n"
@@ -31,6 +32,7 @@ static const char usage_text[] =
 "      --reuseport          a SO_REUSEPORT socket per worker, steered by clusterd\n"
 "      --subreaper          reap orphaned descendants (PR_SET_CHILD_SUBREAPER)\n"
 "      --bind-shim          let workers' own bind() take the shared sockets\n"
+"      --cgroups=MODE       a cgroup per worker: auto, yes or no (default auto)\n"
 "      --check              check the settings, print them, and exit\n"
 "  -q, --quiet              log warnings and errors only\n"
 "  -v, --verbose            log debugging detail\n"
@@ -55,7 +57,8 @@ usage_error(const char *fmt, ...)
 void
 cli_parse(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_READY = 256, OPT_SUBREAPER, OPT_CHECK, OPT_REUSEPORT, OPT_BIND_SHIM };
+	enum { OPT_READY = 256, OPT_SUBREAPER, OPT_CHECK, OPT_REUSEPORT, OPT_BIND_SHIM,
+		OPT_CGROUPS };
 	static const struct option longopts[] = {
 		{ "workers",	required_argument, NULL, 'n' },
 		{ "listen",	required_argument, NULL, 'l' },
@@ -70,6 +73,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 		{ "check",	no_argument,	   NULL, OPT_CHECK },
 		{ "reuseport",	no_argument,	   NULL, OPT_REUSEPORT },
 		{ "bind-shim",	no_argument,	   NULL, OPT_BIND_SHIM },
+		{ "cgroups",	required_argument, NULL, OPT_CGROUPS },
 		{ "quiet",	no_argument,	   NULL, 'q' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "version",	no_argument,	   NULL, 'V' },
@@ -82,6 +86,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 	memset(cli, 0, sizeof(*cli));
 	cli->workers = -1;
 	cli->stop_timeout = -1;
+	cli->cgroups = -1;
 	opterr = 0;
 	/* "+": the worker command's own options are not ours. */
 	while ((c = getopt_long(argc, argv, "+:n:l:c:s:t:e:u:d:qvVh", longopts, NULL)) != -1) {
@@ -138,6 +143,17 @@ cli_parse(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_BIND_SHIM:
 			cli->bind_shim = 1;
+			break;
+		case OPT_CGROUPS:
+			if (strcmp(optarg, "auto") == 0)
+				cli->cgroups = CGROUPS_AUTO;
+			else if (strcmp(optarg, "yes") == 0)
+				cli->cgroups = CGROUPS_YES;
+			else if (strcmp(optarg, "no") == 0)
+				cli->cgroups = CGROUPS_NO;
+			else
+				usage_error("--cgroups: expected auto, yes or no, got \"%s\"",
+				    optarg);
 			break;
 		case 'q':
 			cli->verbosity = -1;

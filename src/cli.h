@@ -16,6 +16,7 @@ struct cli {
 	const char	*directory;
 	int		 subreaper;
 	int		 bind_shim;
+	int		 cgroups;	/* enum cgroups_mode, -1: unset */
 	int		 reuseport;
 	int		 check;
 	int		 verbosity;

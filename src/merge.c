@@ -81,6 +81,8 @@ merge_cli(struct parse *ps, const struct cli *cli)
 		cfg->subreaper = 1;
 	if (cli->bind_shim)
 		cfg->bind_shim = 1;
+	if (cli->cgroups >= 0)
+		cfg->cgroups = cli->cgroups;
 	if (cli->ready) {
 		ps->line = 0;
 		set_ready(ps, &cfg->prog, cli->ready);

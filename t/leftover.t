@@ -58,7 +58,7 @@ sub bindable {
 # 1. kill -9 of the worker: its child, which ignores SIGTERM, is killed
 # after stop_timeout; the replacement's child alone answers.
 my $port = free_port();
-my $c = start_clusterd(args => ['-n', 1, '-l', "127.0.0.1:$port", '-t', '1s',
+my $c = start_clusterd(args => ['--cgroups=no', '-n', 1, '-l', "127.0.0.1:$port", '-t', '1s',
     '-e', 'LEFTOVER_IGNORE_TERM=1', '--', '/usr/bin/perl', $WORKER]);
 my ($w1) = $c->wait_log(qr/^clusterd: worker 0 \(pid (\d+)\) started$/m)
     or die "no worker started\n";
@@ -102,7 +102,7 @@ kill TERM => $c->pid;
 is(wait_exit($c, 10), 0, 'SIGTERM: exit 0');
 ok(!alive($gen2), 'the child died before clusterd exited');
 ok(bindable($port), 'the port can be bound at once');
-my $c2 = start_clusterd(args => ['-n', 1, '-l', "127.0.0.1:$port", '--',
+my $c2 = start_clusterd(args => ['--cgroups=no', '-n', 1, '-l', "127.0.0.1:$port", '--',
     $HELLO]);
 ok($c2->wait_log(qr/^clusterd: 1 worker ready$/m),
     'a new clusterd on the same port starts');
@@ -113,7 +113,7 @@ is(wait_exit($c2), 0, 'it stops, exit 0');
 
 # 4. A child that obeys SIGTERM goes at once when the worker crashes.
 $port = free_port();
-$c = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port", '-t', '30s',
+$c = start_clusterd(args => ['--cgroups=no', '-n', 2, '-l', "127.0.0.1:$port", '-t', '30s',
     '--', '/usr/bin/perl', $WORKER]);
 $k = wait_children(2, 'two children');
 my ($victim) = grep { $k->{$_}[1] eq '0' } keys %$k;
@@ -134,7 +134,7 @@ ok(bindable($port), 'the port can be bound at once');
 # double fork) and holds the socket is found when its worker exits, named
 # and stopped; one whose worker lives is left alone until that worker goes.
 $port = free_port();
-$c = start_clusterd(args => ['--subreaper', '-n', 1, '-l',
+$c = start_clusterd(args => ['--cgroups=no', '--subreaper', '-n', 1, '-l',
     "127.0.0.1:$port", '-t', '1s', '-e', 'LEFTOVER_SETSID=1',
     '-e', 'LEFTOVER_IGNORE_TERM=1', '--', '/usr/bin/perl', $WORKER]);
 ($w1) = $c->wait_log(qr/^clusterd: worker 0 \(pid (\d+)\) started$/m)
