@@ -105,6 +105,7 @@ sub proc_cpu_sum {
 	is(wait_exit($c, 10), 0, 'cgroups = no: SIGTERM, exit 0');
 	# Today's behaviour: the setsid'd descendants survive it.
 	kill KILL => $f->{daemon}, $f->{setsid};
+	wait_for(sub { gone($f->{daemon}, $f->{setsid}) }, 5, 'the descendants to go');
 }
 
 # 2. memory_max with cgroups = no is refused, nothing runs.
@@ -335,7 +336,9 @@ sub start_ro {
 	    'read-only cgroup2, cgroups = auto: the worker is in clusterd\'s cgroup');
 	kill TERM => $c->pid;
 	is(wait_exit($c, 10), 0, 'read-only cgroup2, cgroups = auto: SIGTERM, exit 0');
-	kill KILL => grep { defined } @{ $f // {} }{qw(daemon setsid)};
+	my @left = grep { defined } @{ $f // {} }{qw(daemon setsid)};
+	kill KILL => @left;
+	wait_for(sub { gone(@left) }, 5, 'the descendants to go');
 }
 
 done_testing();
