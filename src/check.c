@@ -131,8 +131,21 @@ print_key(FILE *fp, const struct key *k, const void *base)
 
 	switch (k->type) {
 	case K_INT:
+		if ((k->flags & KF_PERCENT) && *i >= 0)
+			fprintf(fp, "%s = %d%%\n", k->name, *i);
+		else if (!(k->flags & KF_PERCENT))
+			print_int(fp, k->name, *i);
+		break;
 	case K_SIZE:
 		print_int(fp, k->name, *i);
+		break;
+	case K_BYTES:
+		if (*(const long long *)field >= 0) {
+			char v[32];
+
+			format_bytes(v, sizeof(v), *(const long long *)field);
+			fprintf(fp, "%s = %s\n", k->name, v);
+		}
 		break;
 	case K_LONG:
 		print_int(fp, k->name, *(const long *)field);

@@ -102,6 +102,23 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 	switch (k->type) {
 	case K_INT:
 	case K_LONG:
+		if (k->flags & KF_PERCENT) {
+			char num[32];
+			size_t n = strlen(v);
+
+			if (n >= 2 && n < sizeof(num) && v[n - 1] == '%') {
+				memcpy(num, v, n - 1);
+				num[n - 1] = '\0';
+			} else
+				num[0] = '\0';
+			if (parse_long(num, k->min, k->max, &l) == -1) {
+				perr(ps, ps->line, "bad value \"%s\" for %s (a percentage, "
+				    "%ld%% to %ld%%)", v, k->name, k->min, k->max);
+				return -1;
+			}
+			*(int *)field = (int)l;
+			return 0;
+		}
 		if (parse_long(v, k->min, k->max, &l) == -1)
 			goto bad_number;
 		if (k->type == K_LONG)
@@ -113,6 +130,13 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 		if (parse_size(v, &l) == -1)
 			goto bad_number;
 		*(int *)field = (int)l;
+		return 0;
+	case K_BYTES:
+		if (parse_bytes(v, (long long *)field) == -1) {
+			perr(ps, ps->line, "bad size \"%s\" for %s (bytes, or with k, m, g "
+			    "or t: 150M)", v, k->name);
+			return -1;
+		}
 		return 0;
 	case K_OCTAL:
 		if (parse_octal(v, k->max, &l) == -1) {
@@ -228,6 +252,9 @@ key_default(const struct key *k, char *base)
 	switch (k->type) {
 	case K_LONG:
 		*(long *)field = -1;
+		break;
+	case K_BYTES:
+		*(long long *)field = -1;
 		break;
 	case K_DURATION:
 		*(double *)field = -1;

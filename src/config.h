@@ -19,6 +19,7 @@ enum ready_mode { READY_EXEC, READY_NOTIFY, READY_DELAY };
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum restart_mode { RESTART_SURGE, RESTART_REPLACE };
 enum compat { COMPAT_EINHORN = 1, COMPAT_SERVER_STARTER = 2 };
+enum cgroups_mode { CGROUPS_AUTO, CGROUPS_YES, CGROUPS_NO };
 
 struct program_cfg {
 	struct strv	 argv;		/* command words, {placeholders} unexpanded */
@@ -40,6 +41,12 @@ struct program_cfg {
 	int		 parent_death_signal;
 	enum restart_mode restart_mode;
 	int		 cpu_affinity;	/* 0 none, 1 auto */
+	/* Per-worker cgroup limits (cgroup.c); unset -1. */
+	long long	 memory_max;
+	long long	 memory_high;
+	int		 pids_max;
+	int		 cpu_weight;
+	int		 cpu_max;	/* percent of one CPU */
 };
 
 struct config {
@@ -56,6 +63,8 @@ struct config {
 	int		 subreaper;
 	int		 bind_shim;
 	int		 restart_batch;
+	int		 cgroups;	/* enum cgroups_mode */
+	int		 recycle_batch;
 	struct sock_cfg	*socks;
 	size_t		 nsocks;
 	struct program_cfg prog;

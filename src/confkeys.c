@@ -42,6 +42,9 @@ static const struct kname restart_names[] = {
 static const struct kname restart_mode_names[] = {
 	{ "surge", RESTART_SURGE }, { "replace", RESTART_REPLACE }, { NULL, 0 },
 };
+static const struct kname cgroups_names[] = {
+	{ "auto", CGROUPS_AUTO }, { "yes", CGROUPS_YES }, { "no", CGROUPS_NO }, { NULL, 0 },
+};
 static const struct kname affinity_names[] = {
 	{ "auto", 1 }, { "none", 0 }, { "no", 0 }, { NULL, 0 },
 };
@@ -58,6 +61,10 @@ const struct key clusterd_keys[] = {
 	{ "bind_shim",	K_BOOL,		C(bind_shim),	LIVE,	.def = "no" },
 	{ "compat",	K_COMPAT,	C(compat),	WORKERS, .def = "none" },
 	{ "restart_batch", K_INT,	C(restart_batch), LIVE,	.def = "1",	.min = 1,
+	    .max = MAX_WORKERS },
+	{ "cgroups",	K_ENUM,		C(cgroups),	CLUSTERD, .def = "auto",
+	    .names = cgroups_names, .hint = "auto, yes or no" },
+	{ "recycle_batch", K_INT,	C(recycle_batch), LIVE,	.def = "1",	.min = 1,
 	    .max = MAX_WORKERS },
 };
 
@@ -102,6 +109,14 @@ const struct key program_keys[] = {
 	{ "watchdog",	K_DURATION,	P(watchdog),	WORKERS, .def = "0",	.flags = KF_OFF_ZERO },
 	{ "restart_mode", K_ENUM,	P(restart_mode), LIVE,	.def = "surge",
 	    .names = restart_mode_names, .hint = "surge or replace" },
+	{ "memory_max",	K_BYTES,	P(memory_max),	WORKERS, .def = NULL },
+	{ "memory_high", K_BYTES,	P(memory_high),	WORKERS, .def = NULL },
+	{ "pids_max",	K_INT,		P(pids_max),	WORKERS, .def = NULL,	.min = 1,
+	    .max = 0x7fffffff },
+	{ "cpu_weight",	K_INT,		P(cpu_weight),	WORKERS, .def = NULL,	.min = 1,
+	    .max = 10000 },
+	{ "cpu_max",	K_INT,		P(cpu_max),	WORKERS, .def = NULL,	.min = 1,
+	    .max = 100000, .flags = KF_PERCENT },
 };
 
 #define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
@@ -157,6 +172,8 @@ key_equal(const struct key *k, const void *a, const void *b)
 		return *(const int *)x == *(const int *)y;
 	case K_LONG:
 		return *(const long *)x == *(const long *)y;
+	case K_BYTES:
+		return *(const long long *)x == *(const long long *)y;
 	case K_COMPAT:
 		return *(const unsigned *)x == *(const unsigned *)y;
 	case K_DURATION:

@@ -32,6 +32,7 @@ enum ktype {
 	K_SIGNAL,	/* int signal number */
 	K_OCTAL,	/* int mode, up to max, unset -1 */
 	K_SIZE,		/* int bytes, k/m/g suffixes, unset -1 */
+	K_BYTES,	/* long long bytes, k/m/g/t suffixes, unset -1 */
 	K_ENUM,		/* int, one of names */
 	K_READY,	/* struct program_cfg's ready and ready_delay */
 	K_COMMAND,	/* struct program_cfg's command, compared as argv */
@@ -48,6 +49,7 @@ struct kname {
 
 #define KF_OFF_ZERO	0x1	/* a duration where 0 is off: not printed */
 #define KF_ON_OFF	0x2	/* a K_BOOL whose unset is off: unset equals no */
+#define KF_PERCENT	0x4	/* a K_INT written with a %: "150%" */
 
 /*
  * One config key. Everything that goes key by key reads its row: the

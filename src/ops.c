@@ -131,6 +131,14 @@ reload(struct ops *ops)
 		refuse(ops, "reload refused: the config has errors", &errors);
 		return;
 	}
+	/* Limits the workers' cgroups cannot carry would fail every start. */
+	if (cgroups_check(&sup->cg, &cfg->prog, msg, sizeof(msg)) == -1) {
+		strv_pushf(&errors, "%s", msg);
+		config_free(cfg);
+		free(cfg);
+		refuse(ops, "reload refused", &errors);
+		return;
+	}
 	if ((g = gen_new(&sup->pool, cfg, 0, &errors)) == NULL) {
 		refuse(ops, "reload refused", &errors);
 		return;

@@ -112,8 +112,9 @@ slot_queued(const struct slot *s)
 static void	on_ready(struct worker *);
 static void	on_exited(struct worker *, int);
 static void	on_timeout(struct worker *, const char *);
+static void	on_recycle(struct worker *);
 
-static const struct worker_hooks hooks = { on_ready, on_exited, on_timeout };
+static const struct worker_hooks hooks = { on_ready, on_exited, on_timeout, on_recycle };
 
 struct worker *
 slot_spawn(struct slot *s)
@@ -501,6 +502,16 @@ on_exited(struct worker *w, int status)
 	struct slot_evdata d = { .w = w, .status = status };
 
 	slot_event(w->slot, SE_EXITED, &d);
+}
+
+/* The worker asks to be replaced; whoever keeps the table decides when. */
+static void
+on_recycle(struct worker *w)
+{
+	struct slots *t = w->slot->table;
+
+	if (t->hooks->recycle)
+		t->hooks->recycle(t);
 }
 
 static void

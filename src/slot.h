@@ -90,6 +90,8 @@ struct slot_hooks {
 	void	(*ended)(struct slots *);
 	/* A slot died give_up_after times in a row. */
 	void	(*give_up)(struct slots *);
+	/* A worker asks to be replaced (its w->recycle says why). */
+	void	(*recycle)(struct slots *);
 };
 
 /* Every slot, and what they share. The table is slots.c's; its owner sets

@@ -19,6 +19,12 @@
  * restore, and signal handlers reset before the signals are unblocked.
  * It runs on a stack of its own, and without AddressSanitizer, which
  * cannot tell that stack from a corrupted one.
+ *
+ * A worker with a cgroup of its own starts in it: clone3() with
+ * CLONE_INTO_CGROUP, so that neither it nor a child it forks at once ever
+ * runs in clusterd's cgroup. Where that cannot be had, the child moves
+ * itself there (writes "0" to the cgroup's cgroup.procs) before exec, so
+ * no code of the worker's runs outside it either.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +40,8 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/sched.h>
 
 #include "spawn.h"
 #include "strv.h"
@@ -64,7 +72,8 @@ struct child_args {
 	const int	*fds;		/* sp->fds, some moved low */
 	int		 devnull, stdout_fd, stderr_fd;
 	int		 report;	/* write end of the report pipe */
-	int		 keep_below;	/* every fd above is not the child's */
+	int		 procs;		/* cgroup.procs of sp->cgroup_fd, or -1 */
+	int		 join;		/* sp->join_fd, maybe moved low, or -1 */
 	pid_t		 parent;
 	struct rlimit	 raise;		/* a higher hard limit, or 0 */
 	unsigned long	 handled;	/* signals to reset to SIG_DFL */
@@ -224,23 +233,19 @@ child(void *arg)
 	const struct child_args *a = arg;
 	const struct spawn *sp = a->sp;
 	int report = a->report, top = 3 + sp->nfds, n = 0;
-	int keep[sp->nfds + 4];
+	int keep[sp->nfds + 6];
 	sigset_t none;
 
-	/*
-	 * First, before any descriptor is touched: a table of our own with
-	 * only the low ones (or, where close_range cannot unshare, a copy of
-	 * all), then only those we need.
-	 */
-	if (syscall(SYS_close_range, (unsigned)a->keep_below, ~0U, CLOSE_RANGE_UNSHARE) == -1 &&
-	    unshare(CLONE_FILES) == -1)
-		_exit(125);
 	keep[n++] = report;
 	keep[n++] = a->devnull;
 	if (a->stdout_fd >= 0)
 		keep[n++] = a->stdout_fd;
 	if (a->stderr_fd >= 0)
 		keep[n++] = a->stderr_fd;
+	if (a->procs >= 0)
+		keep[n++] = a->procs;
+	if (a->join >= 0)
+		keep[n++] = a->join;
 	for (int i = 0; i < sp->nfds; i++)
 		keep[n++] = a->fds[i];
 	for (int i = 1; i < n; i++)	/* insertion sort: a handful */
@@ -250,7 +255,25 @@ child(void *arg)
 			keep[j] = keep[j - 1];
 			keep[j - 1] = t;
 		}
+	/*
+	 * First, before any descriptor is touched: a table of our own with
+	 * only the low ones (or, where close_range cannot unshare, a copy of
+	 * all), then only those we need.
+	 */
+	if (syscall(SYS_close_range, (unsigned)keep[n - 1] + 1, ~0U, CLOSE_RANGE_UNSHARE) == -1 &&
+	    unshare(CLONE_FILES) == -1)
+		_exit(125);
 	close_others(keep, n);
+	/* Before the credential change: the move is the kernel's to allow
+	 * for the writer's credentials, clusterd's. */
+	if (a->procs >= 0 && write(a->procs, "0", 1) != 1)
+		child_fail(report, STAGE_SETUP);
+	if (a->join >= 0 && write(a->join, "0", 1) != 1)
+		child_fail(report, STAGE_SETUP);
+	if (a->procs >= 0)
+		close(a->procs);
+	if (a->join >= 0)
+		close(a->join);
 	default_handlers(a->handled);
 	setpgid(0, 0);
 
@@ -455,6 +478,123 @@ child_stack(size_t argc, size_t *size)
 	return stack;
 }
 
+/*
+ * clone3() is a fork-like call: with CLONE_VM the child would return into
+ * this frame, on the stack it shares with us. So, as glibc's clone() does
+ * for clone(), a few instructions: in the child, on its own stack (base and
+ * size in ca), call fn(arg) and exit with what it returns, with no frame
+ * to return to.
+ */
+#if defined(SYS_clone3) && defined(__x86_64__)
+#define HAVE_CLONE3_CALL 1
+static pid_t
+clone3_call(struct clone_args *ca, int (*fn)(void *), void *arg)
+{
+	/* Callee-saved, so the syscall leaves them to the child as they are. */
+	register long r12 __asm__("r12") = (long)fn;
+	register long r13 __asm__("r13") = (long)arg;
+	long ret;
+
+	__asm__ volatile (
+	    "syscall\n\t"
+	    "testq %%rax, %%rax\n\t"
+	    "jnz 1f\n\t"
+	    "xorl %%ebp, %%ebp\n\t"	/* the outermost frame, for unwinders */
+	    "movq %%r13, %%rdi\n\t"
+	    "callq *%%r12\n\t"
+	    "movl %%eax, %%edi\n\t"
+	    "movl $60, %%eax\n\t"		/* SYS_exit */
+	    "syscall\n\t"
+	    "hlt\n"
+	    "1:"
+	    : "=a" (ret)
+	    : "0" ((long)SYS_clone3), "D" (ca), "S" (sizeof(*ca)), "r" (r12), "r" (r13)
+	    : "rcx", "r11", "memory");
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return (pid_t)ret;
+}
+#elif defined(SYS_clone3) && defined(__aarch64__)
+#define HAVE_CLONE3_CALL 1
+static pid_t
+clone3_call(struct clone_args *ca, int (*fn)(void *), void *arg)
+{
+	/* svc keeps every register but x0, in the child too. */
+	register long x0 __asm__("x0") = (long)ca;
+	register long x1 __asm__("x1") = (long)sizeof(*ca);
+	register long x2 __asm__("x2") = (long)fn;
+	register long x3 __asm__("x3") = (long)arg;
+	register long x8 __asm__("x8") = SYS_clone3;
+
+	__asm__ volatile (
+	    "svc #0\n\t"
+	    "cbnz x0, 1f\n\t"
+	    "mov x29, xzr\n\t"		/* the outermost frame, for unwinders */
+	    "mov x30, xzr\n\t"
+	    "mov x0, x3\n\t"
+	    "blr x2\n\t"
+	    "mov x8, #93\n\t"		/* SYS_exit */
+	    "svc #0\n\t"
+	    "brk #0\n"
+	    "1:"
+	    : "+r" (x0)
+	    : "r" (x1), "r" (x2), "r" (x3), "r" (x8)
+	    : "memory");
+	if (x0 < 0) {
+		errno = (int)-x0;
+		return -1;
+	}
+	return (pid_t)x0;
+}
+#endif
+
+/*
+ * Start the child in sp->cgroup_fd's cgroup with clone3(), if this kernel
+ * (and whatever filters its calls) lets us: 1, or 0 with *pid set (-1 with
+ * errno: no start, and none to retry); or -1: clone() instead, and the child
+ * moves itself. What the first try learns holds for the next.
+ */
+static int
+start_in_cgroup(const struct spawn *sp, void *stack, size_t size, int share_files,
+    struct child_args *a, pid_t *pid)
+{
+#ifdef HAVE_CLONE3_CALL
+	static int works = -1;
+	struct clone_args ca = {
+		.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP |
+		    (share_files ? CLONE_FILES : 0),
+		.exit_signal = SIGCHLD,
+		.stack = (unsigned long)stack,
+		.stack_size = size,
+		.cgroup = (unsigned)sp->cgroup_fd,
+	};
+
+	if (works == 0)
+		return -1;
+	if ((*pid = clone3_call(&ca, child, a)) != -1) {
+		works = 1;
+		return 1;
+	}
+	/*
+	 * No clone3 (ENOSYS: an older kernel, valgrind, container filters
+	 * that make glibc fall back), refused by a filter (EPERM), or no
+	 * CLONE_INTO_CGROUP (E2BIG, EINVAL: before Linux 5.7). Anything else
+	 * is about the cgroup (EBUSY: it has controllers on for children;
+	 * EBADF: not a v2 cgroup; EACCES) and the move would fail as well.
+	 */
+	if (errno == ENOSYS || errno == EPERM || errno == E2BIG || errno == EINVAL) {
+		works = 0;
+		return -1;
+	}
+	return 0;
+#else
+	(void)sp, (void)stack, (void)size, (void)share_files, (void)a, (void)pid;
+	return -1;
+#endif
+}
+
 pid_t
 spawn_start(const struct spawn *sp, int *report_fd, const char **what)
 {
@@ -462,13 +602,14 @@ spawn_start(const struct spawn *sp, int *report_fd, const char **what)
 	char *pidfd_id = sp->pidfd_id ? *sp->pidfd_id : NULL;
 	int pipefd[2], fds[sp->nfds > 0 ? sp->nfds : 1], lowered[sp->nfds > 0 ? sp->nfds : 1];
 	struct child_args a = { .sp = sp, .fds = fds, .devnull = sp->devnull,
-	    .stdout_fd = sp->stdout_fd, .stderr_fd = sp->stderr_fd, .parent = getpid() };
+	    .stdout_fd = sp->stdout_fd, .stderr_fd = sp->stderr_fd, .procs = -1, .join = -1,
+	    .parent = getpid() };
 	struct rlimit cur;
 	sigset_t all, old;
 	size_t argc = 0, size;
 	void *stack;
 	pid_t pid = -1;
-	int e;
+	int e, joined = -1, into = -1;
 
 	while (sp->argv[argc])
 		argc++;
@@ -487,7 +628,7 @@ spawn_start(const struct spawn *sp, int *report_fd, const char **what)
 	a.report = pipefd[1];
 	a.handled = handled_signals();
 	pipefd[0] = spawn_park_fd(pipefd[0]);
-	/* What the child keeps must be below keep_below: bring parked ones down. */
+	/* The child's table stops at the highest it keeps: bring parked ones down. */
 	for (int i = 0; i < sp->nfds; i++) {
 		fds[i] = sp->fds[i];
 		lowered[i] = -1;
@@ -495,17 +636,12 @@ spawn_start(const struct spawn *sp, int *report_fd, const char **what)
 		    (lowered[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) != -1)
 			fds[i] = lowered[i];
 	}
-	a.keep_below = a.report;
-	for (int i = 0; i < sp->nfds; i++)
-		if (fds[i] > a.keep_below)
-			a.keep_below = fds[i];
-	if (a.devnull > a.keep_below)
-		a.keep_below = a.devnull;
-	if (a.stdout_fd > a.keep_below)
-		a.keep_below = a.stdout_fd;
-	if (a.stderr_fd > a.keep_below)
-		a.keep_below = a.stderr_fd;
-	a.keep_below++;
+	if (sp->join) {
+		a.join = sp->join_fd;
+		if (a.join >= SPAWN_FD_PARK &&
+		    (joined = fcntl(a.join, F_DUPFD_CLOEXEC, 3)) != -1)
+			a.join = joined;
+	}
 
 	/*
 	 * Valgrind runs CLONE_VM | CLONE_VFORK as a fork but stops the whole
@@ -522,20 +658,34 @@ spawn_start(const struct spawn *sp, int *report_fd, const char **what)
 	 * before it has reset them. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	if (share_files)
-		pid = clone(child, (char *)stack + size,
-		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
-	if (!share_files || (pid == -1 && errno == EINVAL))
-		pid = clone(child, (char *)stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	/* into: 1 started there, 0 not started for the cgroup's sake, -1
+	 * clone() (and, with in_cgroup, the child moves itself). */
+	if (sp->in_cgroup)
+		into = start_in_cgroup(sp, stack, size, share_files, &a, &pid);
+	if (into == -1 && sp->in_cgroup &&
+	    (a.procs = openat(sp->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC)) == -1)
+		into = 0;
+	if (into == -1) {
+		if (share_files)
+			pid = clone(child, (char *)stack + size,
+			    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
+		if (!share_files || (pid == -1 && errno == EINVAL))
+			pid = clone(child, (char *)stack + size,
+			    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	}
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (int i = 0; i < sp->nfds; i++)
 		if (lowered[i] != -1)
 			close(lowered[i]);
+	if (joined != -1)
+		close(joined);
+	if (a.procs != -1)
+		close(a.procs);
 	close(pipefd[1]);
 	if (pid == -1) {
 		close(pipefd[0]);
-		*what = "clone";
+		*what = into == 0 ? "cgroup" : "clone";
 		errno = e;
 		return -1;
 	}

@@ -30,6 +30,18 @@ struct spawn {
 	struct rlimit nofile;	/* the worker's RLIMIT_NOFILE, set last */
 	int	  pdeathsig;
 	int	  cpu;		/* -1: no affinity */
+	/*
+	 * Cgroups: 0 in a flag (as "= { 0 }" leaves it) means none, since 0
+	 * is a valid descriptor. in_cgroup: the child starts inside the v2
+	 * cgroup whose directory cgroup_fd is (O_PATH will do); it never runs
+	 * anywhere else. join: before exec the child writes "0" to join_fd,
+	 * an O_WRONLY cgroup.procs (of a v1 memory cgroup); if that fails the
+	 * start fails at STAGE_SETUP.
+	 */
+	int	  in_cgroup;
+	int	  cgroup_fd;
+	int	  join;
+	int	  join_fd;
 };
 
 /* Why a child could not exec, sent up the CLOEXEC pipe. */
@@ -62,7 +74,8 @@ char	*spawn_resolve(const char *file, const char *pathvar, const char *dir,
 
 /* Clone and exec; returns the pid and the read end of the report pipe,
  * which sees EOF once exec succeeded; or -1 with errno, and in *what the
- * step that failed. */
+ * step that failed ("cgroup": the kernel would not start the child in
+ * sp->cgroup_fd's cgroup). */
 pid_t	 spawn_start(const struct spawn *, int *report_fd, const char **what);
 const char *spawn_stage_what(int stage);
 

@@ -102,6 +102,48 @@ empty_slots(const struct supervisor *sup, struct worker **v, size_t n, int *empt
 			empty[v[i]->id] = 0;
 }
 
+static void
+bytes(char *buf, size_t len, long long v)
+{
+	if (v < 0)
+		snprintf(buf, len, "-");
+	else if (v < 1024 * 1024)
+		snprintf(buf, len, "%.1fK", (double)v / 1024);
+	else if (v < 1024LL * 1024 * 1024)
+		snprintf(buf, len, "%.1fM", (double)v / (1024 * 1024));
+	else
+		snprintf(buf, len, "%.2fG", (double)v / (1024 * 1024 * 1024));
+}
+
+/* Each worker's cgroup figures, read now: a table of their own, so the
+ * worker table reads the same with cgroups on or off. */
+static void
+cgroup_table(struct sbuf *b, struct worker **v, size_t n)
+{
+	sbuf_printf(b, "%-4s %-8s %-9s %-10s %-6s %-4s %s\n", "ID", "PID", "MEMORY",
+	    "CPU", "TASKS", "OOM", "CGROUP");
+	for (size_t i = 0; i < n; i++) {
+		struct wcg_stats st;
+		char mem[32], cpu[32], tasks[24], oom[24];
+
+		if (v[i]->cg.cg == NULL)
+			continue;
+		wcg_stats(&v[i]->cg, &st);
+		bytes(mem, sizeof(mem), st.memory);
+		if (st.cpu_usec >= 0)
+			snprintf(cpu, sizeof(cpu), "%.2fs", (double)st.cpu_usec / 1e6);
+		else
+			snprintf(cpu, sizeof(cpu), "-");
+		snprintf(tasks, sizeof(tasks), "%lld", st.tasks);
+		if (st.oom_kills >= 0)
+			snprintf(oom, sizeof(oom), "%lld", st.oom_kills);
+		else
+			snprintf(oom, sizeof(oom), "-");
+		sbuf_printf(b, "%-4u %-8d %-9s %-10s %-6s %-4s %s\n", v[i]->id,
+		    (int)v[i]->pid, mem, cpu, tasks, oom, v[i]->cg.name);
+	}
+}
+
 void
 status_text(const struct supervisor *sup, struct sbuf *b)
 {
@@ -117,6 +159,10 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 	    sup->cur->cfg->name ? sup->cur->cfg->name : "", (int)getpid(),
 	    up, sup->cur->number, sup_ready_count(sup), sup->slots.n);
 	sbuf_printf(b, "command: %s\n", sup->cur->cfg->prog.command);
+	char cgs[512];
+
+	cgroups_describe(&sup->cg, cgs, sizeof(cgs));
+	sbuf_printf(b, "cgroups: %s\n", cgs);
 	if (strcmp(sup_state(sup), "running") != 0)
 		sbuf_printf(b, "state: %s\n", sup->rolling ?
 		    "rolling restart in progress" : sup_state(sup));
@@ -152,6 +198,8 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 			    s->last_exit ? s->last_exit : "-");
 		}
 	}
+	if (sup->cg.on)
+		cgroup_table(b, v, n);
 	free(empty);
 	free(v);
 }
@@ -189,7 +237,29 @@ json_worker(struct sbuf *b, const struct worker *w, double now, double wall)
 	json_str(b, w->slot->last_exit);
 	sbuf_add(b, ",\"status\":", 10);
 	json_str(b, w->status);
-	sbuf_printf(b, ",\"slot_state\":\"%s\"}", slot_state_name(w->slot->state));
+	sbuf_printf(b, ",\"slot_state\":\"%s\"", slot_state_name(w->slot->state));
+	if (w->cg.cg) {
+		struct wcg_stats st;
+
+		wcg_stats(&w->cg, &st);
+		sbuf_printf(b, ",\"cgroup\":{\"path\":");
+		json_str(b, w->cg.name);
+#define NUM(key, v) \
+	if ((v) >= 0) \
+		sbuf_printf(b, ",\"" key "\":%lld", (v)); \
+	else \
+		sbuf_printf(b, ",\"" key "\":null")
+		NUM("memory_current", st.memory);
+		NUM("cpu_usec", st.cpu_usec);
+		NUM("pids_current", st.tasks);
+		NUM("oom_kills", st.oom_kills);
+#undef NUM
+		sbuf_printf(b, ",\"recycle\":");
+		json_str(b, w->recycle);
+		sbuf_add(b, "}", 1);
+	} else
+		sbuf_printf(b, ",\"cgroup\":null");
+	sbuf_add(b, "}", 1);
 }
 
 void
@@ -209,6 +279,21 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 	    now - sup->started, g->number, sup_state(sup), sup->slots.n,
 	    sup_ready_count(sup));
 	json_str(b, g->cfg->prog.command);
+	{
+		char cgs[512];
+
+		cgroups_describe(&sup->cg, cgs, sizeof(cgs));
+		sbuf_printf(b, ",\"cgroups\":{\"mode\":\"%s\",\"path\":",
+		    cgroups_mode(&sup->cg));
+		json_str(b, sup->cg.base);
+		sbuf_printf(b, ",\"v1_memory\":");
+		json_str(b, sup->cg.v1mem);
+		sbuf_printf(b, ",\"reason\":");
+		json_str(b, sup->cg.on ? NULL : sup->cg.reason);
+		sbuf_printf(b, ",\"description\":");
+		json_str(b, cgs);
+		sbuf_add(b, "}", 1);
+	}
 	sbuf_add(b, ",\"sockets\":[", 12);
 	for (size_t i = 0; i < g->nlst; i++) {
 		sbuf_add(b, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
@@ -246,7 +331,7 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		    "\"started\":null,\"uptime\":null,\"restarts\":%u,\"last_exit\":", id,
 		    slot_empty_state(s), s->restarts);
 		json_str(b, s->last_exit);
-		sbuf_printf(b, ",\"status\":null,\"slot_state\":\"%s\"}",
+		sbuf_printf(b, ",\"status\":null,\"slot_state\":\"%s\",\"cgroup\":null}",
 		    slot_state_name(s->state));
 	}
 	sbuf_add(b, "]}\n", 3);

@@ -79,6 +79,8 @@ void
 sup_rolling(struct supervisor *sup, int on)
 {
 	sup->rolling = on;
+	if (!on)	/* recycles held back for the rollout */
+		recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, 0);
 }
 
 /* Say once when every slot has a ready worker (again after a scale-up);
@@ -161,6 +163,7 @@ slots_changed(struct slots *t)
 	sup->told_ready = -1;	/* say the count again, even when it is the same */
 	slots_steer(t);
 	sup_check_ready(sup);
+	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
 }
 
 static void
@@ -175,7 +178,18 @@ slots_give_up(struct slots *t)
 	sup_stop(t->owner, 3);
 }
 
-static const struct slot_hooks slot_hooks = { slots_changed, slots_ended, slots_give_up };
+static void
+slots_recycle(struct slots *t)
+{
+	struct supervisor *sup = t->owner;
+
+	sup->recycle.wanted = 1;
+	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
+}
+
+static const struct slot_hooks slot_hooks = {
+	slots_changed, slots_ended, slots_give_up, slots_recycle,
+};
 
 void
 sup_stop(struct supervisor *sup, int status)
@@ -277,6 +291,8 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	worker_ctx_init(&sup->wctx, loop, &sup->pool, &sup->base_env);
 	leftover_init(loop, &sup->pool, is_worker, leftovers_gone, sup);
 	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
+	recycle_init(&sup->recycle, &sup->slots);
+	sup->cg.basefd = sup->cg.v1memfd = sup->cg.inotify = -1;
 	sdnotify_init(loop);
 	if ((sup->wctx.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		fatal(1, "/dev/null");
@@ -292,6 +308,13 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	}
 	if (cfg->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn("PR_SET_CHILD_SUBREAPER");
+
+	/* Before binding: what a killed clusterd of this name left may hold
+	 * the ports. */
+	if (cgroups_init(&sup->cg, loop, cfg) == -1)
+		goto fail;
+	if (sup->cg.on)
+		sup->wctx.cg = &sup->cg;
 
 	/* Bind everything before the first fork: a busy port fails the start. */
 	g = gen_new(&sup->pool, cfg, sup->last_number = 1, &errors);
@@ -355,6 +378,8 @@ sup_free(struct supervisor *sup)
 	sup->cur = NULL;
 	sockpool_free(&sup->pool);
 	worker_ctx_free(&sup->wctx);
+	sup->wctx.cg = NULL;
+	cgroups_free(&sup->cg);
 	strv_free(&sup->base_env);
 	if (sup->wctx.devnull >= 0)
 		close(sup->wctx.devnull);

@@ -13,7 +13,9 @@
 #include "cli.h"
 #include "config.h"
 #include "gen.h"
+#include "cgroup.h"
 #include "listen.h"
+#include "recycle.h"
 #include "slot.h"
 #include "sockpool.h"
 #include "strv.h"
@@ -28,6 +30,8 @@ struct supervisor {
 	struct sockpool	 pool;		/* every bound socket */
 	struct slots	 slots;
 	struct worker_ctx wctx;
+	struct cgroups	 cg;		/* per-worker cgroups (cg.on) */
+	struct recycler	 recycle;
 	int		 rolling;	/* a rolling restart runs */
 	int		 stopping;
 	int		 exit_status;

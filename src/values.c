@@ -135,6 +135,53 @@ parse_size(const char *s, long *out)
 	return 0;
 }
 
+/* Memory sizes: k, m, g, t are powers of 1024, as cgroup and systemd
+ * users write them; up to 2^62, so any sum of them stays in range. */
+int
+parse_bytes(const char *s, long long *out)
+{
+	static const char units[] = "kmgt";
+	char *end;
+	long long v;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end) {
+		const char *u = strchr(units, tolower((unsigned char)*end));
+
+		if (u == NULL || *u == '\0' || (end[1] != '\0' &&
+		    strcasecmp(end + 1, "b") != 0))
+			return -1;
+		shift = 10 * (int)(u - units + 1);
+	}
+	if (v < 1 || v > (1LL << 62) >> shift)
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* The largest unit that divides v: 150M, 1536K, 3G. */
+void
+format_bytes(char *buf, size_t len, long long v)
+{
+	static const char units[] = "KMGT";
+	int i = -1;
+
+	while (i < 3 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, len, "%lld", v);
+	else
+		snprintf(buf, len, "%lld%c", v, units[i]);
+}
+
 int
 parse_bool(const char *s, int *out)
 {

@@ -15,6 +15,8 @@ int	 parse_long(const char *, long min, long max, long *out);
 int	 parse_octal(const char *, long max, long *out);
 int	 parse_size(const char *, long *out);	/* bytes, k/m/g suffixes */
 int	 parse_bool(const char *, int *out);
+int	 parse_bytes(const char *, long long *out);	/* k/m/g/t: 1024^n */
+void	 format_bytes(char *buf, size_t len, long long);	/* "150M" */
 /* Split a command into words: 'literal', "with \\escapes", \\x; no shell. */
 int	 split_command(const char *, struct strv *out, char *err, size_t errlen);
 /* Quote one word so split_command() gives it back unchanged. */

@@ -23,6 +23,7 @@
 #include "worker.h"
 #include "workerenv.h"
 #include "util.h"
+#include "values.h"
 
 const char *
 worker_state_name(enum worker_state s)
@@ -177,6 +178,18 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
+/* The worker is gone, its whole cgroup too: the owner decides what next. */
+static void
+finish_exit(struct worker *w)
+{
+	struct ev_loop *loop = w->ctx->loop;
+
+	ev_timer_stop(loop, &w->timer);
+	ev_timer_stop(loop, &w->watchdog);
+	w->hooks->exited(w, w->wstatus);
+	leftover_start();
+}
+
 static void
 child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
@@ -184,22 +197,83 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	/* Stopping, the timer is its deadline, which its group keeps. */
 	double left = ev_is_active(&w->timer) ? ev_timer_remaining(loop, &w->timer) :
 	    w->ctx->stop_timeout;
+	char what[256];
+	int n;
 
 	(void)revents;
 	/* First what it left in its group (and orphans holding a socket), so
 	 * that the exit cannot end clusterd before they are gone; they are
-	 * signalled after the exit is logged. */
-	leftover_collect(w->pid, w->id, w->state == W_STOPPING, w->killed, left);
+	 * signalled after the exit is logged. A cgroup holds them all. */
+	if (w->cg.cg == NULL)
+		leftover_collect(w->pid, w->id, w->state == W_STOPPING, w->killed, left);
 	ev_child_stop(loop, c);
-	ev_timer_stop(loop, &w->timer);
 	ev_timer_stop(loop, &w->watchdog);
 	/* The child is gone, so the pipe holds all it will ever say. */
 	if (w->report.fd >= 0) {
 		read_report(w, w->report.fd);
 		report_close(w);
 	}
-	w->hooks->exited(w, c->rstatus);
-	leftover_start();
+	w->reaped = 1;
+	w->wstatus = c->rstatus;
+	wcg_oom(&w->cg);
+	if (w->cg.cg && !w->cg.empty && wcg_populated(&w->cg)) {
+		/* The worker is gone when its cgroup is empty: what it started
+		 * goes too, within what is left of its stop deadline. */
+		worker_describe_exit(w, w->wstatus, what, sizeof(what));
+		n = wcg_signal(&w->cg, w->ctx->stop_signal);
+		log_info("worker %u (pid %d) %s; %d process%s left in its cgroup: "
+		    "stopping them", w->id, (int)w->pid, what, n, n == 1 ? "" : "es");
+		if (w->state != W_STOPPING || !ev_is_active(&w->timer)) {
+			w->state = W_STOPPING;
+			w->stop_timeout = w->ctx->stop_timeout;
+			ev_timer_stop(loop, &w->timer);
+			ev_timer_set(&w->timer, w->stop_timeout, 0);
+			ev_timer_start(loop, &w->timer);
+		}
+		return;
+	}
+	finish_exit(w);
+}
+
+/* Its cgroup's events: empty, memory_high crossed, OOM. */
+static void
+cgroup_cb(struct wcgroup *wc, enum wcg_event ev)
+{
+	struct worker *w = container_of(wc, struct worker, cg);
+	char lim[32], use[32];
+
+	switch (ev) {
+	case WCG_EMPTY:
+		if (w->reaped)
+			finish_exit(w);
+		break;
+	case WCG_HIGH:
+		if (w->state == W_STOPPING || w->recycle)
+			break;
+		format_bytes(lim, sizeof(lim), wc->memory_high);
+		w->recycle = xasprintf("recycled: memory.high %s crossed", lim);
+		struct wcg_stats st;
+
+		wcg_stats(wc, &st);
+		snprintf(use, sizeof(use), "%.1fM", (double)st.memory / (1024 * 1024));
+		log_warnx("worker %u (pid %d): memory.high %s crossed (using %s): "
+		    "recycling it", w->id, (int)w->pid, lim, st.memory >= 0 ? use : "?");
+		if (w->why == NULL)
+			w->why = xstrdup(w->recycle);
+		if (w->hooks->recycle)
+			w->hooks->recycle(w);
+		break;
+	case WCG_OOM:
+		/* cgroup v1 kills one process: the rest of the worker goes too,
+		 * as memory.oom.group makes v2 do. */
+		if (wc->v1fd != -1) {
+			log_warnx("worker %u (pid %d): out of memory in its cgroup; "
+			    "ending it", w->id, (int)w->pid);
+			w->killed = 1;
+			wcg_kill(wc);
+		}
+		break;
+	}
 }
 
 static void
@@ -222,6 +296,11 @@ timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		log_warnx("worker %u (pid %d) did not stop within %s; killing",
 		    w->id, (int)w->pid, dur);
 		worker_kill(w);
+	} else if (w->state == W_STOPPING && w->reaped) {
+		/* Stuck in the kernel (D state): clusterd cannot wait forever. */
+		log_warnx("worker %u (pid %d): processes of its cgroup survive "
+		    "SIGKILL; giving up on them", w->id, (int)w->pid);
+		finish_exit(w);
 	}
 }
 
@@ -363,6 +442,15 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 		sp.nofile.rlim_cur = sp.nofile.rlim_max = (rlim_t)pc->rlimit_nofile;
 	sp.pdeathsig = pc->parent_death_signal;
 	sp.cpu = pc->cpu_affinity && ctx->ncpus > 0 ? ctx->cpus[ws->id % ctx->ncpus] : -1;
+	if (ctx->cg) {
+		if (wcg_create(ctx->cg, &w->cg, ws->id, g->number, pc, &what) == -1)
+			goto fail;
+		w->cg.hook = cgroup_cb;
+		sp.in_cgroup = 1;
+		sp.cgroup_fd = w->cg.fd;
+		sp.join = w->cg.v1procs != -1;
+		sp.join_fd = w->cg.v1procs;
+	}
 	/* The worker's PATH, from its own environment, not clusterd's. */
 	i = strv_env_find(&env, "PATH", 4);
 	sp.path = path = spawn_resolve(argv.v[0], i < 0 ? NULL : env.v[i] + 5,
@@ -379,6 +467,7 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	errno = e;
 	if (pid == -1)
 		goto fail;
+	wcg_started(&w->cg);
 	if (sp.stdout_fd >= 0)
 		close(sp.stdout_fd);
 	if (sp.stderr_fd >= 0)
@@ -419,6 +508,7 @@ fail:
 	if (sp.stderr_fd >= 0)
 		close(sp.stderr_fd);
 	release_io(ctx->loop, w);
+	wcg_release(&w->cg);
 	free(w);
 	log_warnx("worker %u: cannot start: %s: %s", ws->id, what, strerror(e));
 	return NULL;
@@ -436,8 +526,9 @@ worker_stop(struct worker *w, const char *why)
 	w->state = W_STOPPING;
 	/* The current setting: a reload may have changed it since w started. */
 	w->stop_timeout = ctx->stop_timeout;
-	/* The whole group: a shell wrapper's children hear it too. */
-	if (kill(-w->pid, ctx->stop_signal) == -1)
+	/* The whole cgroup, or the whole group: a shell wrapper's children
+	 * hear it too. */
+	if (wcg_signal(&w->cg, ctx->stop_signal) == 0 && kill(-w->pid, ctx->stop_signal) == -1)
 		kill(w->pid, ctx->stop_signal);
 	ev_timer_stop(ctx->loop, &w->timer);
 	ev_timer_stop(ctx->loop, &w->watchdog);
@@ -452,7 +543,13 @@ worker_kill(struct worker *w)
 	w->killed = 1;
 	ev_timer_stop(w->ctx->loop, &w->timer);
 	ev_timer_stop(w->ctx->loop, &w->watchdog);
-	if (kill(-w->pid, SIGKILL) == -1)
+	if (w->cg.cg) {
+		wcg_kill(&w->cg);
+		/* How long the rest of its cgroup gets to go, once it has. */
+		ev_timer_set(&w->timer, 5, 0);
+		ev_timer_start(w->ctx->loop, &w->timer);
+	}
+	if (!w->reaped && kill(-w->pid, SIGKILL) == -1)
 		kill(w->pid, SIGKILL);
 }
 
@@ -466,9 +563,11 @@ worker_free(struct worker *w)
 	ev_timer_stop(ctx->loop, &w->watchdog);
 	report_close(w);
 	release_io(ctx->loop, w);
+	wcg_release(&w->cg);
 	TAILQ_REMOVE(&ctx->all, w, entry);
 	gen_unref(ctx->pool, w->gen);
 	free(w->why);
+	free(w->recycle);
 	free(w->status);
 	free(w);
 }
@@ -487,6 +586,13 @@ worker_describe_exit(const struct worker *w, int status, char *buf, size_t len)
 	else if (w->failed)
 		snprintf(buf, len, "%s: %s", spawn_stage_what(w->fail.stage),
 		    strerror(w->fail.err));
+	else if (w->cg.oom && w->cg.memory_max >= 0) {
+		char lim[32];
+
+		format_bytes(lim, sizeof(lim), w->cg.memory_max);
+		snprintf(buf, len, "OOM-killed: memory.max %s", lim);
+	} else if (w->cg.oom)
+		snprintf(buf, len, "OOM-killed");
 	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "output.h"
 #include "rundir.h"
 #include "spawn.h"
@@ -29,6 +30,8 @@ struct worker_hooks {
 	void	(*exited)(struct worker *, int status);
 	/* Not ready within ready_timeout, or the watchdog fired. */
 	void	(*timeout)(struct worker *, const char *why);
+	/* It should be replaced when convenient (memory_high crossed): w->recycle. */
+	void	(*recycle)(struct worker *);
 };
 
 /*
@@ -47,6 +50,7 @@ struct worker_ctx {
 	int		 ncpus;
 	int		 stop_signal;	/* the current settings, for worker_stop */
 	double		 stop_timeout;
+	struct cgroups	*cg;		/* per-worker cgroups, or NULL */
 };
 
 /* One start: who the worker is, what it runs, and who hears of it. */
@@ -78,6 +82,11 @@ struct worker {
 	struct spawn_report fail;
 	int		 killed;	/* SIGKILL was sent */
 	char		*why;		/* why clusterd stopped it, for the exit line */
+	char		*recycle;	/* why it should be replaced, or NULL */
+	int		 recycle_failed;	/* its successor failed: not again */
+	struct wcgroup	 cg;		/* its cgroup (cg.cg NULL: none) */
+	int		 reaped;	/* the process exited; with cgroups, the */
+	int		 wstatus;	/* rest of its cgroup may still be going */
 	char		*status;	/* last STATUS= */
 	struct output	*out;		/* log_prefix: stdout and stderr, or NULL */
 	double		 drop_window;	/* rate limit of "dropped notify message" (mono_now) */

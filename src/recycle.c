@@ -1,0 +1,65 @@
+/*
+ * Recycling (recycle.h). A recycle is a replace of the slot's worker by
+ * one of the same generation, asked of slot.c like a rollout's: in
+ * restart_mode's way, so by default (surge) the successor is ready before
+ * the old worker gets the stop signal and capacity never drops. A rolling
+ * restart replaces every worker anyway, so recycles wait for it to end;
+ * a worker it replaced no longer asks.
+ */
+#include <stddef.h>
+
+#include "log.h"
+#include "recycle.h"
+#include "slot.h"
+#include "worker.h"
+
+void
+recycle_init(struct recycler *r, struct slots *t)
+{
+	r->slots = t;
+	r->running = 0;
+	r->wanted = 0;
+}
+
+static void
+outcome(struct slot *s, enum replace_outcome o, const char *why, void *arg)
+{
+	struct recycler *r = arg;
+
+	r->running--;
+	r->wanted = 1;
+	if (o == REPLACE_FAILED && s->w && s->w->recycle) {
+		/* It keeps serving; asking again would loop on the same failure. */
+		log_warnx("worker %u (pid %d): recycling failed: %s; it keeps serving",
+		    s->id, (int)s->w->pid, why ? why : "");
+		s->w->recycle_failed = 1;
+	}
+}
+
+void
+recycle_kick(struct recycler *r, int batch, int paused)
+{
+	struct slots *t = r->slots;
+	int waiting = 0;
+
+	if (!r->wanted || t->stopping)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		struct slot *s = t->v[i];
+
+		if (s->w == NULL || s->w->recycle == NULL || s->w->recycle_failed ||
+		    s->w->state == W_STOPPING)
+			continue;
+		/* Not ready, or already being replaced: its turn comes later. */
+		if (paused || r->running >= batch || s->state != SLOT_READY) {
+			waiting = 1;
+			continue;
+		}
+		log_info("worker %u (pid %d): starting its replacement (%s)", s->id,
+		    (int)s->w->pid, s->w->recycle);
+		r->running++;
+		if (slot_replace(s, s->gen, outcome, r) == 0)
+			r->running--;
+	}
+	r->wanted = waiting;
+}

@@ -1,0 +1,22 @@
+/*
+ * Recycling: replacing single workers that asked for it (a worker whose
+ * cgroup crossed memory_high) through the readiness-gated path, a few at
+ * a time, never during a rolling restart.
+ */
+#ifndef CLUSTERD_RECYCLE_H
+#define CLUSTERD_RECYCLE_H
+
+struct slots;
+
+struct recycler {
+	struct slots	*slots;
+	int		 running;	/* replaces asked for, outcome not yet heard */
+	int		 wanted;	/* a worker may be waiting for its turn */
+};
+
+void	recycle_init(struct recycler *, struct slots *);
+/* A worker asked, or the cluster changed: start what may start now, at
+ * most batch at once, none while paused (a rollout runs). */
+void	recycle_kick(struct recycler *, int batch, int paused);
+
+#endif
