@@ -137,3 +137,10 @@ TESTS += \
 # Issue 12: slot_state in status --json, transitions in the -v log.
 TESTS += \
 	t/slot-json.t
+
+# Issue 13: per-worker cgroups: containment, accounting, memory limits.
+TESTS += \
+	t/cgroup.t \
+	t/cgroup-memory.t
+
+EXTRA_DIST += t/bin/family-worker t/bin/leak-worker

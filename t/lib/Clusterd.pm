@@ -1149,4 +1149,94 @@ sub ctl_answer {
 	return $raw =~ /\A(\d+) ([^\n]*)\n(.*)\z/s;
 }
 
+# --- Per-worker cgroups (issue 13) ---
+#
+#	my ($mnt, $own) = cgroup2_self();	# "/sys/fs/cgroup/unified", "/"
+#	my $dir = cgroup2_dir($own);		# the directory of a v2 cgroup
+#	my $cg = proc_cgroup2($pid);		# "/clusterd.web/worker-0.g1"
+#	my @p = cgroup2_pids($cg);		# the live processes in it
+#	my $f = wait_family($dir, 0, 1);	# t/bin/family-worker's pids
+#
+# Paths of cgroups are as /proc/PID/cgroup gives them, relative to the root
+# of the v2 hierarchy (this process's cgroup namespace); cgroup2_dir joins
+# one to the mount point.
+
+push(@EXPORT, qw(cgroup2_self cgroup2_dir cgroup2_join proc_cgroup2
+    cgroup2_pids wait_family family_pids));
+
+my $cgroup2_mnt;
+
+# The mount point of the v2 hierarchy (from /proc/self/mountinfo) and this
+# process's v2 cgroup (the "0::" line of /proc/self/cgroup); () when there
+# is none.
+sub cgroup2_self {
+	unless (defined $cgroup2_mnt) {
+		$cgroup2_mnt = '';
+		for (split(/\n/, slurp('/proc/self/mountinfo') // '')) {
+			my ($pre, $post) = split(/ - /, $_, 2);
+			next unless defined $post && $post =~ /^cgroup2 /;
+			my @f = split(' ', $pre);
+			($cgroup2_mnt = $f[4]) =~ s/\\040/ /g;
+			last;
+		}
+	}
+	my $own = proc_cgroup2('self');
+	return () unless length $cgroup2_mnt && defined $own;
+	return ($cgroup2_mnt, $own);
+}
+
+# "/a/b" + "c" = "/a/b/c", "/" + "c" = "/c".
+sub cgroup2_join {
+	my ($cg, $name) = @_;
+	return ($cg eq '/' ? '' : $cg) . "/$name";
+}
+
+sub cgroup2_dir {
+	my ($cg) = @_;
+	my ($mnt) = cgroup2_self() or return undef;
+	return $cg eq '/' ? $mnt : "$mnt$cg";
+}
+
+# The v2 cgroup of $pid ("self" works), or undef if it is gone.
+sub proc_cgroup2 {
+	my ($pid) = @_;
+	my ($cg) = (slurp("/proc/$pid/cgroup") // '') =~ /^0::(\S+)$/m;
+	return $cg;
+}
+
+# The live processes whose v2 cgroup is $cg, as /proc says, sorted.
+sub cgroup2_pids {
+	my ($cg) = @_;
+	my @pids;
+	for my $dir (glob('/proc/[0-9]*')) {
+		my ($pid) = $dir =~ /(\d+)$/;
+		next unless (proc_cgroup2($pid) // '') eq $cg && alive($pid);
+		push(@pids, $pid);
+	}
+	return sort { $a <=> $b } @pids;
+}
+
+# What t/bin/family-worker (--family $dir) of slot $id, generation $gen
+# wrote: {worker => PID, daemon => PID, setsid => PID}, or undef.
+sub family_pids {
+	my ($dir, $id, $gen) = @_;
+	my $s = slurp("$dir/family-$id-$gen") // return undef;
+	my %f = $s =~ /^(worker|daemon|setsid) (\d+)$/mg;
+	return keys(%f) == 3 ? \%f : undef;
+}
+
+# Wait for it; every pid is remembered for cleanup (the descendants are
+# nobody's children that worker_pids would see).
+sub wait_family {
+	my ($dir, $id, $gen, $secs) = @_;
+	my $f;
+	wait_for(sub { $f = family_pids($dir, $id, $gen) }, $secs // 10,
+	    "the family of worker $id, generation $gen");
+	for my $pid (values %{ $f // {} }) {
+		my $st = proc_stat($pid) or next;
+		$seen{$pid} = $st->{starttime};
+	}
+	return $f;
+}
+
 1;
