@@ -319,6 +319,56 @@ remove_leftovers(int basefd, const char *where, int v2, int has_kill)
 	closedir(d);
 }
 
+/*
+ * A clusterd without a name has a base of its own, clusterd.pidPID. Once
+ * that clusterd is dead (nothing in its supervisor leaf, or for v1 no such
+ * process), no later clusterd would ever look there: whoever starts next
+ * ends what it left.
+ */
+static void
+remove_dead_bases(int homefd, const char *home, int v2, int has_kill)
+{
+	int dfd = dup(homefd);
+	DIR *d = dfd == -1 ? NULL : fdopendir(dfd);
+	struct dirent *e;
+
+	if (d == NULL) {
+		if (dfd != -1)
+			close(dfd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *end, *where;
+		long pid;
+		int fd, sup, dead;
+
+		if (e->d_type != DT_DIR || strncmp(e->d_name, "clusterd.pid", 12) != 0)
+			continue;
+		pid = strtol(e->d_name + 12, &end, 10);
+		if (*end != '\0' || pid <= 0 || (pid_t)pid == getpid())
+			continue;
+		if ((fd = open_dir(homefd, e->d_name)) == -1)
+			continue;
+		if (v2) {
+			sup = open_dir(fd, "supervisor");
+			dead = sup != -1 && each_pid(sup, NULL, 0) == 0;
+			if (sup != -1)
+				close(sup);
+		} else
+			dead = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+		if (dead) {
+			where = xasprintf("%s/%s", home, e->d_name);
+			remove_leftovers(fd, where, v2, has_kill);
+			unlinkat(fd, "supervisor", AT_REMOVEDIR);
+			if (unlinkat(homefd, e->d_name, AT_REMOVEDIR) == 0)
+				log_info("cgroups: removed %s, left by a clusterd that died", where);
+			free(where);
+		}
+		close(fd);
+	}
+	closedir(d);
+}
+
 static void	inotify_cb(struct ev_loop *, ev_io *, int);
 
 static void
@@ -402,6 +452,7 @@ setup_v1_memory(struct cgroups *cg, const char *name)
 	}
 	cg->v1mem = xasprintf("%s/%s", home, name);
 	remove_leftovers(cg->v1memfd, cg->v1mem, 0, 0);
+	remove_dead_bases(homefd, home, 0, 0);
 	close(homefd);
 	free(home);
 }
@@ -487,6 +538,8 @@ setup(struct cgroups *cg, const struct config *cfg, char **why)
 	}
 	cg->has_kill = faccessat(cg->basefd, "cgroup.kill", F_OK, 0) == 0;
 	remove_leftovers(cg->basefd, cg->base, 1, cg->has_kill);
+	if (cg->own_base)
+		remove_dead_bases(homefd, cg->home, 1, cg->has_kill);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
 	if ((mkdirat(cg->basefd, "supervisor", 0755) == -1 && errno != EEXIST) ||
 	    (sup = open_dir(cg->basefd, "supervisor")) == -1) {
