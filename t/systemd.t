@@ -6,8 +6,14 @@
 # waits for the rolling restart, and fails, changing nothing, when clusterd
 # refuses the file or rolls the restart back; systemctl restart keeps the
 # port answering; the watchdog replaces a clusterd that stopped pinging;
-# stop leaves nothing running.  Skips only where the container cannot boot;
-# the container is halted (or killed) however the test ends.
+# stop leaves nothing running.  Per-worker cgroups (issue 13): with the
+# units' Delegate=yes clusterd runs in <unit cgroup>/supervisor and each
+# worker in <unit cgroup>/worker-ID.gGEN, so a daemon a worker leaves
+# behind goes with it on a rolling restart and on stop; after a SIGKILL of
+# clusterd systemd kills the rest of the subtree and restarts it; with
+# Delegate=no clusterd says "cgroups: off" once and serves.  Skips only
+# where the container cannot boot; the container is halted (or killed)
+# however the test ends.
 use strict;
 use warnings;
 use FindBin;
@@ -58,7 +64,9 @@ write_file("$ROOT/etc/machine-id", '');	# systemd makes one up
 write_file("$ROOT/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
     . "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
 write_file("$ROOT/etc/group", "root:x:0:\nnogroup:x:65534:\n");
-for ([$CLUSTERD, 'clusterd'], [$CLUSTERCTL, 'clusterctl'], [$HELLO_BIN, 'hello']) {
+# cgorphan: sleep(1) by a name of its own, what a worker leaves behind.
+for ([$CLUSTERD, 'clusterd'], [$CLUSTERCTL, 'clusterctl'], [$HELLO_BIN, 'hello'],
+    ['/usr/bin/sleep', 'cgorphan']) {
 	write_file("$LOCAL/bin/$_->[1]", slurp($_->[0]) // die("$_->[0]: $!\n"), 0755);
 }
 
@@ -348,6 +356,204 @@ is_deeply([@$s{qw(ActiveState Result ExecMainStatus)}], ['inactive', 'success', 
 is_deeply([ct_procs(qr/^(clusterd|hello|sh)$/)], [],
     'no clusterd, worker or shell left in the container');
 ok(!defined http_get('127.0.0.1', 8080), 'and nothing listens on 8080');
+
+# --- 7. Per-worker cgroups (issue 13).  The units say Delegate=yes: the
+# unit's cgroup is clusterd's; clusterd moves itself into its leaf
+# "supervisor" and starts each worker in a cgroup of its own.  Each worker
+# here leaves a daemon behind (setsid -f: a session of its own, its parent
+# gone), which nothing but its cgroup ties to the worker: a restart, a stop
+# and a SIGKILL of clusterd must end it all the same.
+
+# A process's cgroup v2 path, as the container sees it.
+sub cgroup_of {
+	my ($pid) = @_;
+	my ($code, $text) = ct('/bin/cat', "/proc/$pid/cgroup");
+	return ($code // 1) == 0 && $text =~ /^0::(\S+)$/m ? $1 : "none ($text)";
+}
+
+# The container's pids of the processes named $name.
+sub ct_pids {
+	my ($name) = @_;
+	my (undef, $text) = ct('/usr/bin/pgrep', '-x', $name);
+	return sort { $a <=> $b } $text =~ /^(\d+)$/mg;
+}
+
+# Which of these container pids still run.
+sub ct_alive {
+	my (@pids) = @_;
+	return () unless @pids;
+	my (undef, $text) = ct('/bin/sh', '-c',
+	    'for p; do [ -d /proc/$p ] && echo $p; done; true', 'sh', @pids);
+	return $text =~ /^(\d+)$/mg;
+}
+
+sub ct_stat {
+	my ($pid) = @_;
+	my (undef, $text) = ct('/bin/cat', "/proc/$pid/stat");
+	my ($comm, $rest) = $text =~ /^\d+ \((.*)\) (.*)$/s or return {};
+	my @f = split(' ', $rest);
+	return { comm => $comm, ppid => $f[1], sid => $f[3] };
+}
+
+# The cgroups in a cgroup of the container.
+sub cg_dirs {
+	my ($cg) = @_;
+	my (undef, $text) = ct('/usr/bin/find', "/sys/fs/cgroup$cg", '-mindepth', '1',
+	    '-maxdepth', '1', '-type', 'd', '-printf', '%f\n');
+	return sort split(/\n/, $text);
+}
+
+# What the journal has of one run of the service, clusterd's lines and
+# systemd's about it.
+sub journal_of {
+	my ($invocation) = @_;
+	my (undef, $text) = ct('/usr/bin/journalctl', '--no-pager', '-o', 'cat',
+	    "_SYSTEMD_INVOCATION_ID=$invocation", '+', "INVOCATION_ID=$invocation");
+	return $text;
+}
+
+write_file($CONF, <<'END');
+[clusterd]
+workers = 2
+restart_batch = 2
+[socket:http]
+listen = 8080
+[program]
+command = /bin/sh -c "/usr/bin/setsid -f /usr/local/bin/cgorphan 1000; exec /usr/local/bin/hello"
+ready = notify
+[env]
+HELLO_NOTIFY = 1
+END
+($code, $text) = systemctl('start', 'clusterd@web.service');
+is($code, 0, 'systemctl start clusterd@web.service, workers that leave a daemon behind')
+    or diag($text);
+$s = show('clusterd@web.service', qw(ControlGroup Delegate MainPID InvocationID));
+my $CG = $s->{ControlGroup} // '';
+is($s->{Delegate}, 'yes', "Delegate=yes: systemd hands the unit's cgroup $CG over");
+SKIP: {
+	skip("$PYTHON3 reads the xattrs", 1) unless -x $PYTHON3;
+	my (undef, $x) = ct($PYTHON3, '-c', <<'END', "/sys/fs/cgroup$CG");
+import os, sys
+for n in ("trusted.delegate", "user.delegate"):
+    try:
+        print(n + "=" + os.getxattr(sys.argv[1], n).decode())
+    except OSError as e:
+        print(n + ": " + e.strerror)
+END
+	like($x, qr/^(?:trusted|user)\.delegate=1$/m,
+	    'and marks it with the delegate xattr clusterd looks for') or diag($x);
+	note($x);
+}
+my $J = '';
+ok(wait_for(sub {
+	$J = journal_of($s->{InvocationID});
+	return $J =~ m{^clusterd: cgroups: workers in /sys/fs/cgroup\Q$CG\E, }m;
+}, 10, 'the cgroups line in the journal'),
+    "clusterd logs that cgroups are on, based on the unit's cgroup") or diag($J);
+unlike($J, qr/cgroups: off/, 'and no "cgroups: off"');
+is(cgroup_of($s->{MainPID}), "$CG/supervisor", 'clusterd runs in <unit cgroup>/supervisor');
+$j = status_json();
+my @w = sort { $a->{id} <=> $b->{id} } serving($j);
+is_deeply([map { cgroup_of($_->{pid}) } @w], ["$CG/worker-0.g1", "$CG/worker-1.g1"],
+    'worker N in <unit cgroup>/worker-N.g1');
+my @orph;
+wait_for(sub { @orph = ct_pids('cgorphan'); return @orph == 2 }, 10, 'two daemons');
+is(scalar(@orph), 2, 'each worker left a daemon behind');
+is_deeply([map { my $st = ct_stat($_); $st->{ppid} == 1 && $st->{sid} == $_ ? 1 : 0 } @orph],
+    [1, 1], 'daemonized: its parent is PID 1, its session its own');
+is_deeply([sort map { cgroup_of($_) } @orph], ["$CG/worker-0.g1", "$CG/worker-1.g1"],
+    "and it is in its worker's cgroup");
+
+# A rolling restart: each old worker goes with its daemon.
+($code, $text) = ct('/usr/local/bin/clusterctl', '-s', '/run/clusterd/clusterd-web.sock',
+    'restart');
+is($code, 0, 'clusterctl restart') or diag($text);
+# (The restart is done once the new workers serve; the old ones may still
+# be stopping.)
+my (@left, @dirs);
+wait_for(sub {
+	@left = ct_alive(@orph);
+	@dirs = cg_dirs($CG);
+	return !@left && "@dirs" eq 'supervisor worker-0.g2 worker-1.g2';
+}, 10, "the old workers' daemons and cgroups to go");
+is_deeply(\@left, [], "the old workers' daemons are gone with them");
+is(scalar(my @orph2 = ct_pids('cgorphan')), 2, 'the new workers have theirs');
+is_deeply(\@dirs, [qw(supervisor worker-0.g2 worker-1.g2)],
+    "the old workers' cgroups are removed: supervisor and generation 2 are left");
+
+# systemctl stop: clusterd ends every worker's cgroup itself, systemd has
+# nothing left to kill.
+my $inv = $s->{InvocationID};
+($code, $text) = systemctl('stop', 'clusterd@web.service');
+is($code, 0, 'systemctl stop clusterd@web.service') or diag($text);
+$s = show('clusterd@web.service', qw(ActiveState Result));
+is_deeply([@$s{qw(ActiveState Result)}], ['inactive', 'success'], 'inactive, result success');
+is_deeply([ct_procs(qr/^(clusterd|hello|cgorphan|sh|setsid)$/)], [],
+    'no clusterd, worker or daemon left');
+$J = journal_of($inv);
+unlike($J, qr/Killing process/, 'clusterd ended them all: systemd killed none') or diag($J);
+is((ct('/usr/bin/test', '-e', "/sys/fs/cgroup$CG"))[0], 1,
+    "systemd removed the unit's cgroup, the delegated subtree with it");
+
+# --- 8. SIGKILL of clusterd: Restart=on-failure starts another, and no
+# process of the old workers survives.
+($code, $text) = systemctl('start', 'clusterd@web.service');
+is($code, 0, 'systemctl start clusterd@web.service') or diag($text);
+$s = show('clusterd@web.service', qw(MainPID NRestarts InvocationID));
+$j = status_json();
+my @old = ((map { $_->{pid} } serving($j)), ct_pids('cgorphan'));
+is(scalar(@old), 4, '2 workers and their 2 daemons run') or diag("@old");
+($code, $text) = systemctl('kill', '--kill-who=main', '-s', 'KILL', 'clusterd@web.service');
+is($code, 0, "SIGKILL to clusterd (pid $s->{MainPID})") or diag($text);
+my $s2;
+ok(wait_for(sub {
+	$s2 = show('clusterd@web.service', qw(MainPID NRestarts ActiveState InvocationID));
+	return $s2->{NRestarts} > $s->{NRestarts} && $s2->{ActiveState} eq 'active';
+}, 20, 'systemd to restart clusterd'), "systemd restarts it (pid $s2->{MainPID})");
+is_deeply([ct_alive(@old)], [], 'none of the old workers and daemons is left');
+$J = journal_of($s->{InvocationID});
+like($J, qr{^clusterd\@web\.service: Main process exited, code=killed, status=9/KILL$}m,
+    'the journal: the main process was killed');
+my %killed = $J =~ /^clusterd\@web\.service: Killing process (\d+) \((\S+)\) with signal SIGKILL\.$/mg;
+note("systemd killed: @{[map { \"$_ ($killed{$_})\" } sort keys %killed]}");
+# The workers end on their parent-death signal; systemd may still find one
+# exiting.  The daemons only systemd ends: it kills in the whole subtree.
+is_deeply([sort grep { $killed{$_} ne 'hello' } keys %killed], [sort @old[2, 3]],
+    "systemd's SIGKILL (KillMode=mixed) ended the daemons in the workers' cgroups")
+    or diag($J);
+$J = journal_of($s2->{InvocationID});
+unlike($J, qr/cgroups: killed/, 'the new clusterd found nothing left to kill') or diag($J);
+is(cgroup_of($s2->{MainPID}), "$CG/supervisor", 'the new clusterd is in supervisor');
+$j = status_json();
+is_deeply([map { cgroup_of($_->{pid}) } sort { $a->{id} <=> $b->{id} } serving($j)],
+    ["$CG/worker-0.g1", "$CG/worker-1.g1"], 'its workers in worker-0.g1 and worker-1.g1');
+like(http_get('127.0.0.1', 8080) // '', qr/^hello world/, 'and they answer');
+
+# --- 9. Without Delegate=yes clusterd leaves systemd's cgroup alone: one
+# warning, and it serves as before.
+write_file("$ROOT/etc/systemd/system/clusterd\@web.service.d/nodelegate.conf",
+    "[Service]\nDelegate=no\n");
+($code, $text) = systemctl('daemon-reload');
+is($code, 0, 'a drop-in with Delegate=no') or diag($text);
+($code, $text) = systemctl('restart', 'clusterd@web.service');
+is($code, 0, 'systemctl restart clusterd@web.service') or diag($text);
+$s = show('clusterd@web.service', qw(Delegate MainPID InvocationID));
+is($s->{Delegate}, 'no', 'Delegate=no');
+ok(wait_for(sub {
+	$J = journal_of($s->{InvocationID});
+	return $J =~ /^clusterd: \d+ workers? ready/m;
+}, 10, 'the workers to be ready'), 'the workers are ready') or diag($J);
+my @off = $J =~ /^(clusterd: cgroups: .*)$/mg;
+is(scalar(@off), 1, 'clusterd logs one line about cgroups') or diag($J);
+like($off[0] // '', qr/^clusterd: cgroups: off: .*Delegate=yes/,
+    'cgroups: off, naming Delegate=yes');
+is(cgroup_of($s->{MainPID}), $CG, "clusterd stays in the unit's cgroup");
+is((status_json()->{cgroups} // {})->{mode}, 'off', 'status says cgroups off');
+like(http_get('127.0.0.1', 8080) // '', qr/^hello world/, 'and the workers answer');
+unlink("$ROOT/etc/systemd/system/clusterd\@web.service.d/nodelegate.conf");
+($code, $text) = systemctl('stop', 'clusterd@web.service');
+is($code, 0, 'systemctl stop clusterd@web.service') or diag($text);
+systemctl('daemon-reload');
 
 ok(halt(), 'the container halts when systemd-nspawn is asked to');
 done_testing();

@@ -1,6 +1,7 @@
 # The systemd units (decisions5 "Telling systemd", CONTRACT §6): generated
 # by make from etc/*.in with the configured paths; clusterd.service is
-# Type=notify with KillMode=mixed and reloads with clusterctl reload on its
+# Type=notify with KillMode=mixed, Delegate=yes and OOMPolicy=continue
+# (issue 13: per-worker cgroups) and reloads with clusterctl reload on its
 # own control socket (so systemctl reload waits and reports the outcome);
 # clusterd@.service runs one config per instance; the example socket unit
 # names its fd.  systemd-analyze verify (Debian package systemd) checks them
@@ -29,6 +30,8 @@ sub keyval {
 my $s = $unit{'clusterd.service'};
 is(keyval($s, 'Type'), 'notify', 'clusterd.service: Type=notify');
 is(keyval($s, 'KillMode'), 'mixed', 'KillMode=mixed');
+is(keyval($s, 'Delegate'), 'yes', 'Delegate=yes (per-worker cgroups)');
+is(keyval($s, 'OOMPolicy'), 'continue', 'OOMPolicy=continue (a worker\'s OOM kill is not the service\'s)');
 like(keyval($s, 'ExecStart') // '',
     qr{^/\S+/clusterd -c /\S*etc/clusterd/clusterd\.conf -s /run/clusterd/clusterd\.sock$},
     'ExecStart=BINDIR/clusterd -c .../etc/clusterd/clusterd.conf -s /run/clusterd/clusterd.sock');
@@ -39,6 +42,8 @@ is(keyval($s, 'ExecReload'), "$bindir/clusterctl -s /run/clusterd/clusterd.sock 
 my $t = $unit{'clusterd@.service'};
 is(keyval($t, 'Type'), 'notify', 'clusterd@.service: Type=notify');
 is(keyval($t, 'KillMode'), 'mixed', 'KillMode=mixed');
+is(keyval($t, 'Delegate'), 'yes', 'Delegate=yes');
+is(keyval($t, 'OOMPolicy'), 'continue', 'OOMPolicy=continue');
 like(keyval($t, 'ExecStart') // '',
     qr{^\Q$bindir\E/clusterd -c /\S*etc/clusterd/%i\.conf -s /run/clusterd/clusterd-%i\.sock$},
     'ExecStart=... -c .../clusterd/%i.conf -s /run/clusterd/clusterd-%i.sock');
@@ -47,7 +52,7 @@ is(keyval($t, 'ExecReload'), "$bindir/clusterctl -s /run/clusterd/clusterd-%i.so
 # Nothing but what clusterd's own package brings (/bin/kill is procps').
 for my $u (sort keys %unit) {
 	my @other = grep { !m{^\Q$bindir\E/(?:clusterd|clusterctl) } }
-	    $unit{$u} =~ /^Exec\w+=[-@:+!]*(\S+ )/mg;
+	    $unit{$u} =~ /^Exec\w+=[-\@:+!]*(\S+ )/mg;
 	is_deeply(\@other, [], "$u runs only clusterd and clusterctl");
 }
 my $k = $unit{'clusterd@.socket'};
