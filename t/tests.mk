@@ -137,3 +137,10 @@ TESTS += \
 # Issue 12: slot_state in status --json, transitions in the -v log.
 TESTS += \
 	t/slot-json.t
+
+# Issue 13: tests that need a pure cgroup v2 hierarchy, run inside a small
+# qemu VM (skipped without qemu, a kernel in /boot or a static libc).
+TESTS += \
+	t/cgroup-vm.t
+
+EXTRA_DIST += t/lib/VM.pm t/vm/init.c
