@@ -188,13 +188,14 @@ sub kept {
 }
 
 # vm_run_tests([TEST...], slow => FACTOR, limit => SECS, env => {K => V},
-# deadline => SECS): boot once, run each test file (relative to top_srcdir)
-# with perl inside, with CLUSTERD_TEST_SLOW=FACTOR, each killed after
-# `limit` seconds (times the host's CLUSTERD_TEST_SLOW), and power off;
-# qemu is killed when the whole run passes `deadline` (by default two
-# minutes for the boot, times the host's factor, plus each test's limit).  Returns {ok => 1 or 0, why => ..., console => TEXT,
+# deadline => SECS, append => KERNEL ARGS): boot once, run each test file
+# (relative to top_srcdir) with perl inside, with CLUSTERD_TEST_SLOW=FACTOR,
+# each killed after `limit` seconds (times the host's CLUSTERD_TEST_SLOW),
+# and power off; qemu is killed when the whole run passes `deadline` (by
+# default two minutes for the boot, times the host's factor, plus each
+# test's limit).  Returns {ok => 1 or 0, why => ..., console => TEXT,
 # controllers => TEXT, kernel => VERSION, secs => WALL, tests => [{file,
-# tap, err, rc, secs}]}.
+# tap, err, rc, started, secs}]}.
 sub vm_run_tests {
 	my ($tests, %o) = @_;
 	my $dir = tempdir('vm-XXXXXX', DIR => $TMPDIR, CLEANUP => 1);
@@ -258,7 +259,8 @@ sub vm_run_tests {
 	    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
 	    '-serial', 'file:' . qarg("$dir/console"),
 	    '-kernel', "/boot/vmlinuz-$kver", '-initrd', "$dir/initramfs",
-	    '-append', 'console=ttyS0 panic=-1 cgroup_no_v1=all quiet',
+	    '-append', 'console=ttyS0 panic=-1 cgroup_no_v1=all quiet'
+	    . (defined $o{append} ? " $o{append}" : ''),
 	    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,'
 	    . 'readonly=on,multidevs=remap',
 	    '-virtfs', 'local,path=' . qarg($out)
