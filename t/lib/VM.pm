@@ -126,7 +126,7 @@ sub vm_unavailable {
 	return "$QEMU is not installed (Debian package qemu-system-x86)"
 	    unless in_path($QEMU);
 	my $k = kernel()
-	    or return 'no /boot/vmlinuz-* with its /lib/modules (Debian package linux-image-amd64)';
+	    or return 'no readable /boot/vmlinuz-* with its /lib/modules (Debian package linux-image-amd64)';
 	eval { module_files($k) };
 	if ($@) {
 		chomp(my $e = $@);
