@@ -123,6 +123,10 @@ sub module_bytes {
 
 # Why the VM cannot run here (a reason for skip_all), or undef.
 sub vm_unavailable {
+	# The guest runs the host's own binaries and kernel: same architecture.
+	my $arch = (POSIX::uname())[4];
+	return "the VM is x86-64 (the host's binaries run in it); this is $arch"
+	    unless $arch eq 'x86_64';
 	return "$QEMU is not installed (Debian package qemu-system-x86)"
 	    unless in_path($QEMU);
 	my $k = kernel()
