@@ -144,3 +144,10 @@ TESTS += \
 	t/cgroup-memory.t
 
 EXTRA_DIST += t/bin/family-worker t/bin/leak-worker
+
+# Issue 13: tests that need a pure cgroup v2 hierarchy, run inside a small
+# qemu VM (skipped without qemu, a kernel in /boot or a static libc).
+TESTS += \
+	t/cgroup-vm.t
+
+EXTRA_DIST += t/lib/VM.pm t/vm/init.c
