@@ -159,7 +159,11 @@ sub paced_stop {
 	my ($using) = $c->wait_log(qr/^clusterd: worker 0 \(pid $p0\): memory\.high 100M crossed \(using (\d+(?:\.\d+)?)M\): recycling it$/m, 40);
 	ok($using, "(a) log: worker 0 (pid $p0): memory.high 100M crossed (using ${\ ($using // '?')}M): recycling it")
 	    or diag('load: ' . join(' ', %{ paced_progress($load) }));
-	ok(defined $using && $using >= 100 && $using < 150, '(a) it was using 100M to 150M then');
+	# Read just after the event: cgroup v1 tells on the crossing itself; v2's
+	# memory.high makes the kernel reclaim the cgroup back under it first,
+	# so a little below is what v2 shows. Far below would be a false alarm.
+	ok(defined $using && $using >= 95 && $using < 150,
+	    '(a) it was using 95M to 150M then (at or above memory.high, below memory.max)');
 	my $new;
 	ok(wait_for(sub { $new = row(ctl_status($t->{ctl}), 0)->{pid};
 	    $new && $new != $p0 && !alive($p0) }, 20, 'the replacement of worker 0'),

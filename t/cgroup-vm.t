@@ -19,6 +19,8 @@ use VM;
 my @INNER = qw(
 	t/hello.t
 	t/cgroup-memory.t
+	t/cgroup-limits.t
+	t/cgroup.t
 );
 # TCG runs the guest slower than the host: clusterd -n 4 was ready 0.165 s
 # after its start inside against 0.058 s here, perl took 4 s to start

@@ -141,9 +141,10 @@ TESTS += \
 # Issue 13: per-worker cgroups: containment, accounting, memory limits.
 TESTS += \
 	t/cgroup.t \
-	t/cgroup-memory.t
+	t/cgroup-memory.t \
+	t/cgroup-limits.t
 
-EXTRA_DIST += t/bin/family-worker t/bin/leak-worker
+EXTRA_DIST += t/bin/family-worker t/bin/leak-worker t/bin/fork-worker
 
 # Issue 13: tests that need a pure cgroup v2 hierarchy, run inside a small
 # qemu VM (skipped without qemu, a kernel in /boot or a static libc).
