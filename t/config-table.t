@@ -56,7 +56,7 @@ my %value = (
 		workers => 2, name => 'renamed', control => "$TMPDIR/other.sock",
 		pidfile => "$TMPDIR/clusterd.pid", stop_timeout => '5s', give_up_after => 7,
 		subreaper => 'yes', log_prefix => 'yes', bind_shim => 'yes',
-		compat => 'einhorn', restart_batch => 2,
+		compat => 'einhorn', restart_batch => 2, cgroups => 'no', recycle_batch => 2,
 	},
 	socket => {
 		listen => "127.0.0.1:$port2", backlog => 64, reuseport => 'yes',
@@ -70,7 +70,8 @@ my %value = (
 		ready_timeout => '20s', restart => 'on-failure', backoff_initial => '200ms',
 		backoff_max => '20s', stable_after => '20s', stop_signal => 'INT',
 		parent_death_signal => 'KILL', cpu_affinity => 'auto', watchdog => '1h',
-		restart_mode => 'replace',
+		restart_mode => 'replace', memory_max => '512M', memory_high => '256M',
+		pids_max => 1000, cpu_weight => 200, cpu_max => '150%',
 	},
 );
 # What RELOADING in clusterd.conf(5) says a change of each key does; the
@@ -78,9 +79,9 @@ my %value = (
 my %documented = (
 	clusterd => {
 		LIVE => [qw(workers stop_timeout give_up_after restart_batch log_prefix
-		    bind_shim)],
+		    bind_shim recycle_batch)],
 		WORKERS => [qw(compat)],
-		CLUSTERD => [qw(name control pidfile subreaper)],
+		CLUSTERD => [qw(name control pidfile subreaper cgroups)],
 	},
 	socket => {
 		WORKERS => [qw(listen reuseport mode owner group ipv6only freebind
@@ -89,7 +90,8 @@ my %documented = (
 	},
 	program => {
 		WORKERS => [qw(command directory user group umask rlimit_nofile ready
-		    watchdog parent_death_signal cpu_affinity)],
+		    watchdog parent_death_signal cpu_affinity memory_max memory_high
+		    pids_max cpu_weight cpu_max)],
 		LIVE => [qw(ready_timeout restart backoff_initial backoff_max stable_after
 		    stop_signal restart_mode)],
 	},
@@ -179,6 +181,18 @@ sub reload_check {
 		    or diag($out, $err);
 		is_deeply(worker_gens($c->pid, 'hello'), \%before,
 		    "$what ($effect): refused: the same workers");
+		$undo->();
+		config();
+		return;
+	}
+	if ($effect eq 'WORKERS' && $code == 1 &&
+	    ($out . $err) =~ /needs (?:per-worker cgroups|the \w+ controller)/) {
+		# A cgroup limit where the workers' cgroups cannot carry it (no
+		# cgroups, or no such controller here): refused, as
+		# clusterd.conf(5) says; nothing changed.
+		is_deeply(worker_gens($c->pid, 'hello'), \%before,
+		    "$what ($effect): the workers' cgroups cannot carry it: refused, the "
+		    . "same workers");
 		$undo->();
 		config();
 		return;

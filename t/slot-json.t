@@ -101,7 +101,10 @@ is(wait_exit($c), 0, 'backoff: exit 0');
 # A rolling restart passes a slot in backoff (it has no worker to
 # replace): the slot's next start, when its delay is over, runs the new
 # generation, and that start still comes.
-($c, $ctl, $dir) = pool('backoff-restart', 2, "backoff_initial = 200ms\nbackoff_max = 200ms",
+# (The delay is long enough for the restart to end before it is over on a
+# loaded machine: a start of the new generation that crashed while the
+# restart runs would fail it, rightly.)
+($c, $ctl, $dir) = pool('backoff-restart', 2, "backoff_initial = 3s\nbackoff_max = 3s",
     "crash 1 *\n");
 ok(wait_for(sub {
 	grep { $_->{id} == 1 && $_->{state} eq 'backoff' }

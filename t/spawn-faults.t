@@ -77,7 +77,7 @@ END
 	unlike($log, qr/STDIN-MARKER/, 'nothing was read from its stdin');
 	my @fail = $log =~ /^(clusterd: worker \d+: .*Too many open files.*)$/mg;
 	ok(@fail > 0, scalar(@fail) . ' failed starts logged');
-	my @bad = grep { !/^clusterd: worker \d+: cannot start: (notify socket|output pipe|exec report pipe|clone): Too many open files$/ } @fail;
+	my @bad = grep { !/^clusterd: worker \d+: cannot start: (notify socket|output pipe|exec report pipe|clone|cgroup): Too many open files$/ } @fail;
 	is_deeply(\@bad, [], 'each says which step failed and why');
 	my %steps = map { /cannot start: ([^:]+):/ ? ($1 => 1) : () } @fail;
 	diag('steps that failed: ' . join(', ', sort keys %steps));
