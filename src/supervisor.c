@@ -311,8 +311,12 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 
 	/* Before binding: what a killed clusterd of this name left may hold
 	 * the ports. */
-	if (cgroups_init(&sup->cg, loop, cfg) == -1)
+	if (cgroups_init(&sup->cg, loop, cfg) == -1) {
+		/* No generation holds cfg yet: it is ours to free. */
+		config_free(cfg);
+		free(cfg);
 		goto fail;
+	}
 	if (sup->cg.on)
 		sup->wctx.cg = &sup->cg;
 
