@@ -6,7 +6,7 @@
 
 EXTRA_DIST += \
 	bench/bench.mk bench/run.sh bench/bench.py bench/package.json \
-	bench/minimal.c bench/respawn.c bench/loadgen.c bench/spawnwatch.c bench/relay.c bench/procev.h \
+	bench/minimal.c bench/respawn.c bench/loadgen.c bench/spawnwatch.c bench/relay.c bench/leaker.c bench/procev.h \
 	bench/seed-cluster.js bench/seed-worker.js \
 	bench/RESULTS.md bench/throughput.png bench/respawn.png bench/scale.png \
 	bench/rolling.png

@@ -54,13 +54,15 @@ PROFILES = {
                  kill_blocks=4, scale=(10, 100, 1000, 3000), scale_rounds=3, rss_starts=6,
                  balance_rounds=5, balance_secs=2.0, rolling_rounds=3,
                  relay_rounds=7, relay_mib=256,
-                 spawnlat_n=1000, spawnlat_rounds=3),
+                 spawnlat_n=1000, spawnlat_rounds=3,
+                 cg_events=20, cg_spawn_n=1000),
     "quick": dict(rounds=2, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
                   idle_windows=1, idle_secs=2.0, kills_c=10, kills_node=5,
                   kill_blocks=1, scale=(10, 100), scale_rounds=1, rss_starts=3,
                   balance_rounds=1, balance_secs=0.5, rolling_rounds=1,
                   relay_rounds=2, relay_mib=32,
-                  spawnlat_n=200, spawnlat_rounds=1),
+                  spawnlat_n=200, spawnlat_rounds=1,
+                  cg_events=4, cg_spawn_n=200),
 }
 P = None  # the chosen profile
 
@@ -246,6 +248,25 @@ class LogReader(threading.Thread):
                     return None
                 self.cond.wait(left)
 
+    def wait_after(self, pattern, since, timeout, accept=lambda m: True):
+        """The first line stamped at or after since that matches pattern
+        and that accept(match) takes: (stamp, match), or (None, None)."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self.cond:
+            i = 0
+            while True:
+                while i < len(self.lines):
+                    t, line = self.lines[i]
+                    i += 1
+                    m = rx.search(line) if t >= since else None
+                    if m and accept(m):
+                        return t, m
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None, None
+                self.cond.wait(left)
+
 
 # ------------------------------------------------------------- contenders
 
@@ -261,7 +282,8 @@ class Run:
         self.reader = None
         self.t_start = time.monotonic()
         app_cmd = {"c": [HELLO], "node": [NODE, HELLOJS],
-                   "seedfd": [NODE, SEED_WORKER]}.get(app)
+                   "seedfd": [NODE, SEED_WORKER],
+                   "leaker": [os.path.join(TOOLS, "leaker")]}.get(app)
         logf = os.path.join(OUT, f"{tag}.log")
         env = dict(os.environ, PORT=str(port), WORKERS=str(n))
         if kind == "minimal":
@@ -503,17 +525,20 @@ def bench_memory_idle(res):
     specs = [("clusterd-c", "clusterd", "c"), ("clusterd-node", "clusterd", "node"),
              ("minimal-c", "minimal", "c"), ("nodecluster", "nodecluster", "seed"),
              ("pm2", "pm2", "seed")]
-    runs = start_all("memory", specs, 8)
+    # Without cgroups, as before issue 13 and as the minimal launcher runs;
+    # the cgroups part measures clusterd with them beside it.
+    nocg = ["--cgroups=no"]
+    runs = start_all("memory", specs, 8, {"clusterd-c": nocg, "clusterd-node": nocg})
     # More starts of clusterd: its VmRSS moves with where ASLR puts libc
     # (the kernel maps 64 KiB around each page fault, aligned in the address
     # space); with randomisation off (setarch -R) it does not.
     more = {}
     for i in range(2, P["rss_starts"] + 1):
-        more[f"clusterd-c#{i}"] = Run("clusterd", "c", 8, free_port(), f"memory-clusterd-c-{i}")
+        more[f"clusterd-c#{i}"] = Run("clusterd", "c", 8, free_port(), f"memory-clusterd-c-{i}", nocg)
     if shutil.which("setarch"):
         for i in range(1, 4):
             more[f"clusterd-c-norand#{i}"] = Run("clusterd", "c", 8, free_port(),
-                                                 f"memory-clusterd-c-norand-{i}",
+                                                 f"memory-clusterd-c-norand-{i}", nocg,
                                                  wrap=["setarch", "-R"])
     for r in more.values():
         r.wait_ready()
@@ -607,11 +632,11 @@ def bench_respawn(res):
     res["respawn"] = dict(rows=rows, restarts=restarts)
 
 
-def watched(kind, n, tag):
+def watched(kind, n, tag, extra=()):
     """A launcher started under bench/spawnwatch (kernel-stamped start/stop)."""
     port = free_port()
     t0 = time.monotonic()
-    r = Run(kind, "c", n, port, tag, watch=n)
+    r = Run(kind, "c", n, port, tag, extra, watch=n)
     return r, t0
 
 
@@ -631,7 +656,8 @@ def bench_scale(res):
         for n in P["scale"]:
             row = {}
             for kind in (("clusterd", "minimal") if rnd % 2 == 0 else ("minimal", "clusterd")):
-                r, t0 = watched(kind, n, f"scale-{kind}-{n}-{rnd}")
+                r, t0 = watched(kind, n, f"scale-{kind}-{n}-{rnd}",
+                                ["--cgroups=no"] if kind == "clusterd" else [])
                 up, cpu_up = spawnwatch_line(r, f"{n} running", 120)
                 row[kind + "_up"], row[kind + "_cpu_up"] = up, cpu_up
                 if kind == "clusterd":
@@ -746,7 +772,8 @@ def scale_why(n):
     for size in (max(1, n // 10), n):
         path = os.path.join(OUT, f"scale-strace-{size}.txt")
         ctl = os.path.join(OUT, "ctl-scale-strace.sock")
-        p = subprocess.Popen(["strace", "-c", "-o", path, CLUSTERD, "-n", str(size), "-l",
+        p = subprocess.Popen(["strace", "-c", "-o", path, CLUSTERD, "--cgroups=no",
+                              "-n", str(size), "-l",
                               f"127.0.0.1:{free_port()}", "-s", ctl, "--", HELLO],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
@@ -920,6 +947,284 @@ def bench_rolling(res):
     res["rolling"] = rows
 
 
+# ------------------------------------------------------------ cgroups (issue 13)
+
+CG_HIGH, CG_MAX, CG_STEP = 48, 96, 8     # MiB: memory_high, memory_max, per /leak
+
+
+def http_line(port, path, timeout=5.0):
+    """GET path on a new connection: the body's first line, or None."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+    except OSError:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        return None
+    return body.decode(errors="replace").strip()
+
+
+def ctl_json(r):
+    p = run([CTL, "-s", r.ctl, "status", "--json"], timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"{r.tag}: status --json: {p.stdout[-300:]}")
+    return json.loads(p.stdout)
+
+
+def cg_conf(name, body):
+    path = os.path.join(OUT, f"{name}.conf")
+    with open(path, "w") as f:
+        f.write(body)
+    return path
+
+
+def fd_kinds(pid):
+    """How many eventfds and inotify descriptors pid holds: its memory
+    watches (v1: an eventfd per worker; v2: inotify watches on one fd)."""
+    out = {"eventfd": 0, "inotify": 0}
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for n in names:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{n}")
+        except OSError:
+            continue
+        for k in out:   # "anon_inode:[eventfd]" but "anon_inode:inotify"
+            if link in (f"anon_inode:[{k}]", f"anon_inode:{k}"):
+                out[k] += 1
+    return out
+
+
+def recycle_event(r, slot):
+    """Grow the worker of slot past memory_high with /leak requests aimed at
+    it; the times of the crossing logged, the replacement started and ready,
+    and the old worker's exit."""
+    old = next(w["pid"] for w in ctl_json(r)["workers"]
+               if w["id"] == slot and w["state"] == "ready")
+    t_begin = time.monotonic()
+    crossed = rf"^clusterd: worker {slot} \(pid {old}\): memory\.high \S+ crossed"
+    reqs, failed, t0 = [], 0, None
+    # Every request reaches one of the workers; a quarter of them this one.
+    for _ in range(r.n * 4 * (CG_MAX // CG_STEP)):
+        ts = time.monotonic()
+        line = http_line(r.port, f"/leak/{CG_STEP}/{slot}")
+        te = time.monotonic()
+        if line is None:
+            failed += 1
+            continue
+        f = line.split()       # worker ID pid PID leaked N total T
+        if int(f[3]) == old and int(f[5]) > 0:
+            reqs.append((ts, te, int(f[7])))
+            # The kernel's event is on its way once the total is over.
+            wait = 2.0 if int(f[7]) >= CG_HIGH else 0.0
+            t0, _ = r.reader.wait_after(crossed, t_begin, wait)
+            if t0 is not None:
+                break
+        if time.monotonic() - t_begin > 60:
+            break
+    if t0 is None:
+        raise RuntimeError(f"{r.tag}: worker {slot} (pid {old}) grew to "
+                           f"{reqs[-1][2] if reqs else 0} MiB: no memory.high crossing logged")
+    t_req, t_ans, _ = max(x for x in reqs if x[0] <= t0)
+    t_started, _ = r.reader.wait_after(rf"^clusterd: worker {slot} \(pid (\d+)\) started$",
+                                       t0, 30, lambda m: int(m.group(1)) != old)
+    t1, m = r.reader.wait_after(rf"^clusterd: worker {slot} \(pid (\d+)\) ready$",
+                                t0, 30, lambda m: int(m.group(1)) != old)
+    if t1 is None:
+        raise RuntimeError(f"{r.tag}: no replacement of worker {slot} ready in 30 s")
+    t_exit, mx = r.reader.wait_after(rf"^clusterd: worker {slot} \(pid {old}\) exited.*", t0, 30)
+    if t_exit is None:
+        raise RuntimeError(f"{r.tag}: worker {slot} (pid {old}) did not exit in 30 s")
+    return dict(slot=slot, old=old, new=int(m.group(1)), requests=len(reqs),
+                leaked=reqs[-1][2], failed=failed, request=t_ans - t_req,
+                crossed=t1 - t0, from_request=t1 - t_req,
+                started=(t_started - t0) if t_started else float("nan"),
+                old_gone=t_exit - t0, recycled="(recycled: memory.high" in mx.group(0))
+
+
+def bench_cgroups(res):
+    """Issue 13's three figures: memory event -> replacement ready, idle
+    wake-ups with every worker's memory watched, and the spawn cost of
+    starting each worker in a cgroup of its own (clone3 CLONE_INTO_CGROUP)."""
+    out = {}
+    # 1. memory_high -> replacement ready.
+    n = 4
+    log(f"cgroups: {P['cg_events']} memory.high recycles, {n} leaking workers")
+    conf = cg_conf("cgroups-recycle", "[clusterd]\ncgroups = yes\n[program]\n"
+                   f"ready = notify\nmemory_high = {CG_HIGH}M\nmemory_max = {CG_MAX}M\n")
+    r = Run("clusterd", "leaker", n, free_port(), "cgroups-recycle", ["-v", "-c", conf])
+    r.wait_ready()
+    st = ctl_json(r)
+    events = []
+    for k in range(P["cg_events"]):
+        e = recycle_event(r, k % n)
+        events.append(e)
+        log(f"cgroups: recycle {k + 1}: worker {e['slot']} at {e['leaked']} MiB leaked, "
+            f"crossed -> ready {e['crossed'] * 1e3:.1f} ms, request -> ready "
+            f"{e['from_request'] * 1e3:.1f} ms")
+    others = sum(1 for _, l in r.reader.lines if "crossed before it was ready" in l
+                 or "OOM" in l or "recycling failed" in l)
+    r.stop()
+    # clusterd's own v2 cgroup, where the cost of a cgroup is measured
+    base = (st.get("cgroups") or {}).get("path")
+    out["recycle"] = dict(events=events, n=n, cgroups=st.get("cgroups"), anomalies=others,
+                          high=CG_HIGH, max=CG_MAX, step=CG_STEP)
+
+    # 2. Idle wake-ups, side by side.
+    log("cgroups: idle wake-ups, --cgroups=yes with memory_high beside --cgroups=no")
+    conf = cg_conf("cgroups-idle", f"[program]\nmemory_high = {CG_MAX}M\n")
+    specs = {"yes": ["--cgroups=yes", "-c", conf], "no": ["--cgroups=no"]}
+    runs = {m: Run("clusterd", "c", 8, free_port(), f"cgroups-idle-{m}", x)
+            for m, x in specs.items()}
+    for x in runs.values():
+        x.wait_ready()
+    time.sleep(2.0)   # let start-up work settle, as the idle part does
+    modes = {m: (ctl_json(x).get("cgroups") or {}).get("mode", "off") for m, x in runs.items()}
+    fds = {m: fd_kinds(x.sup) for m, x in runs.items()}
+    rss = {m: rss_kib(x.sup) for m, x in runs.items()}
+    wake = {m: [] for m in runs}
+    for _ in range(P["idle_windows"]):
+        before = {m: ctxt(x.sup) for m, x in runs.items()}
+        time.sleep(P["idle_secs"])
+        after = {m: ctxt(x.sup) for m, x in runs.items()}
+        for m in runs:
+            wake[m].append(after[m] - before[m])
+    diag = None
+    if any(wake["yes"]):
+        diag = strace_window(runs["yes"].sup, min(P["idle_secs"], 5.0))
+    stop_all(runs)
+    out["idle"] = dict(wakeups=wake, secs=P["idle_secs"], modes=modes, fds=fds, rss=rss,
+                       strace=diag)
+
+    # 3. Spawn cost: N workers up, each in a cgroup of its own or not.
+    big = P["cg_spawn_n"]
+    log(f"cgroups: {big} workers up, --cgroups=yes and --cgroups=no, "
+        f"{P['scale_rounds']} rounds")
+    rows = []
+    for rnd in range(P["scale_rounds"]):
+        row = {}
+        for m in (("yes", "no") if rnd % 2 == 0 else ("no", "yes")):
+            x, t0 = watched("clusterd", big, f"cgroups-spawn-{m}-{rnd}", [f"--cgroups={m}"])
+            row[m + "_up"], row[m + "_cpu_up"] = spawnwatch_line(x, f"{big} running", 180)
+            t_ready = x.reader.wait_for(rf"\b{big} workers? ready", 120)
+            row[m + "_ready"] = (t_ready - t0) if t_ready else float("nan")
+            x.proc.send_signal(signal.SIGTERM)
+            row[m + "_stop"], row[m + "_cpu_all"] = spawnwatch_line(x, "stopped", 180)
+            x.proc.wait(timeout=60)
+            STARTED.remove(x)
+            x.reader.join(timeout=5)
+        rows.append(row)
+        log(f"cgroups: round {rnd + 1}: up {row['yes_up']:.3f} s with cgroups, "
+            f"{row['no_up']:.3f} s without; clusterd CPU {row['yes_cpu_up'] * 1e3:.0f} / "
+            f"{row['no_cpu_up'] * 1e3:.0f} ms")
+    out["spawn"] = dict(n=big, rows=rows)
+    ru = ratios([x["yes_up"] for x in rows], [x["no_up"] for x in rows])
+    rcpu = ratios([x["yes_cpu_up"] for x in rows], [x["no_cpu_up"] for x in rows])
+    if max(median(ru), median(rcpu)) > 1.2 or P is PROFILES["quick"]:
+        try:
+            out["spawn_why"] = cgroups_spawn_why(big, os.path.dirname(base) if base else None)
+        except Exception as e:  # noqa: BLE001 - an explanation, not a result
+            log(f"cgroups: strace of the spawn failed: {e}")
+    res["cgroups"] = out
+
+
+def cgroups_spawn_why(n, root):
+    """Where clusterd's system time goes starting n workers with and without
+    cgroups: strace -c of clusterd alone (not its workers), system time per
+    call, start and stop."""
+    if not shutil.which("strace"):
+        return None
+    calls = {}
+    for m in ("yes", "no"):
+        path = os.path.join(OUT, f"cgroups-strace-{m}.txt")
+        ctl = os.path.join(OUT, "ctl-cgroups-strace.sock")
+        p = subprocess.Popen(["strace", "-c", "-o", path, CLUSTERD, f"--cgroups={m}",
+                              "-n", str(n), "-l", f"127.0.0.1:{free_port()}", "-s", ctl,
+                              "--", HELLO],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+        reader = LogReader(p.stdout, os.path.join(OUT, f"cgroups-strace-{m}.log"))
+        try:
+            if reader.wait_for(rf"\b{n} workers? ready", 180) is None:
+                raise RuntimeError(f"strace of clusterd --cgroups={m}: not ready in 180 s")
+            run([CTL, "-s", ctl, "stop"], timeout=120)
+            p.wait(timeout=120)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        reader.join(timeout=5)
+        calls[m] = {}
+        for line in read(path).splitlines():
+            f = line.split()
+            if len(f) >= 5 and re.match(r"^\d", f[0]) and f[-1] != "total":
+                calls[m][f[-1]] = (int(f[3]), int(f[2]), float(f[1]))
+    ops = {}
+    if root:
+        for k in (100, n):
+            ops[str(k)] = cgroup_op_costs(root, k)
+    return dict(n=n, calls=calls, ops=ops, root=root)
+
+
+def cgroup_op_costs(root, n):
+    """µs per operation clusterd does for each worker with cgroups on, n
+    sibling cgroups in a scratch cgroup under root, from Python (no strace):
+    what a cgroup per worker costs the kernel, without clusterd around it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    base = os.path.join(root, f"clusterd-bench-ops-{os.getpid()}")
+    os.mkdir(base)
+    ino = libc.inotify_init1(os.O_CLOEXEC)
+    out, fds, made = {}, [], []
+    names = [os.path.join(base, f"worker-{i}.g1") for i in range(n)]
+    try:
+        t = time.perf_counter()
+        for p in names:
+            os.mkdir(p)
+            made.append(p)
+        out["mkdir"] = time.perf_counter() - t
+        t = time.perf_counter()
+        fds = [os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) for p in names]
+        out["open"] = time.perf_counter() - t
+        t = time.perf_counter()
+        wds = [libc.inotify_add_watch(ino, (p + "/cgroup.events").encode(), 2) for p in names]
+        out["inotify_add_watch"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for wd in wds:
+            libc.inotify_rm_watch(ino, wd)
+        out["inotify_rm_watch"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for p in names:
+            os.stat(p)
+        out["stat (a cheap call, for scale)"] = time.perf_counter() - t
+        for fd in fds:
+            os.close(fd)
+        fds = []
+        t = time.perf_counter()
+        for p in names:
+            os.rmdir(p)
+            made.remove(p)
+        out["rmdir"] = time.perf_counter() - t
+    finally:
+        for fd in fds:
+            os.close(fd)
+        os.close(ino)
+        for p in made:
+            os.rmdir(p)
+        os.rmdir(base)
+    return {k: v / n * 1e6 for k, v in out.items()}
+
+
 # ------------------------------------------------------------------ report
 
 def machine():
@@ -1084,7 +1389,8 @@ def report(res, args, t_total, loads):
         w("## Supervisor memory, 8 workers\n")
         w("VmRSS of the supervising process alone (`/proc/PID/status`), 2 s after "
           "start and again after the idle windows; RssFile is shared library text, "
-          "RssAnon its own heap and stack. All five ran at once.\n")
+          "RssAnon its own heap and stack. All five ran at once; every clusterd "
+          "with `--cgroups=no` (with a cgroup per worker: the cgroups part).\n")
         w("| supervisor | VmRSS KiB | after idle KiB | RssAnon KiB | RssFile KiB | threads | ratio to clusterd (C) |")
         w("|---|---:|---:|---:|---:|---:|---:|")
         names = {"clusterd-c": "clusterd (C hello workers)",
@@ -1138,7 +1444,8 @@ def report(res, args, t_total, loads):
         w(f"## Idle wake-ups, 8 idle workers, {iw['secs']:g} s windows\n")
         w("Context switches (voluntary + involuntary, every thread) of the "
           "supervising process from `/proc/PID/task/*/status`, before and after "
-          "each window; a switch is a wake-up. Same processes as the memory table.\n")
+          "each window; a switch is a wake-up. Same processes as the memory table "
+          "(clusterd `--cgroups=no`; with cgroups and memory watches: the cgroups part).\n")
         w("| supervisor | wake-ups per window | median | per second |")
         w("|---|---|---:|---:|")
         for tag, label in (("clusterd-c", "clusterd (C workers)"), ("clusterd-node", "clusterd (node workers)"),
@@ -1210,7 +1517,9 @@ def report(res, args, t_total, loads):
           "SIGTERM to the launcher exiting with every worker reaped; \"CPU\" the "
           "launcher's own user + system time until all were up. clusterd's log line "
           "\"N workers ready\" comes after the last exec (ready = exec); `status "
-          "--json` then says workers_ready = N. Status: wall time of one "
+          "--json` then says workers_ready = N. clusterd runs with `--cgroups=no`, "
+          "as the minimal launcher does without (its default as root is a cgroup per "
+          "worker: that cost is in the cgroups part). Status: wall time of one "
           "`clusterctl status` (a whole clusterctl process), median of 5. "
           f"Medians of {P['scale_rounds']} rounds, min–max beside. Seconds unless named.\n")
         w("| workers | clusterd up | min–max | minimal up | ratio | clusterd \"ready\" logged | clusterd CPU ms | minimal CPU ms | clusterd stop | minimal stop | clusterd RSS KiB | minimal RSS KiB | status ms | status --json ms | workers_ready |")
@@ -1345,6 +1654,9 @@ def report(res, args, t_total, loads):
 
     if "relay" in res:
         report_relay(res, w, summary)
+
+    if "cgroups" in res:
+        report_cgroups(res, w, summary)
 
     head = ["## Summary: targets\n",
             "| figure | measured | target | |", "|---|---|---|---|"]
@@ -1850,6 +2162,153 @@ def report_relay(res, w, summary):
                     over <= 256 * 1024))
 
 
+def report_cgroups(res, w, summary):
+    cg = res["cgroups"]
+    w("## Per-worker cgroups (issue 13)\n")
+    rc = cg.get("recycle")
+    if rc:
+        ev = rc["events"]
+        mode = rc.get("cgroups") or {}
+        path = {"v2": "cgroup v2 memory (memory.events, inotify)",
+                "v2+v1-memory": "cgroup v1 memory (a usage threshold eventfd on "
+                                "memory.usage_in_bytes), containment in cgroup v2"
+                }.get(mode.get("mode"), mode.get("mode", "?"))
+        w("### memory.high crossed → replacement ready\n")
+        w(f"clusterd -v, `cgroups = yes`, {rc['n']} workers of bench/leaker.c (answers "
+          f"`GET /leak/N/ID` by allocating and writing N MiB if it is worker ID), "
+          f"`ready = notify` (READY=1 once it is about to accept), `memory_high = "
+          f"{rc['high']}M`, `memory_max = {rc['max']}M`. For each event one worker, the "
+          f"slots in turn, is sent `/leak/{rc['step']}/ID` requests, one connection at a "
+          "time (the others answer them without leaking) until clusterd logs "
+          "\"memory.high ... crossed\"; the next event starts once the old worker has "
+          "exited. Times are the moments this script read the log lines (clusterd "
+          "writes them unbuffered): crossed = that line, ready = the replacement's "
+          "\"worker ID (pid P) ready\" debug line, request = when the client sent the "
+          "request during which the worker crossed (it includes allocating and "
+          f"writing {rc['step']} MiB). Memory path that ran: **{path}** "
+          f"(status --json: `{mode.get('mode', '?')}`). Milliseconds.\n")
+        w("| interval | events | p50 | p95 | max |")
+        w("|---|---:|---:|---:|---:|")
+        for key, label in (("request", f"the crossing request: sent → answered (its {rc['step']} MiB written)"),
+                           ("started", "crossed → replacement started (forked)"),
+                           ("crossed", "crossed → replacement ready"),
+                           ("from_request", "request sent → replacement ready"),
+                           ("old_gone", "crossed → old worker exited")):
+            xs = [e[key] for e in ev if e[key] == e[key]]
+            w(f"| {label} | {len(xs)} | {pct(xs, .5) * 1e3:.1f} | {pct(xs, .95) * 1e3:.1f} | "
+              f"{max(xs) * 1e3:.1f} |")
+        w("")
+        rec = sum(1 for e in ev if e["recycled"])
+        failed = sum(e["failed"] for e in ev)
+        leaked = [e["leaked"] for e in ev]
+        w(f"Every event: the old worker's exit logged as recycled in {rec} of {len(ev)}; "
+          f"leaked when it crossed {spread(leaked, '{:.0f}')} MiB; requests failed {failed}; "
+          f"other memory events (OOM, crossed before ready, recycle failed) "
+          f"{rc['anomalies']}.\n")
+        c50 = pct([e["crossed"] for e in ev], .5)
+        summary.append(("cgroups: memory.high crossed → replacement ready, p50 "
+                        f"({'v1' if mode.get('mode') == 'v2+v1-memory' else mode.get('mode', '?')} memory)",
+                        f"{c50 * 1e3:.1f} ms (p95 {pct([e['crossed'] for e in ev], .95) * 1e3:.1f}, "
+                        f"max {max(e['crossed'] for e in ev) * 1e3:.1f}; from the request "
+                        f"p50 {pct([e['from_request'] for e in ev], .5) * 1e3:.1f}), {len(ev)} events",
+                        "≤ 100 ms", c50 <= 0.1))
+    iw = cg.get("idle")
+    if iw:
+        w(f"### Idle wake-ups with cgroups, 8 idle workers, {iw['secs']:g} s windows\n")
+        w("Two clusterd with 8 C hello workers each, started together and idle over the "
+          "same windows: `--cgroups=yes` with `memory_high` set (every worker's memory "
+          "is watched by the kernel) and `--cgroups=no`. Context switches of clusterd "
+          "as in the idle part; eventfd and inotify descriptors it holds (the watches: "
+          "an eventfd per worker for a v1 memory threshold, an inotify descriptor "
+          "for v2 memory.events and cgroup.events, each with a watch per worker); VmRSS after start.\n")
+        w("| clusterd | status mode | wake-ups per window | per second | eventfds | inotify fds | VmRSS KiB |")
+        w("|---|---|---|---:|---:|---:|---:|")
+        for m, label in (("yes", "--cgroups=yes, memory_high"), ("no", "--cgroups=no")):
+            xs = iw["wakeups"][m]
+            w(f"| {label} | {iw['modes'][m]} | {', '.join(map(str, xs))} | "
+              f"{median(xs) / iw['secs']:.1f} | {iw['fds'][m]['eventfd']} | "
+              f"{iw['fds'][m]['inotify']} | {iw['rss'][m]['rss']} |")
+        w("")
+        cz = max(iw["wakeups"]["yes"])
+        summary.append((f"cgroups: idle wake-ups of clusterd --cgroups=yes, 8 workers with memory_high, "
+                        f"{iw['secs']:g} s", f"{cz} (--cgroups=no: {max(iw['wakeups']['no'])})",
+                        "0", cz == 0))
+        if iw.get("strace"):
+            w("strace of clusterd --cgroups=yes during an idle window (the miss):\n\n```\n"
+              + iw["strace"] + "\n```\n")
+    sp = cg.get("spawn")
+    if sp:
+        rows, n = sp["rows"], sp["n"]
+        g = lambda k: [x[k] for x in rows]  # noqa: E731
+        ru = ratios(g("yes_up"), g("no_up"))
+        rr = ratios(g("yes_ready"), g("no_ready"))
+        rcpu = ratios(g("yes_cpu_up"), g("no_cpu_up"))
+        w(f"### Spawn cost: {n} workers, each in a cgroup of its own\n")
+        w(f"As in the scale part: clusterd with {n} C hello workers under bench/spawnwatch.c, "
+          "\"up\" from starting clusterd to the exec of the last worker (kernel stamps), "
+          "\"CPU\" clusterd's own time until then; `--cgroups=yes` (each worker started "
+          "into its own new v2 cgroup with clone3 CLONE_INTO_CGROUP, no memory limit, "
+          "so no v1 join) and `--cgroups=no` one after the other, order alternating, "
+          f"{len(rows)} rounds; ratios per round, yes / no.\n")
+        w("| round | up yes s | up no s | ratio | ready logged yes s | no s | CPU yes ms | CPU no ms | CPU ratio | stop yes s | stop no s |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for i, x in enumerate(rows):
+            w(f"| {i + 1} | {x['yes_up']:.3f} | {x['no_up']:.3f} | {x['yes_up'] / x['no_up']:.2f} | "
+              f"{x['yes_ready']:.3f} | {x['no_ready']:.3f} | {x['yes_cpu_up'] * 1e3:.0f} | "
+              f"{x['no_cpu_up'] * 1e3:.0f} | {x['yes_cpu_up'] / max(x['no_cpu_up'], 1e-9):.2f} | "
+              f"{x['yes_stop']:.3f} | {x['no_stop']:.3f} |")
+        w(f"| median | {median(g('yes_up')):.3f} | {median(g('no_up')):.3f} | {median(ru):.2f} | "
+          f"{median(g('yes_ready')):.3f} | {median(g('no_ready')):.3f} | "
+          f"{median(g('yes_cpu_up')) * 1e3:.0f} | {median(g('no_cpu_up')) * 1e3:.0f} | "
+          f"{median(rcpu):.2f} | {median(g('yes_stop')):.3f} | {median(g('no_stop')):.3f} |")
+        w("")
+        extra = (median(g("yes_cpu_up")) - median(g("no_cpu_up"))) / n * 1e6
+        w(f"With a cgroup per worker clusterd spends about {extra:.0f} µs more of its own "
+          "CPU per worker it starts (median CPU, yes − no, over the workers): it makes "
+          "the cgroup (mkdir, in which the kernel creates a node for each interface "
+          "file), opens it, watches its cgroup.events, and the kernel makes a new "
+          "css_set for the first process of each new cgroup at the clone; the workers' "
+          "fork and exec, which clusterd waits for (CLONE_VFORK), take the rest of "
+          "\"up\", so the time to have them all running moves by much less than "
+          "clusterd's CPU.\n")
+        summary.append((f"cgroups: {n} workers up, --cgroups=yes / --cgroups=no",
+                        f"{median(ru):.2f} ({spread(ru)}); ready logged {median(rr):.2f}; "
+                        f"clusterd CPU {median(rcpu):.2f} ({spread(rcpu)})", "≤ 1.2",
+                        median(ru) <= 1.2))
+        why = cg.get("spawn_why")
+        if why and why.get("calls"):
+            c = why["calls"]
+            w(f"Where clusterd's own system time goes, {why['n']} workers started and "
+              "stopped: `strace -c` of clusterd alone (not its workers; strace slows "
+              "every call, so compare the two columns, not with the table above).\n")
+            w("| system call | calls yes | µs per call yes | s yes | calls no | µs per call no | s no |")
+            w("|---|---:|---:|---:|---:|---:|---:|")
+            names = sorted(set(c["yes"]) | set(c["no"]),
+                           key=lambda k: -max(c["yes"].get(k, (0, 0, 0))[2], c["no"].get(k, (0, 0, 0))[2]))
+            for name in names[:10]:
+                cells = []
+                for m in ("yes", "no"):
+                    x = c[m].get(name)
+                    cells.append(f"{x[0]} | {x[1]} | {x[2]:.3f}" if x else "- | - | -")
+                w(f"| {name} | " + " | ".join(cells) + " |")
+            w("")
+            tot = {m: sum(v[0] for v in c[m].values()) for m in c}
+            w(f"System calls in all: {tot['yes']} with cgroups, {tot['no']} without, "
+              f"{(tot['yes'] - tot['no']) / why['n']:.0f} more per worker over its life.\n")
+            ops = why.get("ops") or {}
+            if ops:
+                ks = sorted(ops, key=int)
+                w(f"What the kernel takes for each cgroup operation, alone: {why['n']} "
+                  f"sibling cgroups made, opened, watched and removed in a scratch "
+                  f"cgroup under {why.get('root')}, from Python, no strace; µs per "
+                  "operation.\n")
+                w("| operation | " + " | ".join(f"{k} cgroups" for k in ks) + " |")
+                w("|---|" + "---:|" * len(ks))
+                for op in ops[ks[0]]:
+                    w(f"| {op} | " + " | ".join(f"{ops[k][op]:.1f}" for k in ks) + " |")
+                w("")
+
+
 def merge_results(old, new, parts):
     """--only: the new sections and summary rows into the RESULTS.md of the
     last full run, the rest left as it was."""
@@ -1888,6 +2347,8 @@ def merge_results(old, new, parts):
         if i is not None:
             oblocks[i] = nb
         else:
+            if oblocks and oblocks[-1][-1].strip():
+                oblocks[-1].append("")
             oblocks.append(nb)
     note = (f"Partly updated: {', '.join(sorted(parts))} by `{os.environ.get('BENCH_COMMAND', 'bench.py')}` "
             f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (their sections and summary rows; "
@@ -1905,7 +2366,7 @@ BENCHES = [("throughput", bench_throughput), ("memory", bench_memory_idle),
            ("respawn", bench_respawn), ("scale", bench_scale),
            ("spawnlat", bench_spawnlat),
            ("balance", bench_balance), ("rolling", bench_rolling),
-           ("relay", bench_relay)]
+           ("relay", bench_relay), ("cgroups", bench_cgroups)]
 
 
 def snapshot_binaries():

@@ -16,12 +16,23 @@ peers=$bench/.peers
 
 say() { echo "bench: $*"; }
 
-# --only relay needs none of the peers: no wrk, node or PM2 to install.
+# --only relay and --only cgroups need none of the peers: no wrk, node or
+# PM2 to install (cgroups needs strace, for its explanation of a miss).
 peers_needed=yes
 prev=
 for a in "$@"; do
 	case $prev$a in
-	--onlyrelay|--only=relay) peers_needed= ;;
+	--only*)
+		parts=${a#--only}
+		parts=${parts#=}
+		peers_needed=
+		for p in $(echo "$parts" | tr , ' '); do
+			case $p in
+			relay|cgroups) ;;
+			*) peers_needed=yes ;;
+			esac
+		done
+		;;
 	esac
 	prev=$a
 done
@@ -29,7 +40,7 @@ done
 # Debian packages: command -> package
 missing=
 pairs="wrk:wrk gnuplot:gnuplot-nox node:nodejs npm:npm python3:python3 strace:strace"
-[ -n "$peers_needed" ] || pairs="python3:python3"
+[ -n "$peers_needed" ] || pairs="python3:python3 strace:strace"
 for pair in $pairs; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
@@ -51,7 +62,7 @@ fi
 
 # The helpers, optimised as any server would be.
 mkdir -p "$top_builddir/bench"
-for t in minimal respawn loadgen spawnwatch relay; do
+for t in minimal respawn loadgen spawnwatch relay leaker; do
 	if [ ! -x "$top_builddir/bench/$t" ] ||
 	    [ "$bench/$t.c" -nt "$top_builddir/bench/$t" ] ||
 	    [ "$bench/procev.h" -nt "$top_builddir/bench/$t" ]; then
