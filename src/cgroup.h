@@ -51,7 +51,7 @@ struct wcgroup {
 	struct cgroups	*cg;		/* NULL: none */
 	char		*name;		/* "worker-3.g7", in cg->base */
 	int		 fd;		/* its v2 directory */
-	int		 events_wd;	/* inotify: cgroup.events */
+	int		 events_wd;	/* inotify: cgroup.events, once waited on */
 	int		 memory_wd;	/* inotify: memory.events, or -1 */
 	int		 empty;		/* populated 0 was seen */
 	long long	 memory_high;	/* what it was started with, -1: none */
@@ -98,8 +98,8 @@ void	 wcg_started(struct wcgroup *);
 /* Every process in it gets sig; the number signalled. */
 int	 wcg_signal(struct wcgroup *, int sig);
 void	 wcg_kill(struct wcgroup *);
-/* Is any process left in it? (reads cgroup.events) */
-int	 wcg_populated(struct wcgroup *);
+/* Is any process left in it? Then WCG_EMPTY tells when none is. */
+int	 wcg_wait_empty(struct wcgroup *);
 void	 wcg_stats(const struct wcgroup *, struct wcg_stats *);
 /* Did the OOM killer kill in it? (v2: reads memory.events) */
 int	 wcg_oom(struct wcgroup *);

@@ -232,7 +232,10 @@ wcg_create(struct cgroups *cg, struct wcgroup *wc, unsigned id, unsigned gen,
 	}
 	wc->cg = cg;
 	wc->name = xstrdup(name);
-	if ((wc->fd = cgfs_open_dir(cg->basefd, name)) == -1) {
+	/* O_PATH: enough for CLONE_INTO_CGROUP and as the base of openat(). */
+	if ((wc->fd = openat(cg->basefd, name, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1)
+		wc->fd = spawn_park_fd(wc->fd);
+	if (wc->fd == -1) {
 		*what = "cgroup";
 		goto fail;
 	}
@@ -255,10 +258,6 @@ wcg_create(struct cgroups *cg, struct wcgroup *wc, unsigned id, unsigned gen,
 			*what = "cpu.max";
 			goto fail;
 		}
-	}
-	if ((wc->events_wd = watch(wc, "cgroup.events")) == -1) {
-		*what = "inotify";
-		goto fail;
 	}
 	if ((cg->have & CG_MEMORY) && pc->memory_high >= 0 &&
 	    (wc->memory_wd = watch(wc, "memory.events")) == -1) {
@@ -332,10 +331,22 @@ wcg_oom(struct wcgroup *wc)
 	return wc->oom;
 }
 
+/*
+ * Most workers leave nothing when they exit, so cgroup.events is watched
+ * only once one has: a watch for every worker would cost two system calls
+ * a start for nothing. Read again once watched, so that the last process
+ * going in between is not missed.
+ */
 int
-wcg_populated(struct wcgroup *wc)
+wcg_wait_empty(struct wcgroup *wc)
 {
-	return wc->cg ? cgfs_populated_at(wc->fd) : 0;
+	if (wc->cg == NULL || wc->empty || !cgfs_populated_at(wc->fd))
+		return 0;
+	if (wc->events_wd == -1 && (wc->events_wd = watch(wc, "cgroup.events")) == -1) {
+		log_warn("cgroups: cannot watch %s/cgroup.events", wc->name);
+		return 0;
+	}
+	return cgfs_populated_at(wc->fd);
 }
 
 void

@@ -216,7 +216,7 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	w->reaped = 1;
 	w->wstatus = c->rstatus;
 	wcg_oom(&w->cg);
-	if (w->cg.cg && !w->cg.empty && wcg_populated(&w->cg)) {
+	if (wcg_wait_empty(&w->cg)) {
 		/* The worker is gone when its cgroup is empty: what it started
 		 * goes too, within what is left of its stop deadline. */
 		worker_describe_exit(w, w->wstatus, what, sizeof(what));
