@@ -272,4 +272,39 @@ sub paced_stop {
 	is(wait_exit($c, 15), 0, '(c) SIGTERM: exit 0');
 }
 
+# (d) Three workers that all leak cross memory_high about together; with
+# the default recycle_batch = 1 they are recycled one at a time: no
+# replacement starts before the one before it is ready (ready = 1s gives
+# each recycle a second in which a second one would show).
+{
+	my $t = setup(workers => 3, cgroups => 'yes', leak => 2,
+	    limits => { memory_high => '60M', memory_max => '200M', ready => '1s' });
+	my $c = start_clusterd(args => ['-v', '-c', $t->{conf}]);
+	ok($c->wait_log(qr/^clusterd: 3 workers ready$/m, 10), '(d) 3 workers ready')
+	    or BAIL_OUT('clusterd does not start');
+	my $load = paced_start(port => $t->{port}, rate => 30, max => 1500,
+	    for => 60, secs => 10);
+	my $three = wait_for(sub { my @r = log_text($c) =~ /^clusterd: worker \d+ \(pid \d+\) ready$/mg;
+	    my @s = log_text($c) =~ /: starting its replacement \(recycled/mg;
+	    @s >= 3 && @r >= 6 }, 40, 'three recycles done');
+	my $r = paced_stop($load);
+	ok($three, '(d) three workers were recycled') or diag(log_text($c));
+	# Walk the log: a recycle runs from "starting its replacement" to its
+	# successor's "ready".
+	my ($running, $most, %want) = (0, 0);
+	for (split(/\n/, log_text($c))) {
+		if (/^clusterd: worker (\d+) \(pid \d+\): starting its replacement/) {
+			$want{$1} = 1;
+			$most = $running if ++$running > $most;
+		} elsif (/^clusterd: worker (\d+) \(pid \d+\) ready$/ && delete $want{$1}) {
+			$running--;
+		}
+	}
+	is($most, 1, '(d) recycle_batch = 1: never two recycles at once');
+	is($r->{failed}, 0, "(d) no failed request (of $r->{ok})")
+	    or diag(join("\n", @{ $r->{errors} }));
+	kill TERM => $c->pid;
+	is(wait_exit($c, 15), 0, '(d) SIGTERM: exit 0');
+}
+
 done_testing();
