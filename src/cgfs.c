@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cgfs.h"
+#include "cgroup.h"
 #include "spawn.h"
 #include "strv.h"
 
@@ -76,8 +77,10 @@ cgfs_populated_at(int dirfd)
 {
 	char buf[128];
 
+	/* Only a cgroup that is gone is empty for sure: one that cannot be
+	 * read now (EMFILE) may still hold processes. */
 	if (cgfs_read_at(dirfd, "cgroup.events", buf, sizeof(buf)) == -1)
-		return 0;	/* gone */
+		return errno != ENOENT && errno != ENODEV;
 	return cgfs_field(buf, "populated") > 0;
 }
 
@@ -95,7 +98,9 @@ cgfs_each_pid(int dirfd, void (*fn)(pid_t, int), int arg)
 		return 0;
 	}
 	while (fscanf(fp, "%ld", &pid) == 1) {
-		if (fn)
+		/* A process outside our pid namespace reads as 0: it counts,
+		 * but kill(0) would signal clusterd's own group. */
+		if (fn && pid > 0)
 			fn((pid_t)pid, arg);
 		n++;
 	}
@@ -130,7 +135,7 @@ cgfs_controllers_at(int dirfd)
 
 	if (cgfs_read_at(dirfd, "cgroup.controllers", buf, sizeof(buf)) == -1)
 		return 0;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < CG_N; i++)
 		if (cgfs_has_word(buf, cgfs_controllers[i]))
 			bits |= 1U << i;
 	return bits;

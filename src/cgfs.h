@@ -39,7 +39,4 @@ char	*cgfs_own_path(const char *ctl);
 int	 cgfs_open_dir(int at, const char *path);
 void	 cgfs_pause_ms(long ms);
 
-/* wcgroup.c's: the inotify descriptor's events, to each worker's cgroup. */
-void	 wcg_inotify_cb(struct ev_loop *, ev_io *, int);
-
 #endif

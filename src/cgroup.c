@@ -161,7 +161,6 @@ remove_dead_bases(int homefd, const char *home, int v2, int has_kill)
 	closedir(d);
 }
 
-
 static void
 set_missing(struct cgroups *cg, int i, char *why)
 {
@@ -175,11 +174,11 @@ enable_controllers(struct cgroups *cg, int homefd)
 {
 	unsigned base_has = cgfs_controllers_at(cg->basefd), home_has;
 
-	if (cg->own_base && (base_has & 7) != 7) {
+	if (cg->own_base && (base_has & CG_ALL) != CG_ALL) {
 		/* Give base what clusterd's own cgroup has: possible when nothing
 		 * else runs in it (a container's root, once clusterd moved). */
 		home_has = cgfs_controllers_at(homefd);
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < CG_N; i++) {
 			char plus[16];
 
 			if ((base_has & (1U << i)) || !(home_has & (1U << i)))
@@ -194,7 +193,7 @@ enable_controllers(struct cgroups *cg, int homefd)
 		}
 		base_has = cgfs_controllers_at(cg->basefd);
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < CG_N; i++) {
 		char plus[16], *v1;
 
 		if (base_has & (1U << i)) {
@@ -315,15 +314,21 @@ setup(struct cgroups *cg, const struct config *cfg, char **why)
 		if (fd != -1 && (fp = fdopen(fd, "r")) != NULL) {
 			while (fscanf(fp, "%ld", &pid) == 1)
 				if ((pid_t)pid != getpid())
-					other = (int)pid;
+					other = pid > 0 ? (int)pid : -1;	/* -1: another pid namespace's */
 			fclose(fp);
 		} else if (fd != -1)
 			close(fd);
 		close(sup);
 	}
 	if (other) {
-		*why = xasprintf("%s/supervisor holds pid %d: another clusterd%s%s runs",
-		    cg->base, other, cfg->name ? " named " : "", cfg->name ? cfg->name : "");
+		char who[64];
+
+		if (other > 0)
+			snprintf(who, sizeof(who), "pid %d", other);
+		else
+			snprintf(who, sizeof(who), "a process of another pid namespace");
+		*why = xasprintf("%s/supervisor holds %s: another clusterd%s%s runs",
+		    cg->base, who, cfg->name ? " named " : "", cfg->name ? cfg->name : "");
 		cg->own_base = 0;	/* not ours to remove */
 		goto fail;
 	}
@@ -493,7 +498,7 @@ cgroups_free(struct cgroups *cg)
 	    (homefd = cgfs_open_dir(AT_FDCWD, cg->home)) != -1) {
 		cgfs_write_at(cg->basefd, "cgroup.subtree_control", "-memory -pids -cpu");
 		minus[0] = '\0';
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < CG_N; i++)
 			if (cg->enabled_home & (1U << i)) {
 				strcat(minus, minus[0] ? " -" : "-");
 				strcat(minus, cgfs_controllers[i]);
@@ -516,7 +521,7 @@ cgroups_free(struct cgroups *cg)
 	free(cg->home);
 	free(cg->v1mem);
 	free(cg->reason);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < CG_N; i++)
 		free(cg->missing[i]);
 	cg->base = cg->home = cg->v1mem = cg->reason = NULL;
 	memset(cg->missing, 0, sizeof(cg->missing));

@@ -19,6 +19,8 @@ struct program_cfg;
 #define CG_MEMORY	0x1
 #define CG_PIDS		0x2
 #define CG_CPU		0x4
+#define CG_ALL		(CG_MEMORY | CG_PIDS | CG_CPU)
+#define CG_N		3	/* controllers, for the arrays indexed by bit */
 
 /* The host's side: one per clusterd, set up by cgroups_init(). */
 struct cgroups {
@@ -30,7 +32,7 @@ struct cgroups {
 	char		*home;		/* clusterd's cgroup at start, to go back to */
 	unsigned	 have;		/* CG_* controllers enabled for the workers */
 	unsigned	 enabled_home;	/* CG_* clusterd enabled in home's subtree_control */
-	char		*missing[3];	/* per controller: why it is not there */
+	char		*missing[CG_N];	/* per controller: why it is not there */
 	char		*v1mem;		/* hybrid: v1 memory directory for the workers */
 	int		 v1memfd;
 	int		 has_kill;	/* cgroup.kill (Linux 5.14) */
@@ -105,5 +107,8 @@ void	 wcg_stats(const struct wcgroup *, struct wcg_stats *);
 int	 wcg_oom(struct wcgroup *);
 /* Stop watching it and remove it (it must be empty). */
 void	 wcg_release(struct wcgroup *);
+/* The watcher of clusterd's inotify descriptor (cgroup.c sets it up):
+ * its events go to each worker's cgroup. */
+void	 wcg_inotify_cb(struct ev_loop *, ev_io *, int);
 
 #endif

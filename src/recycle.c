@@ -26,13 +26,39 @@ outcome(struct slot *s, enum replace_outcome o, const char *why, void *arg)
 {
 	struct recycler *r = arg;
 
-	r->running--;
 	r->wanted = 1;
 	if (o == REPLACE_FAILED && s->w && s->w->recycle) {
 		/* It keeps serving; asking again would loop on the same failure. */
 		log_warnx("worker %u (pid %d): recycling failed: %s; it keeps serving",
 		    s->id, (int)s->w->pid, why ? why : "");
 		s->w->recycle_failed = 1;
+	}
+}
+
+/* The recycles under way, counted from the slots that owe this recycler
+ * an outcome: a replace taken over by a rollout, or cancelled by its
+ * rollback, owes none, and a count of our own would drift. */
+static int
+running(const struct recycler *r)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < r->slots->n; i++)
+		if (r->slots->v[i]->done == outcome && r->slots->v[i]->done_arg == r)
+			n++;
+	return n;
+}
+
+void
+recycle_yield(struct recycler *r)
+{
+	for (size_t i = 0; i < r->slots->n; i++) {
+		struct slot *s = r->slots->v[i];
+
+		if (s->done == outcome && s->done_arg == r) {
+			slot_forget_replace(s);
+			r->wanted = 1;	/* its worker may still want one after */
+		}
 	}
 }
 
@@ -44,6 +70,7 @@ recycle_kick(struct recycler *r, int batch, int paused)
 
 	if (!r->wanted || t->stopping)
 		return;
+	r->running = running(r);
 	for (size_t i = 0; i < t->n; i++) {
 		struct slot *s = t->v[i];
 
@@ -57,9 +84,10 @@ recycle_kick(struct recycler *r, int batch, int paused)
 		}
 		log_info("worker %u (pid %d): starting its replacement (%s)", s->id,
 		    (int)s->w->pid, s->w->recycle);
-		r->running++;
-		if (slot_replace(s, s->gen, outcome, r) == 0)
-			r->running--;
+		/* What its exit line says, now that it is replaced for it. */
+		worker_note_why(s->w, s->w->recycle);
+		if (slot_replace(s, s->gen, outcome, r) == 1)
+			r->running++;
 	}
 	r->wanted = waiting;
 }

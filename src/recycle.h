@@ -18,5 +18,8 @@ void	recycle_init(struct recycler *, struct slots *);
 /* A worker asked, or the cluster changed: start what may start now, at
  * most batch at once, none while paused (a rollout runs). */
 void	recycle_kick(struct recycler *, int batch, int paused);
+/* A rollout begins: it replaces every worker, the ones being recycled
+ * too, and takes their replaces over. */
+void	recycle_yield(struct recycler *);
 
 #endif

@@ -320,8 +320,15 @@ ev_ready(struct slot *s, struct worker *w)
 		s->w = w;
 		s->next = NULL;
 		s->streak = 0;
-		slot_set_gen(s, w->gen);
 		slot_set_state(s, SLOT_READY);
+		if (w->gen != s->gen) {
+			/* The slot moved on to another generation while this one
+			 * started: it serves for now and is replaced again, as any
+			 * worker of another generation than its slot's. */
+			ev_timer_stop(s->table->loop, &s->backoff);
+			ev_timer_set(&s->backoff, slot_backoff_delay(s), 0);
+			ev_timer_start(s->table->loop, &s->backoff);
+		}
 		if (old)
 			worker_stop(old, NULL);	/* retired: serving no more */
 		slot_changed(s);

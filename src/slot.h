@@ -136,6 +136,10 @@ void	slots_steer(struct slots *);
  * outcome; 0: nothing to replace (no worker: its next start runs g).
  */
 int	slot_replace(struct slot *, struct gen *g, replace_cb *done, void *arg);
+/* Whoever asked for the replace under way no longer waits for its
+ * outcome: the replace goes on, and a replace asked for later (a rollout's)
+ * takes it over. */
+void	slot_forget_replace(struct slot *);
 /* Forget a replace under way without an outcome; the slot goes on with
  * generation back (rollback): a successor is stopped, and a slot left
  * without a worker starts one. */

@@ -157,6 +157,13 @@ slot_replace(struct slot *s, struct gen *g, replace_cb *done, void *arg)
 }
 
 void
+slot_forget_replace(struct slot *s)
+{
+	s->done = NULL;
+	s->done_arg = NULL;
+}
+
+void
 slot_cancel_replace(struct slot *s, struct gen *back)
 {
 	struct slot_evdata d = { .gen = back };

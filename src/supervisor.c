@@ -79,7 +79,9 @@ void
 sup_rolling(struct supervisor *sup, int on)
 {
 	sup->rolling = on;
-	if (!on)	/* recycles held back for the rollout */
+	if (on)
+		recycle_yield(&sup->recycle);
+	else	/* recycles held back for the rollout */
 		recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, 0);
 }
 

@@ -95,6 +95,10 @@ memory_events(struct wcgroup *wc)
 		wc->high_seen = (unsigned long long)high;
 		if (wc->memory_high >= 0 && !wc->high_told) {
 			wc->high_told = 1;
+			/* Told once: a worker held at memory.high changes the file
+			 * every few milliseconds, for nothing more to do. Its OOM
+			 * kills are read when it exits (wcg_oom). */
+			unwatch(wc, &wc->memory_wd);
 			wc->hook(wc, WCG_HIGH);
 		}
 	}
@@ -191,7 +195,7 @@ v1_event(struct wcgroup *wc, ev_io *io, const char *file, const char *args)
 }
 
 static int
-limit(struct wcgroup *wc, int fd, const char *file, long long v, const char **what)
+limit(int fd, const char *file, long long v, const char **what)
 {
 	char buf[32];
 
@@ -200,7 +204,6 @@ limit(struct wcgroup *wc, int fd, const char *file, long long v, const char **wh
 		*what = file;
 		return -1;
 	}
-	(void)wc;
 	return 0;
 }
 
@@ -241,16 +244,16 @@ wcg_create(struct cgroups *cg, struct wcgroup *wc, unsigned id, unsigned gen,
 	}
 	if (cg->have & CG_MEMORY) {
 		/* An OOM kill takes the whole worker, never half of it. */
-		if (limit(wc, wc->fd, "memory.oom.group", 1, what) == -1 ||
+		if (limit(wc->fd, "memory.oom.group", 1, what) == -1 ||
 		    (pc->memory_max >= 0 &&
-		    limit(wc, wc->fd, "memory.max", pc->memory_max, what) == -1) ||
+		    limit(wc->fd, "memory.max", pc->memory_max, what) == -1) ||
 		    (pc->memory_high >= 0 &&
-		    limit(wc, wc->fd, "memory.high", pc->memory_high, what) == -1))
+		    limit(wc->fd, "memory.high", pc->memory_high, what) == -1))
 			goto fail;
 	}
-	if (pc->pids_max >= 0 && limit(wc, wc->fd, "pids.max", pc->pids_max, what) == -1)
+	if (pc->pids_max >= 0 && limit(wc->fd, "pids.max", pc->pids_max, what) == -1)
 		goto fail;
-	if (pc->cpu_weight >= 0 && limit(wc, wc->fd, "cpu.weight", pc->cpu_weight, what) == -1)
+	if (pc->cpu_weight >= 0 && limit(wc->fd, "cpu.weight", pc->cpu_weight, what) == -1)
 		goto fail;
 	if (pc->cpu_max >= 0) {
 		snprintf(buf, sizeof(buf), "%lld 100000", (long long)pc->cpu_max * 1000);
@@ -272,7 +275,7 @@ wcg_create(struct cgroups *cg, struct wcgroup *wc, unsigned id, unsigned gen,
 			goto fail;
 		}
 		wc->v1procs = spawn_park_fd(wc->v1procs);
-		if (pc->memory_max >= 0 && (limit(wc, wc->v1fd, "memory.limit_in_bytes",
+		if (pc->memory_max >= 0 && (limit(wc->v1fd, "memory.limit_in_bytes",
 		    pc->memory_max, what) == -1 ||
 		    v1_event(wc, &wc->v1oom, "memory.oom_control", NULL) == -1)) {
 			*what = "v1 memory.limit_in_bytes";
@@ -343,8 +346,10 @@ wcg_wait_empty(struct wcgroup *wc)
 	if (wc->cg == NULL || wc->empty || !cgfs_populated_at(wc->fd))
 		return 0;
 	if (wc->events_wd == -1 && (wc->events_wd = watch(wc, "cgroup.events")) == -1) {
+		/* Not told when it empties: its stop deadline, cgroup.kill and
+		 * the give-up after it end the wait instead. */
 		log_warn("cgroups: cannot watch %s/cgroup.events", wc->name);
-		return 0;
+		return 1;
 	}
 	return cgfs_populated_at(wc->fd);
 }
@@ -398,7 +403,7 @@ wcg_release(struct wcgroup *wc)
 	if (wc->fd != -1)
 		close(wc->fd);
 	if (unlinkat(cg->basefd, wc->name, AT_REMOVEDIR) == -1)
-		log_debug("cgroups: cannot remove %s: %s", wc->name, strerror(errno));
+		log_warn("cgroups: cannot remove %s", wc->name);
 	if (wc->v1fd != -1) {
 		close(wc->v1fd);
 		if (unlinkat(cg->v1memfd, wc->name, AT_REMOVEDIR) == -1)

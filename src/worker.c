@@ -240,6 +240,7 @@ static void
 cgroup_cb(struct wcgroup *wc, enum wcg_event ev)
 {
 	struct worker *w = container_of(wc, struct worker, cg);
+	struct wcg_stats st;
 	char lim[32], use[32];
 
 	switch (ev) {
@@ -259,14 +260,10 @@ cgroup_cb(struct wcgroup *wc, enum wcg_event ev)
 			break;
 		}
 		w->recycle = xasprintf("recycled: memory.high %s crossed", lim);
-		struct wcg_stats st;
-
 		wcg_stats(wc, &st);
 		snprintf(use, sizeof(use), "%.1fM", (double)st.memory / (1024 * 1024));
 		log_warnx("worker %u (pid %d): memory.high %s crossed (using %s): "
 		    "recycling it", w->id, (int)w->pid, lim, st.memory >= 0 ? use : "?");
-		if (w->why == NULL)
-			w->why = xstrdup(w->recycle);
 		if (w->hooks->recycle)
 			w->hooks->recycle(w);
 		break;
@@ -541,6 +538,13 @@ worker_stop(struct worker *w, const char *why)
 	ev_timer_stop(ctx->loop, &w->watchdog);
 	ev_timer_set(&w->timer, w->stop_timeout, 0);
 	ev_timer_start(ctx->loop, &w->timer);
+}
+
+void
+worker_note_why(struct worker *w, const char *why)
+{
+	if (why && w->why == NULL)
+		w->why = xstrdup(why);
 }
 
 void

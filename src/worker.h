@@ -108,6 +108,9 @@ int		 worker_wait_exec(struct worker *);
  * settings); why (may be NULL) is logged with the exit. */
 void		 worker_stop(struct worker *, const char *why);
 void		 worker_kill(struct worker *);
+/* Why clusterd will stop it, for its exit line (the first reason given
+ * stays). */
+void		 worker_note_why(struct worker *, const char *why);
 void		 worker_free(struct worker *);
 const char	*worker_state_name(enum worker_state);
 /* "exited with status 1", "killed by signal 9", "cannot run x: reason" */

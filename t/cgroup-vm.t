@@ -20,6 +20,7 @@ my @INNER = qw(
 	t/hello.t
 	t/cgroup-memory.t
 	t/cgroup-limits.t
+	t/cgroup-recycle.t
 	t/cgroup.t
 );
 # TCG runs the guest slower than the host: clusterd -n 4 was ready 0.165 s

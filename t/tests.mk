@@ -142,7 +142,8 @@ TESTS += \
 TESTS += \
 	t/cgroup.t \
 	t/cgroup-memory.t \
-	t/cgroup-limits.t
+	t/cgroup-limits.t \
+	t/cgroup-recycle.t
 
 EXTRA_DIST += t/bin/family-worker t/bin/leak-worker t/bin/fork-worker
 
