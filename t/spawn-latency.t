@@ -92,7 +92,14 @@ for my $round (1, 2) {
 	my ($t, $ans) = timed("scale 0\n");
 	like($ans, qr/^0 /, "round $round: scale 0");
 	wait_for(sub { !live_workers($c->pid) }, 20, 'the workers to be gone');
-	is(scalar(live_workers($c->pid)), 0, "round $round: no worker left");
+	is(scalar(live_workers($c->pid)), 0, "round $round: no worker left")
+	    or diag(join("\n", map {
+		my ($st, $env) = (proc_stat($_) // {}, proc_env($_) // {});
+		"left: pid $_ comm " . ($st->{comm} // '?') . ' state ' . ($st->{state} // '?')
+		    . ' worker ' . ($env->{CLUSTERD_WORKER_ID} // '?') . ' generation '
+		    . ($env->{CLUSTERD_GENERATION} // '?') . ' cgroup '
+		    . ((slurp("/proc/$_/cgroup") // '') =~ /^0::(\S*)/m ? $1 : '?')
+	    } live_workers($c->pid)), log_text($c) =~ /^(clusterd: (?!worker \d+ \(pid \d+\) (?:started|killed by signal 15$)).*)$/mg);
 }
 
 # SIGTERM in the middle of a scale-up.
