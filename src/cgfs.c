@@ -1,4 +1,5 @@
 /* Reading and writing cgroupfs (cgfs.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -210,6 +211,27 @@ cgfs_own_path(const char *ctl)
 	free(line);
 	fclose(fp);
 	return path;
+}
+
+void
+cgfs_each_subdir(int dirfd, const char *prefix,
+    void (*fn)(int dirfd, const char *name, void *arg), void *arg)
+{
+	/* A copy to read: closedir() closes the descriptor it was given. */
+	int dfd = dup(dirfd);
+	DIR *d = dfd == -1 ? NULL : fdopendir(dfd);
+	struct dirent *e;
+
+	if (d == NULL) {
+		if (dfd != -1)
+			close(dfd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
+		    strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			fn(dirfd, e->d_name, arg);
+	closedir(d);
 }
 
 int

@@ -35,6 +35,10 @@ char	*cgfs_mounted_dir(const char *fstype, const char *option, const char *path)
 /* clusterd's path in the hierarchy whose controllers include ctl ("":
  * the v2 line), from /proc/self/cgroup; malloc'd or NULL. */
 char	*cgfs_own_path(const char *ctl);
+/* fn(dirfd, name, arg) for each subdirectory of dirfd whose name starts
+ * with prefix ("": any but . and ..). */
+void	 cgfs_each_subdir(int dirfd, const char *prefix,
+	    void (*fn)(int dirfd, const char *name, void *arg), void *arg);
 /* A directory, opened and parked above the workers' descriptors. */
 int	 cgfs_open_dir(int at, const char *path);
 void	 cgfs_pause_ms(long ms);

@@ -23,7 +23,6 @@
  * hybrid hosts the v1 memory cgroup tells through eventfds registered in
  * its cgroup.event_control (wcgroup.c).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <search.h>
@@ -46,69 +45,65 @@
 #include "util.h"
 #include "values.h"
 
+/* How remove_tree() goes: v1 or v2, with cgroup.kill or without; and
+ * what it killed. */
+struct removal {
+	int		 v2;
+	int		 has_kill;
+	int		 killed;
+	const char	*where;		/* for the log: the directory above */
+};
+
 /*
  * Remove a cgroup an earlier clusterd left, with whatever still runs in it
  * and below: the processes first (cgroup.kill, or SIGKILL to each where
  * the kernel has none, or for v1), then the directories, deepest first.
- * Returns how many processes it killed.
+ * Adds how many processes it killed to rm->killed.
  */
-static int
-remove_tree(int parent, const char *name, int v2, int has_kill)
+static void
+remove_tree(int parent, const char *name, void *arg)
 {
-	int fd = cgfs_open_dir(parent, name), n = 0, dfd;
-	DIR *d;
-	struct dirent *e;
+	struct removal *rm = arg;
+	int fd = cgfs_open_dir(parent, name);
 
 	if (fd == -1)
-		return 0;
-	n = cgfs_each_pid(fd, NULL, 0);
-	if (v2 && has_kill)
+		return;
+	rm->killed += cgfs_each_pid(fd, NULL, 0);
+	if (rm->v2 && rm->has_kill)
 		cgfs_write_at(fd, "cgroup.kill", "1");
 	/* Children first: their processes, then their directories. */
-	if ((dfd = dup(fd)) != -1 && (d = fdopendir(dfd)) != NULL) {
-		while ((e = readdir(d)) != NULL)
-			if (e->d_type == DT_DIR && e->d_name[0] != '.')
-				n += remove_tree(fd, e->d_name, v2, has_kill);
-		closedir(d);
-	} else if (dfd != -1)
-		close(dfd);
+	cgfs_each_subdir(fd, "", remove_tree, rm);
 	for (int i = 0; i < 2500; i++) {	/* 5 s at most */
-		if (!(v2 && has_kill))
+		if (!(rm->v2 && rm->has_kill))
 			cgfs_each_pid(fd, cgfs_send_signal, SIGKILL);
-		if (v2 ? !cgfs_populated_at(fd) : cgfs_each_pid(fd, NULL, 0) == 0)
+		if (rm->v2 ? !cgfs_populated_at(fd) : cgfs_each_pid(fd, NULL, 0) == 0)
 			break;
 		cgfs_pause_ms(2);
 	}
 	close(fd);
 	if (unlinkat(parent, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
 		log_warn("cgroups: cannot remove %s", name);
-	return n;
 }
 
-/* What an earlier clusterd of this name left: its workers' cgroups. */
+/* One worker's cgroup an earlier clusterd of this name left. */
+static void
+remove_leftover(int basefd, const char *name, void *arg)
+{
+	struct removal *rm = arg;
+	int before = rm->killed, n;
+
+	remove_tree(basefd, name, rm);
+	if ((n = rm->killed - before) > 0)
+		log_warnx("cgroups: killed %d process%s left in %s/%s by an earlier "
+		    "clusterd", n, n == 1 ? "" : "es", rm->where, name);
+}
+
 static void
 remove_leftovers(int basefd, const char *where, int v2, int has_kill)
 {
-	int dfd = dup(basefd);
-	DIR *d = dfd == -1 ? NULL : fdopendir(dfd);
-	struct dirent *e;
+	struct removal rm = { v2, has_kill, 0, where };
 
-	if (d == NULL) {
-		if (dfd != -1)
-			close(dfd);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		int n;
-
-		if (e->d_type != DT_DIR || strncmp(e->d_name, "worker-", 7) != 0)
-			continue;
-		n = remove_tree(basefd, e->d_name, v2, has_kill);
-		if (n > 0)
-			log_warnx("cgroups: killed %d process%s left in %s/%s by an earlier "
-			    "clusterd", n, n == 1 ? "" : "es", where, e->d_name);
-	}
-	closedir(d);
+	cgfs_each_subdir(basefd, "worker-", remove_leftover, &rm);
 }
 
 /*
@@ -118,47 +113,40 @@ remove_leftovers(int basefd, const char *where, int v2, int has_kill)
  * ends what it left.
  */
 static void
+remove_dead_base(int homefd, const char *name, void *arg)
+{
+	const struct removal *rm = arg;
+	char *end, *where;
+	long pid = strtol(name + 12, &end, 10);
+	int fd, sup, dead;
+
+	if (*end != '\0' || pid <= 0 || (pid_t)pid == getpid() ||
+	    (fd = cgfs_open_dir(homefd, name)) == -1)
+		return;
+	if (rm->v2) {
+		sup = cgfs_open_dir(fd, "supervisor");
+		dead = sup != -1 && cgfs_each_pid(sup, NULL, 0) == 0;
+		if (sup != -1)
+			close(sup);
+	} else
+		dead = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+	if (dead) {
+		where = xasprintf("%s/%s", rm->where, name);
+		remove_leftovers(fd, where, rm->v2, rm->has_kill);
+		unlinkat(fd, "supervisor", AT_REMOVEDIR);
+		if (unlinkat(homefd, name, AT_REMOVEDIR) == 0)
+			log_info("cgroups: removed %s, left by a clusterd that died", where);
+		free(where);
+	}
+	close(fd);
+}
+
+static void
 remove_dead_bases(int homefd, const char *home, int v2, int has_kill)
 {
-	int dfd = dup(homefd);
-	DIR *d = dfd == -1 ? NULL : fdopendir(dfd);
-	struct dirent *e;
+	struct removal rm = { v2, has_kill, 0, home };
 
-	if (d == NULL) {
-		if (dfd != -1)
-			close(dfd);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		char *end, *where;
-		long pid;
-		int fd, sup, dead;
-
-		if (e->d_type != DT_DIR || strncmp(e->d_name, "clusterd.pid", 12) != 0)
-			continue;
-		pid = strtol(e->d_name + 12, &end, 10);
-		if (*end != '\0' || pid <= 0 || (pid_t)pid == getpid())
-			continue;
-		if ((fd = cgfs_open_dir(homefd, e->d_name)) == -1)
-			continue;
-		if (v2) {
-			sup = cgfs_open_dir(fd, "supervisor");
-			dead = sup != -1 && cgfs_each_pid(sup, NULL, 0) == 0;
-			if (sup != -1)
-				close(sup);
-		} else
-			dead = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
-		if (dead) {
-			where = xasprintf("%s/%s", home, e->d_name);
-			remove_leftovers(fd, where, v2, has_kill);
-			unlinkat(fd, "supervisor", AT_REMOVEDIR);
-			if (unlinkat(homefd, e->d_name, AT_REMOVEDIR) == 0)
-				log_info("cgroups: removed %s, left by a clusterd that died", where);
-			free(where);
-		}
-		close(fd);
-	}
-	closedir(d);
+	cgfs_each_subdir(homefd, "clusterd.pid", remove_dead_base, &rm);
 }
 
 static void

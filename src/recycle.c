@@ -17,7 +17,6 @@ void
 recycle_init(struct recycler *r, struct slots *t)
 {
 	r->slots = t;
-	r->running = 0;
 	r->wanted = 0;
 }
 
@@ -66,11 +65,11 @@ void
 recycle_kick(struct recycler *r, int batch, int paused)
 {
 	struct slots *t = r->slots;
-	int waiting = 0;
+	int waiting = 0, now;
 
 	if (!r->wanted || t->stopping)
 		return;
-	r->running = running(r);
+	now = running(r);
 	for (size_t i = 0; i < t->n; i++) {
 		struct slot *s = t->v[i];
 
@@ -78,7 +77,7 @@ recycle_kick(struct recycler *r, int batch, int paused)
 		    s->w->state == W_STOPPING)
 			continue;
 		/* Not ready, or already being replaced: its turn comes later. */
-		if (paused || r->running >= batch || s->state != SLOT_READY) {
+		if (paused || now >= batch || s->state != SLOT_READY) {
 			waiting = 1;
 			continue;
 		}
@@ -87,7 +86,7 @@ recycle_kick(struct recycler *r, int batch, int paused)
 		/* What its exit line says, now that it is replaced for it. */
 		worker_note_why(s->w, s->w->recycle);
 		if (slot_replace(s, s->gen, outcome, r) == 1)
-			r->running++;
+			now++;
 	}
 	r->wanted = waiting;
 }

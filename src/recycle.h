@@ -10,7 +10,6 @@ struct slots;
 
 struct recycler {
 	struct slots	*slots;
-	int		 running;	/* replaces asked for, outcome not yet heard */
 	int		 wanted;	/* a worker may be waiting for its turn */
 };
 
