@@ -258,7 +258,13 @@ is(show('clusterd@web.service', 'ActiveState')->{ActiveState}, 'inactive',
 my $answer = http_get('127.0.0.1', 8080, '/', 10) // '';
 like($answer, qr/^hello world from worker [01] \(pid \d+\)\n\z/,
     'the first connection starts clusterd@web.service, and a worker answers it');
-my $s = show('clusterd@web.service', qw(ActiveState MainPID StatusText NRestarts));
+# The first worker can answer before the second is ready and clusterd
+# sends READY=1 (the service is "activating" until then): wait for it.
+my $s;
+wait_for(sub {
+	$s = show('clusterd@web.service', qw(ActiveState MainPID StatusText NRestarts));
+	return $s->{ActiveState} ne 'activating';
+}, 15, 'the service to leave "activating"');
 is($s->{ActiveState}, 'active', 'the service is active');
 is($s->{StatusText}, '2 of 2 workers ready, generation 1', 'STATUS= from clusterd');
 like(journal(), qr/adopted \[::\]:8080 \(http\) from the service manager/,
