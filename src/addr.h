@@ -35,6 +35,7 @@ struct sock_cfg {
 	int		 sndbuf;
 	int		 transparent;
 	int		 adopt_fd;	/* inherited from the service manager, or -1 */
+	int		 carried;	/* adopt_fd is clusterd's own, kept over an upgrade */
 	const char	*file;		/* where it was defined, for messages */
 	int		 line;
 };

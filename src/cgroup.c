@@ -41,6 +41,7 @@
 #include "config.h"
 #include "log.h"
 #include "spawn.h"
+#include "state.h"
 #include "strv.h"
 #include "util.h"
 #include "values.h"
@@ -514,4 +515,75 @@ cgroups_free(struct cgroups *cg)
 	cg->base = cg->home = cg->v1mem = cg->reason = NULL;
 	memset(cg->missing, 0, sizeof(cg->missing));
 	cg->on = 0;
+}
+
+void
+cgroups_save(const struct cgroups *cg, struct state_out *so)
+{
+	char key[32];
+
+	state_rec(so, "cgroups");
+	state_int(so, "on", cg->on);
+	state_str(so, "reason", cg->reason);
+	state_str(so, "base", cg->base);
+	state_int(so, "own_base", cg->own_base);
+	state_str(so, "home", cg->home);
+	state_int(so, "have", cg->have);
+	state_int(so, "enabled_home", cg->enabled_home);
+	for (int i = 0; i < CG_N; i++) {
+		snprintf(key, sizeof(key), "missing_%s", cgfs_controllers[i]);
+		state_str(so, key, cg->missing[i]);
+	}
+	state_str(so, "v1mem", cg->v1mem);
+	state_int(so, "has_kill", cg->has_kill);
+}
+
+int
+cgroups_adopt(struct cgroups *cg, struct ev_loop *loop, const struct state_rec *r)
+{
+	const char *v;
+	char key[32];
+
+	memset(cg, 0, sizeof(*cg));
+	cg->basefd = cg->v1memfd = cg->inotify = -1;
+	cg->loop = loop;
+	if ((v = rec_str(r, "reason")) != NULL)
+		cg->reason = xstrdup(v);
+	if (r == NULL || !rec_int(r, "on", 0)) {
+		if (cg->reason == NULL)
+			cg->reason = xstrdup("off");
+		return 0;
+	}
+	if ((v = rec_str(r, "base")) == NULL || (cg->base = xstrdup(v),
+	    (cg->basefd = cgfs_open_dir(AT_FDCWD, cg->base)) == -1)) {
+		log_warn("cgroups: cannot take over %s", v ? v : "(none)");
+		return -1;
+	}
+	cg->home = (v = rec_str(r, "home")) ? xstrdup(v) : NULL;
+	cg->own_base = rec_int(r, "own_base", 0) != 0;
+	cg->have = (unsigned)rec_int(r, "have", 0) & CG_ALL;
+	cg->enabled_home = (unsigned)rec_int(r, "enabled_home", 0) & CG_ALL;
+	for (int i = 0; i < CG_N; i++) {
+		snprintf(key, sizeof(key), "missing_%s", cgfs_controllers[i]);
+		if ((v = rec_str(r, key)) != NULL)
+			cg->missing[i] = xstrdup(v);
+	}
+	if ((v = rec_str(r, "v1mem")) != NULL) {
+		cg->v1mem = xstrdup(v);
+		if ((cg->v1memfd = cgfs_open_dir(AT_FDCWD, v)) == -1) {
+			log_warn("cgroups: cannot take over %s", v);
+			return -1;
+		}
+	}
+	cg->has_kill = rec_int(r, "has_kill", 0) != 0;
+	if ((cg->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("cgroups: inotify");
+		return -1;
+	}
+	cg->inotify = spawn_park_fd(cg->inotify);
+	ev_io_init(&cg->io, wcg_inotify_cb, cg->inotify, EV_READ);
+	ev_io_start(cg->loop, &cg->io);
+	ev_unref(cg->loop);
+	cg->on = 1;
+	return 0;
 }

@@ -107,6 +107,18 @@ void	 wcg_stats(const struct wcgroup *, struct wcg_stats *);
 int	 wcg_oom(struct wcgroup *);
 /* Stop watching it and remove it (it must be empty). */
 void	 wcg_release(struct wcgroup *);
+struct state_out;
+struct state_rec;
+/* An upgrade: the host's side as the old image leaves it, and taken over
+ * (nothing is killed or moved: the workers in it are ours); each worker's
+ * cgroup, in its worker's record. -1: cannot (logged). */
+void	 cgroups_save(const struct cgroups *, struct state_out *);
+int	 cgroups_adopt(struct cgroups *, struct ev_loop *, const struct state_rec *);
+/* hook set by the caller after. */
+void	 wcg_save(const struct wcgroup *, struct state_out *);
+int	 wcg_adopt(struct cgroups *, struct wcgroup *, const struct state_rec *);
+/* Stop watching it, and leave it in place (its processes still run). */
+void	 wcg_forget(struct wcgroup *);
 /* The watcher of clusterd's inotify descriptor (cgroup.c sets it up):
  * its events go to each worker's cgroup. */
 void	 wcg_inotify_cb(struct ev_loop *, ev_io *, int);

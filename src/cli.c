@@ -8,6 +8,7 @@
 #include "config.h"
 #include "cli.h"
 #include "log.h"
+#include "upgrade.h"
 
 static const char usage_text[] =
 "usage: clusterd [-n N] [-l [NAME=]ADDR]... [-c FILE] [-s CTLSOCK] [--reuseport]\n"
@@ -162,7 +163,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 			cli->verbosity = 1;
 			break;
 		case 'V':
-			printf("clusterd %s\n", PACKAGE_VERSION);
+			printf("clusterd %s\n", upgrade_version());
 			exit(0);
 		case 'h':
 			fputs(usage_text, stdout);

@@ -25,6 +25,7 @@
 #define EXIT_UNREACHABLE	4
 #define HEADER_MAX		4096
 #define DEFAULT_TIMEOUT		10.0	/* s; reload and restart wait forever */
+#define UPGRADE_TIMEOUT		60.0	/* s: the new binary's check has 10 */
 
 static const char usage_text[] =
 "usage: clusterctl [-s CTLSOCK] [-N NAME] [-t TIMEOUT] COMMAND [ARG...]\n"
@@ -38,6 +39,8 @@ static const char usage_text[] =
 "  scale N             run N workers\n"
 "  stop                stop the workers and clusterd\n"
 "  signal SIG [ID]     send SIG to every worker, or to slot ID's workers\n"
+"  upgrade [PATH]      replace clusterd by PATH (default: its own binary)\n"
+"                      in place: same pid, sockets and workers\n"
 "\n"
 "Options:\n"
 "  -s, --control=PATH  control socket (default: $CLUSTERD_CONTROL, else\n"
@@ -75,11 +78,23 @@ build_request(int argc, char **argv, char *line, size_t len)
 	struct ctl_req req;
 	char err[256];
 
+	char abs[PATH_MAX];
+
+	/* upgrade PATH: as the user means it, from this directory. */
+	if (argc == 2 && strcmp(argv[0], "upgrade") == 0 && argv[1][0] != '/' &&
+	    argv[1][0] != '\0') {
+		if (realpath(argv[1], abs) == NULL)
+			die(1, "upgrade: %s: %s", argv[1], strerror(errno));
+		argv[1] = abs;
+	}
+	if (argc == 2 && strcmp(argv[0], "upgrade") == 0 && strpbrk(argv[1], " \t\n"))
+		die(2, "upgrade: a path with a blank cannot be sent: use a symlink");
 	if (ctl_parse_words(argc, argv, &req, err, sizeof(err)) == -1)
 		die(2, "%s", err);
 	if ((size_t)ctl_format(&req, line, len) >= len)
 		die(2, "request too long");	/* cannot happen: the longest is short */
-	return req.cmd == CTL_RELOAD || req.cmd == CTL_RESTART ? 0 : DEFAULT_TIMEOUT;
+	return req.cmd == CTL_RELOAD || req.cmd == CTL_RESTART ? 0 :
+	    req.cmd == CTL_UPGRADE ? UPGRADE_TIMEOUT : DEFAULT_TIMEOUT;
 }
 
 static int

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "cli.h"
@@ -19,14 +20,19 @@
 #include "ops.h"
 #include "signals.h"
 #include "sink.h"
+#include "state.h"
+#include "upgrade.h"
+#include "values.h"
 #include "supervisor.h"
 
+/* The cluster runs: a new one, or (st) one an upgrade carried over. */
 static int
-run(struct cli *cli, struct config *cfg)
+run(struct cli *cli, struct config *cfg, const struct state_in *st)
 {
 	struct supervisor sup;
 	struct signals sigs;
 	struct ops ops;
+	struct upgrade up;
 	struct ctl *ctl = NULL;
 	struct ev_loop *loop;
 	int status = 2;
@@ -36,11 +42,29 @@ run(struct cli *cli, struct config *cfg)
 		fatalx(1, "cannot initialise libev");
 	sink_start(loop);
 	signals_start(&sigs, loop, &sup, &ops);
-	if (sup_init(&sup, loop, cli, cfg) == -1)
+	if (st) {
+		if (sup_adopt(&sup, loop, cli, st) == -1)
+			upgrade_restore_failed();
+	} else if (sup_init(&sup, loop, cli, cfg) == -1)
 		return 2;
 	ops_init(&ops, &sup);
-	if (ctl_start(&sup, &ops, &ctl) == 0 && sup_write_pidfile(&sup) == 0)
+	upgrade_init(&up, loop, &sup, &ops);
+	if (st) {
+		if (ctl_adopt(&sup, &ops, state_first(st, "ctl"), &ctl) == -1)
+			upgrade_restore_failed();
+		ctl_set_upgrade(ctl, &up);
+		upgrade_set_ctl(&up, ctl);
+		sigs.up = &up;
+		upgrade_restore_done(ctl);
+		status = sup_run_adopted(&sup);
+	} else if (ctl_start(&sup, &ops, &ctl) == 0 && sup_write_pidfile(&sup) == 0) {
+		ctl_set_upgrade(ctl, &up);
+		upgrade_set_ctl(&up, ctl);
+		sigs.up = &up;
 		status = sup_run(&sup);
+	}
+	sigs.up = NULL;
+	upgrade_free(&up);
 	ops_free(&ops);
 	ctl_close(ctl);
 	signals_stop(&sigs, loop);
@@ -48,17 +72,55 @@ run(struct cli *cli, struct config *cfg)
 	return status;
 }
 
+/* An upgrade's own flags come first: --check-upgrade=FD, or
+ * --upgrade-state=FD and maybe --upgrade-fallback. They are taken off
+ * before the command line is parsed. */
+static int
+upgrade_flag(int *argc, char ***argv, const char *name, long *fd)
+{
+	size_t n = strlen(name);
+
+	if (*argc < 2 || strncmp((*argv)[1], name, n) != 0)
+		return 0;
+	if (fd && ((*argv)[1][n] != '=' || parse_long((*argv)[1] + n + 1, 0, 1 << 20, fd) == -1))
+		fatalx(2, "%s: bad descriptor", (*argv)[1]);
+	(*argv)[1] = (*argv)[0];
+	(*argv)++;
+	(*argc)--;
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	struct state_in *st = NULL;
 	struct cli cli;
-	int status;
+	long check = -1, state = -1;
+	int status, fallback = 0;
 
 	log_init();
 	sink_init();
+	upgrade_args(argc, argv);
+	if (!upgrade_flag(&argc, &argv, "--check-upgrade", &check) &&
+	    upgrade_flag(&argc, &argv, "--upgrade-state", &state))
+		fallback = upgrade_flag(&argc, &argv, "--upgrade-fallback", NULL);
 	cli_parse(&cli, argc, argv);
 	log_set_verbosity(cli.verbosity);
+	if (check >= 0) {
+		status = upgrade_check_main((int)check, &cli);
+		free(cfg);
+		cli_free(&cli);
+		return status;
+	}
+	if (state >= 0) {
+		upgrade_restore_begin((int)state, fallback, &st);
+		free(cfg);
+		status = run(&cli, NULL, st);
+		upgrade_restore_end();
+		cli_free(&cli);
+		return status;
+	}
 	inherit_scan();
 	if (config_load(cfg, &cli, NULL) == -1)
 		status = 2;
@@ -67,7 +129,7 @@ main(int argc, char **argv)
 		status = 0;
 	} else {
 		/* The supervisor's generations own cfg from here on. */
-		status = run(&cli, cfg);
+		status = run(&cli, cfg, NULL);
 		cfg = NULL;
 	}
 	if (cfg) {

@@ -175,11 +175,53 @@ irregular:
 	return NULL;
 }
 
+/*
+ * The file's text is kept with the config, so an upgrade can carry the
+ * running config over exactly (the file may have changed since); one
+ * larger than CONF_KEEP_MAX is not, and such a config is not carried.
+ */
+#define CONF_KEEP_MAX	(1024 * 1024)
+
+static void
+keep_text(struct parse *ps)
+{
+	char *t = xmalloc(CONF_KEEP_MAX + 1);
+	size_t n = fread(t, 1, CONF_KEEP_MAX + 1, ps->fp);
+
+	rewind(ps->fp);
+	if (n > CONF_KEEP_MAX || ferror(ps->fp)) {
+		free(t);
+		clearerr(ps->fp);
+		return;
+	}
+	ps->cfg->text = xreallocarray(t, n + 1, 1);
+	ps->cfg->text[n] = '\0';
+	ps->cfg->textlen = n;
+}
+
 int
 conf_open(struct parse *ps, const char *path)
 {
 	ps->file = path;
-	return (ps->fp = open_regular(ps, path)) == NULL ? -1 : 0;
+	if (ps->text) {
+		/* An upgrade's carried text, read as the file was. */
+		ps->cfg->text = xmalloc(ps->textlen + 1);
+		memcpy(ps->cfg->text, ps->text, ps->textlen);
+		ps->cfg->text[ps->textlen] = '\0';
+		ps->cfg->textlen = ps->textlen;
+		/* fmemopen() wants a size: an empty file reads as a blank line. */
+		ps->fp = ps->textlen ? fmemopen(ps->cfg->text, ps->textlen, "r") :
+		    fmemopen((char *)"\n", 1, "r");
+		if (ps->fp == NULL) {
+			perr(ps, 0, "%s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if ((ps->fp = open_regular(ps, path)) == NULL)
+		return -1;
+	keep_text(ps);
+	return 0;
 }
 
 void

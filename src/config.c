@@ -536,10 +536,32 @@ config_shim_path(void)
 	return shim;
 }
 
+static int	load(struct config *, const struct cli *, struct parse *,
+		    struct strv *);
+
 int
 config_load(struct config *cfg, const struct cli *cli, struct strv *errors)
 {
 	struct parse ps = { 0 };
+
+	return load(cfg, cli, &ps, errors);
+}
+
+int
+config_load_text(struct config *cfg, const struct cli *cli, const char *text,
+    size_t len, struct strv *errors)
+{
+	struct parse ps = { 0 };
+
+	ps.text = text ? text : "";
+	ps.textlen = text ? len : 0;
+	return load(cfg, cli, &ps, errors);
+}
+
+static int
+load(struct config *cfg, const struct cli *cli, struct parse *psp, struct strv *errors)
+{
+	struct parse ps = *psp;
 
 	defaults(cfg);
 	ps.cfg = cfg;
@@ -593,5 +615,6 @@ config_free(struct config *cfg)
 		key_free(&program_keys[k], &cfg->prog);
 	strv_free(&cfg->env);
 	free(cfg->file);
+	free(cfg->text);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -52,6 +52,8 @@ struct program_cfg {
 struct config {
 	int		 refs;		/* generations sharing it */
 	char		*file;		/* -c path, or NULL */
+	char		*text;		/* what file held when read, or NULL (too big) */
+	size_t		 textlen;
 	int		 workers;
 	char		*control;
 	char		*pidfile;
@@ -74,6 +76,10 @@ struct config {
 /* Build the effective config. On errors return -1, and either push them
  * to errors or, when errors is NULL, log them all. */
 int	config_load(struct config *, const struct cli *, struct strv *errors);
+/* The same from text that was the file's (an upgrade carries it over):
+ * the file is not read, but its name stays the config's. */
+int	config_load_text(struct config *, const struct cli *, const char *text,
+	    size_t len, struct strv *errors);
 void	config_free(struct config *);
 
 /* The --bind-shim library: $CLUSTERD_SHIM, else the build tree's when

@@ -37,6 +37,8 @@ struct parse {
 	unsigned long	 more_errors;	/* past MAX_ERRORS: counted, not kept */
 	int		 gave_up;	/* line where reading stopped, or 0 */
 	int		 cli_errors;	/* some came from options: show the hint */
+	const char	*text;		/* read this instead of the file (an upgrade) */
+	size_t		 textlen;
 };
 
 /* Collect "FILE:LINE: message" (or "FILE: message" for line 0, or the bare

@@ -12,6 +12,7 @@
  * never holds a connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,9 @@
 #include "log.h"
 #include "ops.h"
 #include "rundir.h"
+#include "state.h"
 #include "status.h"
+#include "upgrade.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -45,6 +48,7 @@ struct ctl_conn {
 	size_t		 inlen;
 	int		 answered;	/* the request was read; only the reply is left */
 	int		 waiting;	/* a restart/reload will answer */
+	int		 upgrade;	/* ... or an upgrade */
 	struct request	*req;		/* ... this one */
 	struct sbuf	 out;
 	size_t		 outoff;
@@ -53,6 +57,7 @@ struct ctl_conn {
 struct ctl {
 	struct supervisor *sup;
 	struct ops	*ops;
+	struct upgrade	*up;
 	ev_io		 io;		/* the listening socket; fd -1 once lost */
 	ev_timer	 pause;		/* EMFILE: when to try accept() again */
 	int		 paused;	/* out of descriptors since the backlog was last empty */
@@ -78,6 +83,8 @@ conn_close(struct ctl_conn *c)
 
 	if (c->req)
 		ops_cancel(c->ctl->ops, c->req);
+	if (c->upgrade && c->waiting && c->ctl->up)
+		upgrade_cancel(c->ctl->up, c);
 	ev_io_stop(loop, &c->io);
 	ev_timer_stop(loop, &c->idle);
 	close(c->io.fd);
@@ -184,6 +191,16 @@ dispatch(struct ctl_conn *c, char *line)
 	case CTL_SIGNAL:
 		r = sup_signal_workers(sup, req.sig, req.id, msg, sizeof(msg));
 		ctl_reply(c, r == 0 ? 0 : 1, msg, NULL);
+		break;
+	case CTL_UPGRADE:
+		if (c->ctl->up == NULL) {
+			ctl_reply(c, 1, "upgrade: not available", NULL);
+			break;
+		}
+		c->waiting = c->upgrade = 1;
+		ev_timer_stop(sup->loop, &c->idle);
+		/* Refused or failed: answered here; done: by the new image. */
+		upgrade_request(c->ctl->up, req.path, request_done, c);
 		break;
 	}
 }
@@ -563,4 +580,96 @@ ctl_close(struct ctl *ctl)
 	free(ctl->path);
 	free(ctl->dir);
 	free(ctl);
+}
+
+void
+ctl_set_upgrade(struct ctl *ctl, struct upgrade *up)
+{
+	if (ctl)
+		ctl->up = up;
+}
+
+void
+ctl_save(const struct ctl *ctl, struct state_out *so, const void *waiting)
+{
+	const struct ctl_conn *c;
+
+	if (ctl == NULL || ctl->io.fd < 0)
+		return;
+	state_rec(so, "ctl");
+	state_str(so, "path", ctl->path);
+	state_str(so, "dir", ctl->dir);
+	state_int(so, "own_dir", ctl->own_dir);
+	state_fd(so, "fd", ctl->io.fd);
+	state_fd(so, "lock", ctl->lock);
+	state_int(so, "dev", (long long)ctl->dev);
+	state_int(so, "ino", (long long)ctl->ino);
+	state_int(so, "dir_dev", (long long)ctl->dir_dev);
+	state_int(so, "dir_ino", (long long)ctl->dir_ino);
+	/* Whoever asked for the upgrade hears how it went from the new image. */
+	LIST_FOREACH(c, &ctl->conns, entry)
+		if ((const void *)c == waiting)
+			state_fd(so, "reply", c->io.fd);
+}
+
+int
+ctl_adopt(struct supervisor *sup, struct ops *ops, const struct state_rec *r,
+    struct ctl **out)
+{
+	struct ctl *ctl;
+	int fd, lock;
+
+	*out = NULL;
+	if (r == NULL)
+		return 0;	/* the old image ran without one */
+	if ((fd = rec_fd(r, "fd")) == -1 || rec_str(r, "path") == NULL ||
+	    rec_str(r, "dir") == NULL) {
+		log_errx("upgrade: the control socket was not carried over");
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if ((lock = rec_fd(r, "lock")) != -1)
+		fcntl(lock, F_SETFD, FD_CLOEXEC);
+	ctl = xcalloc(1, sizeof(*ctl));
+	ctl->sup = sup;
+	ctl->ops = ops;
+	ctl->path = xstrdup(rec_str(r, "path"));
+	ctl->dir = xstrdup(rec_str(r, "dir"));
+	ctl->own_dir = rec_int(r, "own_dir", 0) != 0;
+	ctl->lock = lock;
+	ctl->dev = (dev_t)rec_int(r, "dev", 0);
+	ctl->ino = (ino_t)rec_int(r, "ino", 0);
+	ctl->dir_dev = (dev_t)rec_int(r, "dir_dev", 0);
+	ctl->dir_ino = (ino_t)rec_int(r, "dir_ino", 0);
+	LIST_INIT(&ctl->conns);
+	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
+	ev_io_start(sup->loop, &ctl->io);
+	ev_timer_init(&ctl->pause, pause_cb, CTL_PAUSE, 0);
+	ctl->watch.prefix = strrchr(ctl->path, '/') ? strrchr(ctl->path, '/') + 1 : ctl->path;
+	rundir_watch(sup->loop, &ctl->watch, ctl->dir, ctl_check);
+	*out = ctl;
+	return 0;
+}
+
+void
+ctl_adopt_reply(struct ctl *ctl, const struct state_rec *r, int code, const char *msg)
+{
+	struct ctl_conn *c;
+	int fd = rec_fd(r, "reply");
+
+	if (fd == -1)
+		return;
+	if (ctl == NULL) {
+		close(fd);
+		return;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	c = xcalloc(1, sizeof(*c));
+	c->ctl = ctl;
+	ev_io_init(&c->io, conn_cb, fd, EV_READ);
+	ev_timer_init(&c->idle, idle_cb, 0, CTL_IDLE);
+	LIST_INSERT_HEAD(&ctl->conns, c, entry);
+	ctl->nconns++;
+	ev_io_start(ctl->sup->loop, &c->io);
+	ctl_reply(c, code, msg, NULL);
 }

@@ -11,5 +11,17 @@ struct supervisor;
  * without one. */
 int	ctl_start(struct supervisor *, struct ops *, struct ctl **out);
 void	ctl_close(struct ctl *);
+struct state_out;
+struct state_rec;
+struct upgrade;
+void	ctl_set_upgrade(struct ctl *, struct upgrade *);
+/* An upgrade: the socket (and the connection waiting, the request of the
+ * upgrade, whose cookie is waiting) as a record; taken over by the new
+ * image (r NULL: there was none; -1 logged); and its answer. */
+void	ctl_save(const struct ctl *, struct state_out *, const void *waiting);
+int	ctl_adopt(struct supervisor *, struct ops *, const struct state_rec *,
+	    struct ctl **out);
+void	ctl_adopt_reply(struct ctl *, const struct state_rec *, int code,
+	    const char *msg);
 
 #endif

@@ -122,6 +122,19 @@ ctl_parse_words(int argc, char **argv, struct ctl_req *req, char *err, size_t er
 		}
 		return 0;
 	}
+	if (strcmp(cmd, "upgrade") == 0) {
+		req->cmd = CTL_UPGRADE;
+		if (nargs(argc, argv, 0, 1, err, errlen) == -1)
+			return -1;
+		/* clusterd has its own working directory; a word has no blank. */
+		if (argc == 2 && argv[1][0] != '/') {
+			snprintf(err, errlen, "upgrade: \"%s\" is not an absolute path",
+			    shown(argv[1], a, sizeof(a)));
+			return -1;
+		}
+		req->path = argc == 2 ? argv[1] : NULL;
+		return 0;
+	}
 	snprintf(err, errlen, "unknown command \"%s\" %s",
 	    shown(cmd, a, sizeof(a)), usage);
 	return -1;
@@ -153,6 +166,9 @@ ctl_format(const struct ctl_req *req, char *buf, size_t len)
 		return snprintf(buf, len, "stop\n");
 	case CTL_SCALE:
 		return snprintf(buf, len, "scale %ld\n", req->n);
+	case CTL_UPGRADE:
+		return snprintf(buf, len, "upgrade%s%s\n", req->path ? " " : "",
+		    req->path ? req->path : "");
 	case CTL_SIGNAL:
 		break;
 	}

@@ -14,7 +14,8 @@
 #define CTL_SCALE_MAX	100000
 #define CTL_ID_MAX	1000000
 
-enum ctl_cmd { CTL_STATUS, CTL_RELOAD, CTL_RESTART, CTL_SCALE, CTL_STOP, CTL_SIGNAL };
+enum ctl_cmd { CTL_STATUS, CTL_RELOAD, CTL_RESTART, CTL_SCALE, CTL_STOP, CTL_SIGNAL,
+	CTL_UPGRADE };
 
 struct ctl_req {
 	enum ctl_cmd	 cmd;
@@ -22,6 +23,8 @@ struct ctl_req {
 	long		 n;	/* scale: workers */
 	int		 sig;	/* signal */
 	long		 id;	/* signal: the slot, -1 for all */
+	const char	*path;	/* upgrade: the new binary (absolute), or NULL;
+				 * points into the words parsed */
 };
 
 /*

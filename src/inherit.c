@@ -98,3 +98,26 @@ inherit_get(size_t i)
 {
 	return i < ninh ? &inh[i] : NULL;
 }
+
+int
+inherit_add(int fd, const char *name)
+{
+	struct inherited *in;
+	socklen_t tlen;
+
+	scanned = 1;
+	inh = xreallocarray(inh, ninh + 1, sizeof(*inh));
+	in = &inh[ninh];
+	memset(in, 0, sizeof(*in));
+	in->fd = fd;
+	in->len = sizeof(in->ss);
+	tlen = sizeof(in->type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &in->type, &tlen) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&in->ss, &in->len) == -1)
+		return -1;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	in->name = name ? xstrdup(name) : NULL;
+	in->carried = 1;
+	ninh++;
+	return 0;
+}

@@ -14,11 +14,14 @@ struct inherited {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 used;
+	int			 carried;	/* by an upgrade, not a service manager */
 };
 
 /* Read (once) what the environment says is ours; the fds get CLOEXEC. */
 void		 inherit_scan(void);
 size_t		 inherit_count(void);
+/* One more, carried by an upgrade (the environment is not read then). */
+int		 inherit_add(int fd, const char *name);
 struct inherited *inherit_get(size_t i);
 
 #endif

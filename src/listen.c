@@ -218,7 +218,10 @@ adopt(struct listener *l, const struct sock_cfg *sc)
 		l->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	l->cfg = sock_cfg_dup(sc);
 	addr_format((struct sockaddr *)&ss, len, sc->addr.type, l->bound, sizeof(l->bound));
-	log_info("adopted %s (%s) from the service manager", l->bound, sc->name);
+	if (sc->carried)
+		log_debug("kept %s (%s) over the upgrade", l->bound, sc->name);
+	else
+		log_info("adopted %s (%s) from the service manager", l->bound, sc->name);
 	return 0;
 }
 

@@ -203,6 +203,7 @@ adopt_inherited(struct parse *ps, int none)
 				memcpy(&sc->addr.ss, &in->ss, sc->addr.len = in->len);
 			sc->addr.type = in->type;
 			sc->adopt_fd = in->fd;
+			sc->carried = in->carried;
 			in->used = 1;
 		}
 		return;
@@ -228,6 +229,7 @@ adopt_inherited(struct parse *ps, int none)
 			continue;
 		}
 		sc->adopt_fd = in->fd;
+		sc->carried = in->carried;
 		in->used = 1;
 	}
 }

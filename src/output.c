@@ -37,6 +37,7 @@
 #include "output.h"
 #include "sink.h"
 #include "spawn.h"
+#include "state.h"
 #include "strv.h"
 #include "util.h"
 
@@ -341,4 +342,57 @@ output_report(int final)
 {
 	if (final)
 		sink_report();
+}
+
+void
+output_save(const struct output *o, struct state_out *so, const char *kind)
+{
+	const struct relay *r = o->relay;
+
+	if (!o->open)
+		return;
+	state_rec(so, kind);
+	state_int(so, "to", o->to);
+	state_fd(so, "fd", o->io.fd);
+	state_int(so, "psize", (long long)(r ? r->psize : o->psize));
+	/* A line not yet whole: the new image prefixes it when it is. */
+	if (r && r->len > 0)
+		state_bytes(so, "pending", r->buf + r->off, r->len);
+}
+
+int
+output_adopt(struct ev_loop *loop, struct output *o, const struct state_rec *rec,
+    unsigned id, pid_t pid)
+{
+	const struct state_field *pend = rec_field(rec, "pending");
+	struct relay *r;
+	int fd;
+
+	memset(o, 0, sizeof(*o));
+	ev_io_init(&o->io, output_cb, -1, EV_READ);
+	if ((fd = rec_fd(rec, "fd")) == -1)
+		return -1;
+	o->to = rec_int(rec, "to", 2) == 1 ? 1 : 2;
+	o->io.fd = fd;
+	o->psize = (size_t)rec_int(rec, "psize", OUTPUT_PIECE);
+	if (o->psize < 4096 || o->psize > OUTPUT_BIG)
+		o->psize = OUTPUT_PIECE;
+	o->open = 1;
+	output_start(loop, o, id, pid);
+	r = o->relay;
+	/* An enlarged pipe keeps its size: taken as it is. */
+	r->grown = o->psize > OUTPUT_PIECE;
+	if (pend && pend->len > 0) {
+		buf_get(r);
+		if (pend->len > r->size) {
+			r->size = pend->len + OUTPUT_PIECE;
+			r->buf = realloc(r->buf, r->size);
+			if (r->buf == NULL)
+				fatal(1, "realloc");
+		}
+		memcpy(r->buf, pend->val, pend->len);
+		r->len = pend->len;
+		sink_ready(r->sink, &r->feed, r->len);
+	}
+	return 0;
 }

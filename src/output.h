@@ -26,6 +26,13 @@ void	output_start(struct ev_loop *, struct output *, unsigned id, pid_t pid);
 /* Take what is left in the pipe and close it; what was read is still
  * written, a last line without newline too. */
 void	output_close(struct ev_loop *, struct output *);
+struct state_out;
+struct state_rec;
+/* An upgrade: the pipe and what was read of it, as a record of kind; and
+ * the same taken over by the new image (-1: the pipe is not there). */
+void	output_save(const struct output *, struct state_out *, const char *kind);
+int	output_adopt(struct ev_loop *, struct output *, const struct state_rec *,
+	    unsigned id, pid_t pid);
 /* At exit (final): say how many lines were dropped and not yet said. */
 void	output_report(int final);
 

@@ -23,6 +23,7 @@
 #include "notify.h"
 #include "rundir.h"
 #include "spawn.h"
+#include "state.h"
 #include "strv.h"
 #include "util.h"
 
@@ -523,4 +524,87 @@ rundir_unwatch(struct rundir_watch *w)
 	ev_timer_stop(ino.loop, &ino.settle);
 	close(ino.fd);
 	ino.fd = -1;
+}
+
+void
+notifydir_save(const struct notifydir *nd, struct state_out *so)
+{
+	if (nd == NULL)
+		return;
+	state_rec(so, "notifydir");
+	state_str(so, "path", nd->path);
+	state_int(so, "shared", nd->shared);
+	state_int(so, "serial", (long long)nd->serial);
+	state_fd(so, "lock", nd->lock);
+}
+
+int
+notifydir_adopt(struct ev_loop *loop, const struct state_rec *r, struct notifydir **ndp)
+{
+	struct notifydir *nd;
+	const char *path = rec_str(r, "path");
+
+	*ndp = NULL;
+	if (r == NULL)
+		return 0;	/* the old image had none */
+	if (path == NULL || *path != '/')
+		return -1;
+	nd = xcalloc(1, sizeof(*nd));
+	nd->loop = loop;
+	nd->path = xstrdup(path);
+	nd->shared = rec_int(r, "shared", 0) != 0;
+	nd->serial = (unsigned long)rec_int(r, "serial", 0);
+	/* A lock lost on the way would only make the directory look stale
+	 * to the next clusterd: take it again. */
+	if ((nd->lock = rec_fd(r, "lock")) == -1)
+		notify_dir_lock(nd);
+	else {
+		struct stat st;
+
+		fcntl(nd->lock, F_SETFD, FD_CLOEXEC);
+		if (lstat(nd->path, &st) == 0) {
+			nd->dev = st.st_dev;
+			nd->ino = st.st_ino;
+		}
+	}
+	LIST_INIT(&nd->socks);
+	*ndp = nd;
+	return 0;
+}
+
+void
+notify_sock_save(const struct notify_sock *ns, struct state_out *so)
+{
+	if (ns->dir == NULL)
+		return;
+	state_fd(so, "notify_fd", ns->io.fd);
+	state_str(so, "notify_path", ns->path);
+	state_int(so, "notify_uid", (long long)ns->uid);
+	state_int(so, "notify_gid", (long long)ns->gid);
+}
+
+int
+notify_sock_adopt(struct notifydir *nd, struct notify_sock *ns, const struct state_rec *r,
+    unsigned id, pid_t pid)
+{
+	const char *path = rec_str(r, "notify_path");
+	int fd = rec_fd(r, "notify_fd");
+
+	if (nd == NULL || path == NULL || fd == -1)
+		return -1;
+	if (!nd->watched) {
+		nd->watched = 1;
+		rundir_watch(nd->loop, &nd->watch, nd->path, notify_watch_cb);
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	ns->dir = nd;
+	ns->path = xstrdup(path);
+	ns->uid = (uid_t)rec_int(r, "notify_uid", -1);
+	ns->gid = (gid_t)rec_int(r, "notify_gid", -1);
+	ns->id = id;
+	ns->pid = pid;
+	ev_io_set(&ns->io, fd, EV_READ);
+	ev_io_start(nd->loop, &ns->io);
+	LIST_INSERT_HEAD(&nd->socks, ns, entry);
+	return 0;
 }

@@ -39,6 +39,17 @@ struct notify_sock {
  */
 int	 notifydir_new(struct ev_loop *, const char *name, int required,
 	    struct notifydir **ndp);
+struct state_out;
+struct state_rec;
+/* An upgrade: the directory (and each socket, in its worker's record) as
+ * the old image leaves them, and taken over by the new one (r NULL: there
+ * was none). -1: what the record names is not there. */
+void	 notifydir_save(const struct notifydir *, struct state_out *);
+int	 notifydir_adopt(struct ev_loop *, const struct state_rec *,
+	    struct notifydir **ndp);
+void	 notify_sock_save(const struct notify_sock *, struct state_out *);
+int	 notify_sock_adopt(struct notifydir *, struct notify_sock *,
+	    const struct state_rec *, unsigned id, pid_t pid);
 /* Remove the directory and whatever socket is still open in it. */
 void	 notifydir_free(struct notifydir *);
 /*

@@ -1,6 +1,7 @@
 /*
  * Signals: TERM and INT stop (again: kill), QUIT kills, HUP reloads (or
- * restarts, without a config file), USR2 restarts, TTIN and TTOU scale.
+ * restarts, without a config file), USR2 restarts, TTIN and TTOU scale,
+ * USR1 upgrades clusterd to its own binary's path.
  * The loop reads them from a signalfd, so they wait in the queue.
  */
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include "ops.h"
 #include "signals.h"
 #include "supervisor.h"
+#include "upgrade.h"
 #include "util.h"
 
 static void
@@ -48,6 +50,11 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 		if (sup->slots.n > 0)
 			sup_scale(sup, sup->slots.n - 1, msg, sizeof(msg));
 		break;
+	case SIGUSR1:
+		/* Its outcome is logged: there is nobody to answer. */
+		if (s->up)
+			upgrade_request(s->up, NULL, NULL, NULL);
+		break;
 	default:
 		log_warnx("SIG%s: ignored (clusterctl signal %s reaches the workers)",
 		    signal_name(sig->signum), signal_name(sig->signum));
@@ -59,7 +66,7 @@ void
 signals_start(struct signals *s, struct ev_loop *loop, struct supervisor *sup,
     struct ops *ops)
 {
-	/* USR1 and WINCH are caught only so a stray one cannot end clusterd. */
+	/* WINCH is caught only so a stray one cannot end clusterd. */
 	static const int signums[] = {
 		SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU,
 		SIGUSR1, SIGWINCH,
@@ -67,6 +74,7 @@ signals_start(struct signals *s, struct ev_loop *loop, struct supervisor *sup,
 
 	s->sup = sup;
 	s->ops = ops;
+	s->up = NULL;
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
 		ev_signal_init(&s->sigs[i], signal_cb, signums[i]);

@@ -6,10 +6,12 @@
 
 struct ops;
 struct supervisor;
+struct upgrade;
 
 struct signals {
 	struct supervisor *sup;
 	struct ops	*ops;
+	struct upgrade	*up;		/* NULL until the cluster runs */
 	ev_signal	 sigs[9];
 };
 

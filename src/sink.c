@@ -49,6 +49,7 @@
 
 #include "log.h"
 #include "sink.h"
+#include "state.h"
 #include "strv.h"
 #include "util.h"
 
@@ -534,5 +535,58 @@ sink_drain_all(void)
 			    errno != EINTR)
 				break;
 		}
+	}
+}
+
+/*
+ * An upgrade: what is still queued (a stalled log reader) goes over in the
+ * state, and comes out first in the new image: nothing is lost or
+ * reordered. Writing it out here instead could stop the loop.
+ */
+void
+sink_save(struct state_out *so)
+{
+	for (int i = 0; i < 2; i++) {
+		struct sink *k = &sinks[i];
+
+		if (k->kind == K_CLOSED || (i == 1 && by_fd[2] == by_fd[1]))
+			continue;
+		sink_flush(k);
+		if (k->len == 0 && k->lost == 0)
+			continue;
+		state_rec(so, "sink");
+		state_int(so, "fd", i + 1);
+		state_int(so, "lost", (long long)k->lost);
+		state_int(so, "lost_err", k->lost_err);
+		if (k->len > 0)
+			state_bytes(so, "queued", k->buf + k->off, k->len);
+	}
+}
+
+void
+sink_adopt(const struct state_in *in)
+{
+	const struct state_rec *r;
+	size_t i = 0;
+
+	while ((r = state_next(in, "sink", &i)) != NULL) {
+		const struct state_field *q = rec_field(r, "queued");
+		struct sink *k = sink_of(rec_int(r, "fd", 2) == 1 ? 1 : 2);
+		char *p;
+
+		if (k->kind == K_CLOSED)
+			continue;
+		k->lost += (unsigned long)rec_int(r, "lost", 0);
+		if (k->lost && !k->lost_err)
+			k->lost_err = (int)rec_int(r, "lost_err", 0);
+		if (q == NULL || q->len == 0)
+			continue;
+		if ((p = tail(k, q->len)) == NULL) {
+			lose(k, count_lines(q->val, q->len), 0);
+			continue;
+		}
+		memcpy(p, q->val, q->len);
+		k->len += q->len;
+		sink_flush(k);
 	}
 }

@@ -59,6 +59,11 @@ void		 sink_forget(struct sink *, struct sink_feed *);
 void		 sink_flush(struct sink *);
 /* log.c's writer: queue one of clusterd's lines, or count it dropped. */
 void		 sink_log(const char *, size_t);
+struct state_out;
+struct state_in;
+/* An upgrade: what is still queued, carried over to be written first. */
+void		 sink_save(struct state_out *);
+void		 sink_adopt(const struct state_in *);
 /* Log the lines dropped and not yet said (at exit). */
 void		 sink_report(void);
 /* Write what is queued, waiting up to SINK_EXIT_WAIT (atexit does this). */

@@ -116,6 +116,12 @@ static void	on_recycle(struct worker *);
 
 static const struct worker_hooks hooks = { on_ready, on_exited, on_timeout, on_recycle };
 
+const struct worker_hooks *
+slot_worker_hooks(void)
+{
+	return &hooks;
+}
+
 struct worker *
 slot_spawn(struct slot *s)
 {

@@ -145,6 +145,16 @@ void	slot_forget_replace(struct slot *);
  * without a worker starts one. */
 void	slot_cancel_replace(struct slot *, struct gen *back);
 const char *slot_state_name(enum slot_state);
+struct state_out;
+struct state_in;
+/* An upgrade: why the slots cannot be carried now (NULL: they can); the
+ * table with its workers as records; and the table rebuilt from them,
+ * each worker taken over, generations found by number through gen_of.
+ * -1: the records do not make a table (the caller falls back). */
+const char *slots_can_save(const struct slots *);
+void	slots_save(const struct slots *, struct state_out *);
+int	slots_adopt(struct slots *, const struct state_in *,
+	    struct gen *(*gen_of)(void *, unsigned), void *arg);
 /* What status shows for a slot without a live worker. */
 const char *slot_empty_state(const struct slot *);
 

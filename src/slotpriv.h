@@ -46,6 +46,8 @@ void	slot_queue_start(struct slot *);
 /* Which workers are ready may have changed: the table's owner hears it. */
 void	slot_changed(struct slot *);
 struct slot *slot_new(struct slots *, unsigned id);
+/* The hooks a slot gives its workers (an upgrade's adopted ones too). */
+const struct worker_hooks *slot_worker_hooks(void);
 void	slot_free(struct slot *);
 
 /* slotreplace.c */

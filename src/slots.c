@@ -13,6 +13,7 @@
 #include "log.h"
 #include "slotpriv.h"
 #include "sockpool.h"
+#include "state.h"
 #include "util.h"
 #include "worker.h"
 
@@ -172,4 +173,135 @@ slots_steer(struct slots *t)
 			live[nlive++] = t->v[k]->id;
 	sockpool_steer(t->pool, live, nlive);
 	free(live);
+}
+
+/*
+ * An upgrade. Only slots at rest are carried (upgrade.c asks
+ * slots_can_save() first): no replace under way, nothing stopping or
+ * draining, so a slot is its state, its generation, its restart figures
+ * and at most one worker.
+ */
+const char *
+slots_can_save(const struct slots *t)
+{
+	if (t->stopping)
+		return "clusterd is stopping";
+	for (size_t i = 0; i < t->n; i++) {
+		const struct slot *s = t->v[i];
+
+		switch (s->state) {
+		case SLOT_STARTING:
+		case SLOT_READY:
+		case SLOT_BACKOFF:
+		case SLOT_DONE:
+			break;
+		default:
+			return "a worker is being replaced or stopped";
+		}
+		if (s->next || s->removed || s->start_next.queued ||
+		    s->nworkers != (s->w != NULL))
+			return "a worker is being replaced or stopped";
+	}
+	return NULL;
+}
+
+void
+slots_save(const struct slots *t, struct state_out *so)
+{
+	state_rec(so, "slots");
+	state_int(so, "n", (long long)t->n);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct slot *s = t->v[i];
+
+		state_rec(so, "slot");
+		state_int(so, "id", s->id);
+		state_str(so, "state", slot_state_name(s->state));
+		state_int(so, "gen", s->gen->number);
+		state_int(so, "streak", s->streak);
+		state_int(so, "restarts", s->restarts);
+		state_str(so, "last_exit", s->last_exit);
+		state_int(so, "failed", s->failed);
+		state_int(so, "queued", s->start_w.queued);
+		state_dbl(so, "backoff", ev_is_active(&s->backoff) ?
+		    ev_timer_remaining(t->loop, (ev_timer *)&s->backoff) : -1);
+		if (s->w) {
+			state_int(so, "pid", (long long)s->w->pid);
+			worker_save(s->w, so);
+		}
+	}
+}
+
+static int
+slot_state_of(const char *name)
+{
+	for (int st = SLOT_STARTING; st <= SLOT_GONE; st++)
+		if (name && strcmp(name, slot_state_name(st)) == 0)
+			return st;
+	return -1;
+}
+
+int
+slots_adopt(struct slots *t, const struct state_in *in,
+    struct gen *(*gen_of)(void *, unsigned), void *arg)
+{
+	const struct state_rec *tr = state_first(in, "slots");
+	size_t n = (size_t)rec_int(tr, "n", 0), done = 0;
+
+	if (tr == NULL || n > 100000)
+		return -1;
+	t->v = xreallocarray(NULL, n ? n : 1, sizeof(*t->v));
+	for (size_t i = 0; i < in->n && done < n; i++) {
+		const struct state_rec *r = &in->r[i], *wr = NULL, *o[2] = { NULL, NULL };
+		struct worker_spec ws;
+		struct slot *s;
+		struct gen *g;
+		int st;
+
+		if (strcmp(r->kind, "slot") != 0)
+			continue;
+		st = slot_state_of(rec_str(r, "state"));
+		g = gen_of(arg, (unsigned)rec_int(r, "gen", 0));
+		if (rec_int(r, "id", -1) != (long long)done || g == NULL || st < 0 ||
+		    st == SLOT_REPLACING || st == SLOT_HANDOVER || st > SLOT_DONE)
+			return -1;
+		/* Its worker's record follows it, then that one's pipes. */
+		if (rec_int(r, "pid", 0) > 0) {
+			size_t k = i + 1;
+
+			if (k >= in->n || strcmp(in->r[k].kind, "worker") != 0 ||
+			    rec_int(&in->r[k], "pid", -1) != rec_int(r, "pid", 0))
+				return -1;
+			wr = &in->r[k];
+			for (int j = 0; j < 2 && k + 1 < in->n &&
+			    strcmp(in->r[k + 1].kind, "worker_out") == 0; j++)
+				o[j] = &in->r[++k];
+		}
+		s = slot_new(t, (unsigned)done);
+		t->v[done++] = s;
+		t->n = done;
+		slot_set_gen(s, g);
+		s->state = st;
+		s->streak = (unsigned)rec_int(r, "streak", 0);
+		s->restarts = (unsigned)rec_int(r, "restarts", 0);
+		if (rec_str(r, "last_exit"))
+			s->last_exit = xstrdup(rec_str(r, "last_exit"));
+		s->failed = rec_int(r, "failed", 0) != 0;
+		if (wr) {
+			ws = (struct worker_spec){ .id = s->id, .nworkers = n,
+			    .gen = gen_of(arg, (unsigned)rec_int(wr, "gen", 0)),
+			    .owner = s, .hooks = slot_worker_hooks() };
+			if (ws.gen == NULL ||
+			    (s->w = worker_adopt(t->wctx, &ws, wr, o[0], o[1])) == NULL)
+				return -1;
+			s->nworkers = 1;
+		}
+		if (st == SLOT_BACKOFF) {
+			double left = rec_dbl(r, "backoff", 0);
+
+			ev_timer_set(&s->backoff, left > 0 ? left : 0, 0);
+			ev_timer_start(t->loop, &s->backoff);
+		} else if (st == SLOT_STARTING && s->w == NULL)
+			starter_queue(&t->starter, &s->start_w);
+	}
+	return done == n ? 0 : -1;
 }

@@ -11,6 +11,7 @@
 
 #include "status.h"
 #include "supervisor.h"
+#include "upgrade.h"
 #include "util.h"
 
 static void
@@ -39,7 +40,7 @@ sock_options(const struct listener *l, char *buf, size_t len)
 #define OPT(cond, ...) \
 	if ((cond) && n < len) \
 		n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__)
-	OPT(sc->adopt_fd >= 0, " inherited");
+	OPT(sc->adopt_fd >= 0 && !sc->carried, " inherited");
 	OPT(sc->reuseport > 0, " reuseport");
 	OPT(sc->backlog > 0, " backlog=%d", sc->backlog);
 	OPT(sc->nodelay > 0, " nodelay");
@@ -158,6 +159,7 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 	    "workers ready\n", sup->cur->cfg->name ? " " : "",
 	    sup->cur->cfg->name ? sup->cur->cfg->name : "", (int)getpid(),
 	    up, sup->cur->number, sup_ready_count(sup), sup->slots.n);
+	sbuf_printf(b, "version: %s\n", upgrade_version());
 	sbuf_printf(b, "command: %s\n", sup->cur->cfg->prog.command);
 	char cgs[512];
 
@@ -272,7 +274,8 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 	int *empty = xcalloc(sup->slots.n, sizeof(int));
 	int first = 1;
 
-	sbuf_printf(b, "{\"pid\":%d,\"name\":", (int)getpid());
+	sbuf_printf(b, "{\"pid\":%d,\"version\":\"%s\",\"name\":", (int)getpid(),
+	    upgrade_version());
 	json_str(b, g->cfg->name);
 	sbuf_printf(b, ",\"uptime\":%.3f,\"generation\":%u,\"state\":\"%s\","
 	    "\"workers_wanted\":%zu,\"workers_ready\":%d,\"command\":",

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "rundir.h"
 #include "sdnotify.h"
+#include "state.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -408,6 +409,233 @@ sup_run(struct supervisor *sup)
 		return status;
 	if (n == 0)
 		log_info("no workers to start (workers = 0)");
+	ev_run(sup->loop, 0);
+	status = sup->exit_status;
+	if (status == 0)
+		log_info("stopped");
+	return status;
+}
+
+/*
+ * An upgrade (upgrade.c). What sup_init() sets up from the config is set
+ * up here from the state instead: the same generations (their configs
+ * read from the text the file held), the same sockets (carried, handed to
+ * the config as inherited ones), the same cgroups, notify directory,
+ * slots and workers. Nothing is killed, bound, removed or started; on
+ * failure nothing is closed either: the caller falls back at once, and
+ * the old binary takes the same descriptors over.
+ */
+static void
+save_gen(struct state_out *so, const struct gen *g, unsigned *seen, size_t *nseen)
+{
+	for (size_t i = 0; i < *nseen; i++)
+		if (seen[i] == g->number)
+			return;
+	seen[(*nseen)++] = g->number;
+	state_rec(so, "gen");
+	state_int(so, "number", g->number);
+	state_str(so, "file", g->cfg->file);
+	if (g->cfg->text)
+		state_bytes(so, "text", g->cfg->text, g->cfg->textlen);
+}
+
+const char *
+sup_can_save(const struct supervisor *sup)
+{
+	const struct worker *w;
+
+	if (sup->stopping)
+		return "clusterd is stopping";
+	if (sup->rolling)
+		return "a rolling restart is under way";
+	if (leftover_pending())
+		return "processes a worker left are being stopped";
+	if (sockpool_reuseport(&sup->pool))
+		return "reuseport mode cannot be carried over yet";
+	TAILQ_FOREACH(w, &sup->wctx.all, entry) {
+		if (w->gen->cfg->file && w->gen->cfg->text == NULL)
+			return "the config file was too large to keep (over 1 MiB)";
+		if (w->state == W_STOPPING || w->reaped || w->recycle)
+			return "a worker is being stopped or recycled";
+	}
+	if (sup->cur->cfg->file && sup->cur->cfg->text == NULL)
+		return "the config file was too large to keep (over 1 MiB)";
+	return slots_can_save(&sup->slots);
+}
+
+void
+sup_save(const struct supervisor *sup, struct state_out *so)
+{
+	size_t nseen = 0, cap = 1 + sup->slots.n;
+	unsigned *seen = xcalloc(cap, sizeof(*seen));
+
+	state_rec(so, "sup");
+	state_dbl(so, "started", sup->started);
+	state_int(so, "last_number", sup->last_number);
+	state_int(so, "cur", sup->cur->number);
+	state_int(so, "announced", sup->announced);
+	state_int(so, "nofile_cur", (long long)sup->wctx.nofile.rlim_cur);
+	state_int(so, "nofile_max", (long long)sup->wctx.nofile.rlim_max);
+	state_str(so, "pidfile", sup->pidfile);
+	save_gen(so, sup->cur, seen, &nseen);
+	for (size_t i = 0; i < sup->slots.n; i++) {
+		save_gen(so, sup->slots.v[i]->gen, seen, &nseen);
+		if (sup->slots.v[i]->w)
+			save_gen(so, sup->slots.v[i]->w->gen, seen, &nseen);
+	}
+	free(seen);
+	for (size_t i = 0; i < sup->pool.n; i++) {
+		const struct listener *l = sup->pool.v[i];
+
+		state_rec(so, "listener");
+		state_str(so, "name", l->cfg->name);
+		state_fd(so, "fd", l->fd);
+		state_int(so, "dev", (long long)l->dev);
+		state_int(so, "ino", (long long)l->ino);
+		state_fd(so, "lock", l->lock);
+	}
+	cgroups_save(&sup->cg, so);
+	notifydir_save(sup->notify, so);
+	slots_save(&sup->slots, so);
+}
+
+struct adopt_ctx {
+	struct supervisor *sup;
+	struct gen	**gens;
+	size_t		 ngens;
+};
+
+static struct gen *
+gen_of(void *arg, unsigned number)
+{
+	struct adopt_ctx *ac = arg;
+
+	for (size_t i = 0; i < ac->ngens; i++)
+		if (ac->gens[i]->number == number)
+			return ac->gens[i];
+	return NULL;
+}
+
+int
+sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
+    const struct state_in *in)
+{
+	const struct state_rec *sr = state_first(in, "sup"), *r;
+	struct adopt_ctx ac = { sup, NULL, 0 };
+	struct strv errors = { 0 };
+	struct gen *cur = NULL;
+	size_t i = 0;
+	int ok = -1;
+
+	memset(sup, 0, sizeof(*sup));
+	sup->loop = loop;
+	sup->cli = cli;
+	if (sr == NULL) {
+		log_errx("upgrade: the state has no sup record");
+		return -1;
+	}
+	sup->started = rec_dbl(sr, "started", mono_now());
+	sup->last_number = (unsigned)rec_int(sr, "last_number", 1);
+	sup->announced = rec_int(sr, "announced", 0) != 0;
+	sup->told_ready = -1;
+	worker_ctx_init(&sup->wctx, loop, &sup->pool, &sup->base_env);
+	leftover_init(loop, &sup->pool, is_worker, leftovers_gone, sup);
+	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
+	recycle_init(&sup->recycle, &sup->slots);
+	sdnotify_init(loop);
+	if ((sup->wctx.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		fatal(1, "/dev/null");
+	for (char **e = environ; *e; e++)
+		if (!private_var(*e))
+			strv_push(&sup->base_env, xstrdup(*e));
+	sup->wctx.nofile.rlim_cur = (rlim_t)rec_int(sr, "nofile_cur", 1024);
+	sup->wctx.nofile.rlim_max = (rlim_t)rec_int(sr, "nofile_max", 4096);
+
+	/* The carried sockets, as a service manager would pass them. */
+	while ((r = state_next(in, "listener", &i)) != NULL) {
+		int fd = rec_fd(r, "fd");
+
+		if (fd == -1 || inherit_add(fd, rec_str(r, "name")) == -1) {
+			log_errx("upgrade: listening socket %s was not carried over",
+			    rec_str(r, "name") ? rec_str(r, "name") : "?");
+			goto out;
+		}
+	}
+	if (cgroups_adopt(&sup->cg, loop, state_first(in, "cgroups")) == -1)
+		goto out;
+	if (sup->cg.on)
+		sup->wctx.cg = &sup->cg;
+	for (i = 0; i < in->n; i++) {
+		const struct state_field *text;
+		struct config *cfg;
+		struct gen *g;
+
+		r = &in->r[i];
+		if (strcmp(r->kind, "gen") != 0)
+			continue;
+		text = rec_field(r, "text");
+		cfg = xcalloc(1, sizeof(*cfg));
+		if (config_load_text(cfg, cli, text ? text->val : NULL, text ? text->len : 0,
+		    &errors) == -1 ||
+		    (g = gen_new(&sup->pool, cfg, (unsigned)rec_int(r, "number", 0),
+		    &errors)) == NULL) {
+			for (size_t k = 0; k < errors.n; k++)
+				log_errx("upgrade: generation %lld: %s",
+				    rec_int(r, "number", 0), errors.v[k]);
+			strv_free(&errors);
+			goto out;
+		}
+		ac.gens = xreallocarray(ac.gens, ac.ngens + 1, sizeof(*ac.gens));
+		ac.gens[ac.ngens++] = g;
+	}
+	if ((cur = gen_of(&ac, (unsigned)rec_int(sr, "cur", 0))) == NULL) {
+		log_errx("upgrade: the current generation was not carried over");
+		goto out;
+	}
+	/* Sockets clusterd bound are its own to remove at exit, as before. */
+	i = 0;
+	while ((r = state_next(in, "listener", &i)) != NULL)
+		for (size_t k = 0; k < sup->pool.n; k++) {
+			struct listener *l = sup->pool.v[k];
+
+			if (l->fd != rec_fd(r, "fd"))
+				continue;
+			l->dev = (dev_t)rec_int(r, "dev", 0);
+			l->ino = (ino_t)rec_int(r, "ino", 0);
+			if ((l->lock = rec_fd(r, "lock")) != -1)
+				fcntl(l->lock, F_SETFD, FD_CLOEXEC);
+		}
+	sup_set_gen(sup, cur, 0);
+	if (cur->cfg->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER");
+	if (notifydir_adopt(loop, state_first(in, "notifydir"), &sup->notify) == -1)
+		goto out;
+	sup->wctx.notify = sup->notify;
+	if (slots_adopt(&sup->slots, in, gen_of, &ac) == -1) {
+		log_errx("upgrade: the slots and workers were not carried over");
+		goto out;
+	}
+	if (rec_str(sr, "pidfile"))
+		sup->pidfile = xstrdup(rec_str(sr, "pidfile"));
+	ok = 0;
+out:
+	/* The slots and sup->cur hold what they use. */
+	for (size_t k = 0; ok == 0 && k < ac.ngens; k++)
+		gen_unref(&sup->pool, ac.gens[k]);
+	free(ac.gens);
+	return ok;
+}
+
+int
+sup_run_adopted(struct supervisor *sup)
+{
+	int status;
+
+	/* Workers that died while clusterd was being replaced. */
+	ev_feed_signal_event(sup->loop, SIGCHLD);
+	slots_steer(&sup->slots);
+	sup->told_ready = -1;
+	sup_check_ready(sup);
 	ev_run(sup->loop, 0);
 	status = sup->exit_status;
 	if (status == 0)

@@ -67,5 +67,16 @@ void	sup_set_gen(struct supervisor *, struct gen *, int every_slot);
 unsigned sup_take_number(struct supervisor *);
 void	sup_rolling(struct supervisor *, int);
 void	sup_check_ready(struct supervisor *);
+/* An upgrade: why the cluster cannot be carried over now (NULL: it can);
+ * the cluster as records; and the cluster taken over from them by the new
+ * image (-1: logged; nothing was closed or removed, for the fallback),
+ * then run as sup_run() does. */
+struct state_out;
+struct state_in;
+const char *sup_can_save(const struct supervisor *);
+void	sup_save(const struct supervisor *, struct state_out *);
+int	sup_adopt(struct supervisor *, struct ev_loop *, const struct cli *,
+	    const struct state_in *);
+int	sup_run_adopted(struct supervisor *);
 
 #endif

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "spawn.h"
+#include "state.h"
 #include "strv.h"
 #include "util.h"
 
@@ -410,6 +411,105 @@ wcg_release(struct wcgroup *wc)
 			log_debug("cgroups: cannot remove v1 %s: %s", wc->name,
 			    strerror(errno));
 	}
+	free(wc->name);
+	wc->name = NULL;
+	wc->fd = wc->v1fd = -1;
+	wc->cg = NULL;
+}
+
+void
+wcg_save(const struct wcgroup *wc, struct state_out *so)
+{
+	if (wc->cg == NULL)
+		return;
+	state_str(so, "cg_name", wc->name);
+	state_int(so, "cg_memory_high", wc->memory_high);
+	state_int(so, "cg_memory_max", wc->memory_max);
+	state_int(so, "cg_high_seen", (long long)wc->high_seen);
+	state_int(so, "cg_oom_kills", (long long)wc->oom_kills);
+	state_int(so, "cg_high_told", wc->high_told);
+	state_int(so, "cg_oom", wc->oom);
+	state_int(so, "cg_v1", wc->v1fd != -1);
+	/* Registered with cgroup.event_control: the same eventfds go on. */
+	state_fd(so, "cg_v1high", wc->v1high.fd);
+	state_fd(so, "cg_v1oom", wc->v1oom.fd);
+}
+
+static void
+adopt_event(struct wcgroup *wc, ev_io *io, int fd)
+{
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	ev_io_init(io, v1_cb, fd, EV_READ);
+	io->data = wc;
+	ev_io_start(wc->cg->loop, io);
+	ev_unref(wc->cg->loop);
+}
+
+int
+wcg_adopt(struct cgroups *cg, struct wcgroup *wc, const struct state_rec *r)
+{
+	const char *name = rec_str(r, "cg_name");
+	int fd;
+
+	memset(wc, 0, sizeof(*wc));
+	wc->fd = wc->v1fd = wc->v1procs = -1;
+	wc->events_wd = wc->memory_wd = -1;
+	wc->v1high.fd = wc->v1oom.fd = -1;
+	if (name == NULL)
+		return cg == NULL || !cg->on ? 0 : -1;
+	if (cg == NULL || !cg->on || strchr(name, '/'))
+		return -1;
+	wc->cg = cg;
+	wc->name = xstrdup(name);
+	wc->memory_high = rec_int(r, "cg_memory_high", -1);
+	wc->memory_max = rec_int(r, "cg_memory_max", -1);
+	wc->high_seen = (unsigned long long)rec_int(r, "cg_high_seen", 0);
+	wc->oom_kills = (unsigned long long)rec_int(r, "cg_oom_kills", 0);
+	wc->high_told = rec_int(r, "cg_high_told", 0) != 0;
+	wc->oom = rec_int(r, "cg_oom", 0) != 0;
+	if ((wc->fd = openat(cg->basefd, name, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		goto fail;
+	wc->fd = spawn_park_fd(wc->fd);
+	if ((cg->have & CG_MEMORY) && wc->memory_high >= 0 && !wc->high_told &&
+	    (wc->memory_wd = watch(wc, "memory.events")) == -1)
+		goto fail;
+	if (rec_int(r, "cg_v1", 0) && cg->v1mem &&
+	    (wc->v1fd = cgfs_open_dir(cg->v1memfd, name)) == -1)
+		goto fail;
+	if ((fd = rec_fd(r, "cg_v1high")) != -1)
+		adopt_event(wc, &wc->v1high, fd);
+	if ((fd = rec_fd(r, "cg_v1oom")) != -1)
+		adopt_event(wc, &wc->v1oom, fd);
+	/* An event while clusterd was being replaced: read it now. */
+	if (wc->memory_wd != -1)
+		memory_events(wc);
+	return 0;
+fail:
+	log_warn("cgroups: cannot take over %s", name);
+	/* Not removed: its worker lives in it. */
+	if (wc->fd != -1)
+		close(wc->fd);
+	free(wc->name);
+	memset(wc, 0, sizeof(*wc));
+	wc->fd = wc->v1fd = wc->v1procs = -1;
+	wc->events_wd = wc->memory_wd = -1;
+	wc->v1high.fd = wc->v1oom.fd = -1;
+	return -1;
+}
+
+void
+wcg_forget(struct wcgroup *wc)
+{
+	if (wc->cg == NULL)
+		return;
+	unwatch(wc, &wc->events_wd);
+	unwatch(wc, &wc->memory_wd);
+	close_event(wc, &wc->v1high);
+	close_event(wc, &wc->v1oom);
+	if (wc->fd != -1)
+		close(wc->fd);
+	if (wc->v1fd != -1)
+		close(wc->v1fd);
 	free(wc->name);
 	wc->name = NULL;
 	wc->fd = wc->v1fd = -1;

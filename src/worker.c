@@ -5,6 +5,7 @@
  * is its owner's call (slot.c), told through the hooks it gave.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "notify.h"
 #include "rundir.h"
+#include "state.h"
 #include "steer.h"
 #include "worker.h"
 #include "workerenv.h"
@@ -611,4 +613,128 @@ worker_describe_exit(const struct worker *w, int status, char *buf, size_t len)
 		    WCOREDUMP(status) ? " (core dumped)" : "");
 	else
 		snprintf(buf, len, "ended with wait status %#x", status);
+}
+
+static double
+left_of(struct ev_loop *loop, ev_timer *t)
+{
+	return ev_is_active(t) ? ev_timer_remaining(loop, t) : -1;
+}
+
+void
+worker_save(const struct worker *w, struct state_out *so)
+{
+	struct ev_loop *loop = w->ctx->loop;
+
+	state_rec(so, "worker");
+	state_int(so, "id", w->id);
+	state_int(so, "pid", (long long)w->pid);
+	state_int(so, "gen", w->gen->number);
+	state_str(so, "state", worker_state_name(w->state));
+	state_dbl(so, "started", w->started);
+	state_dbl(so, "timer", left_of(loop, (ev_timer *)&w->timer));
+	state_dbl(so, "watchdog", left_of(loop, (ev_timer *)&w->watchdog));
+	state_dbl(so, "stop_timeout", w->stop_timeout);
+	state_int(so, "killed", w->killed);
+	state_str(so, "why", w->why);
+	state_str(so, "recycle", w->recycle);
+	state_int(so, "recycle_failed", w->recycle_failed);
+	state_str(so, "status", w->status);
+	/* The exec pipe, while its EOF has not been read. */
+	state_fd(so, "report", w->report.fd);
+	notify_sock_save(&w->notify, so);
+	wcg_save(&w->cg, so);
+	if (w->out) {
+		output_save(&w->out[0], so, "worker_out");
+		output_save(&w->out[1], so, "worker_out");
+	}
+}
+
+static int
+state_of(const char *name)
+{
+	for (int s = W_STARTING; s <= W_STOPPING; s++)
+		if (name && strcmp(name, worker_state_name(s)) == 0)
+			return s;
+	return -1;
+}
+
+static void
+timer_resume(struct ev_loop *loop, ev_timer *t, double left, double repeat)
+{
+	if (left < 0)
+		return;
+	ev_timer_set(t, left, repeat);
+	ev_timer_start(loop, t);
+}
+
+static char *
+dup_field(const struct state_rec *r, const char *key)
+{
+	const char *v = rec_str(r, key);
+
+	return v ? xstrdup(v) : NULL;
+}
+
+struct worker *
+worker_adopt(struct worker_ctx *ctx, const struct worker_spec *ws, const struct state_rec *r,
+    const struct state_rec *out1, const struct state_rec *out2)
+{
+	const struct program_cfg *pc = &ws->gen->cfg->prog;
+	struct worker *w = xcalloc(1, sizeof(*w));
+	int state = state_of(rec_str(r, "state")), fd;
+
+	w->ctx = ctx;
+	w->pid = (pid_t)rec_int(r, "pid", 0);
+	ev_io_init(&w->notify.io, notify_cb, -1, EV_READ);
+	ev_io_init(&w->report, report_cb, -1, EV_READ);
+	if (w->pid <= 0 || state < 0) {
+		free(w);
+		return NULL;
+	}
+	if (ctx->notify && rec_str(r, "notify_path") &&
+	    notify_sock_adopt(ctx->notify, &w->notify, r, ws->id, w->pid) == -1)
+		goto fail;
+	if (wcg_adopt(ctx->cg, &w->cg, r) == -1)
+		goto fail;
+	w->cg.hook = cgroup_cb;
+	if (out1 || out2) {
+		w->out = xcalloc(2, sizeof(*w->out));
+		if ((out1 && output_adopt(ctx->loop, &w->out[0], out1, ws->id, w->pid) == -1) ||
+		    (out2 && output_adopt(ctx->loop, &w->out[1], out2, ws->id, w->pid) == -1))
+			goto fail;
+	}
+	w->slot = ws->owner;
+	w->hooks = ws->hooks;
+	w->id = ws->id;
+	w->gen = ws->gen;
+	gen_ref(w->gen);
+	w->state = state;
+	w->started = rec_dbl(r, "started", mono_now());
+	w->stop_timeout = rec_dbl(r, "stop_timeout", ctx->stop_timeout);
+	w->killed = rec_int(r, "killed", 0) != 0;
+	w->why = dup_field(r, "why");
+	w->recycle = dup_field(r, "recycle");
+	w->recycle_failed = rec_int(r, "recycle_failed", 0) != 0;
+	w->status = dup_field(r, "status");
+	/* Reaped by the loop's first turn if it died on the way. */
+	ev_child_init(&w->child, child_cb, w->pid, 0);
+	ev_child_start(ctx->loop, &w->child);
+	if ((fd = rec_fd(r, "report")) != -1) {
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		ev_io_set(&w->report, fd, EV_READ);
+		ev_io_start(ctx->loop, &w->report);
+	}
+	ev_timer_init(&w->timer, timer_cb, 0, 0);
+	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
+	timer_resume(ctx->loop, &w->timer, rec_dbl(r, "timer", -1), 0);
+	if (pc->watchdog > 0)
+		timer_resume(ctx->loop, &w->watchdog, rec_dbl(r, "watchdog", -1),
+		    pc->watchdog);
+	TAILQ_INSERT_TAIL(&ctx->all, w, entry);
+	return w;
+fail:
+	/* Nothing closed or removed: the caller falls back to the old binary
+	 * at once, which takes the same descriptors over. */
+	return NULL;
 }

@@ -112,6 +112,15 @@ void		 worker_kill(struct worker *);
  * stays). */
 void		 worker_note_why(struct worker *, const char *why);
 void		 worker_free(struct worker *);
+struct state_out;
+struct state_rec;
+/* An upgrade: the worker as a record (and its output pipes after it), and
+ * the same worker taken over by the new image, watched as before (NULL:
+ * what the record names is not there; logged by the caller). */
+void		 worker_save(const struct worker *, struct state_out *);
+struct worker	*worker_adopt(struct worker_ctx *, const struct worker_spec *,
+		    const struct state_rec *, const struct state_rec *out1,
+		    const struct state_rec *out2);
 const char	*worker_state_name(enum worker_state);
 /* "exited with status 1", "killed by signal 9", "cannot run x: reason" */
 void		 worker_describe_exit(const struct worker *, int status, char *buf,

@@ -71,7 +71,7 @@ like($err, qr{bind shim /nonexistent/clusterd-shim\.so: No such file or director
 
 ($code, $out, $err) = run_clusterd(args => ['-V']);
 is($code, 0, '-V: exit 0');
-like($out, qr/^clusterd \d+\.\d+\S*\n\z/, '-V: clusterd VERSION');
+like($out, qr/^clusterd \d+\.\d+\S* \((?:[0-9a-f]{7,}|unknown)\)\n\z/, '-V: clusterd VERSION (COMMIT)');
 ($code, $out, $err) = run_clusterd(args => ['--version']);
 is($code, 0, '--version: exit 0');
 ($code, $out, $err) = run_clusterd(args => ['-h']);

@@ -153,3 +153,7 @@ TESTS += \
 	t/cgroup-vm.t
 
 EXTRA_DIST += t/lib/VM.pm t/vm/init.c
+
+# Issue 14: upgrading clusterd in place.
+TESTS += \
+	t/upgrade.t
