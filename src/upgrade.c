@@ -18,7 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,15 +366,14 @@ check_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	    "%.0fs; clusterd %s goes on", up->path, CHECK_TIMEOUT, upgrade_version());
 }
 
-/* Run PATH --check-upgrade=3 with the state on fd 3 and its output to us. */
+/* Run PATH --check-upgrade=3 with the state on fd 3 and its output to us.
+ * A plain fork: it is rare, and the child only moves descriptors. */
 static int
 start_check(struct upgrade *up, char *err, size_t len)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	char exe[64], **argv, **envp;
-	sigset_t none, dfl;
-	int p[2], r, efd, mfd;
+	char **argv, **envp;
+	sigset_t none;
+	int p[2], efd, mfd;
 
 	/* Run through the descriptor that was opened (and is exec'd later),
 	 * as fd 4 of the child, which a script's interpreter can still open;
@@ -385,33 +384,30 @@ start_check(struct upgrade *up, char *err, size_t len)
 	}
 	efd = fcntl(up->exe, F_DUPFD_CLOEXEC, 10);
 	mfd = fcntl(up->memfd, F_DUPFD_CLOEXEC, 10);
-	snprintf(exe, sizeof(exe), "/proc/self/fd/4");
 	argv = exec_argv(up->path, "--check-upgrade", 3, NULL);
 	envp = exec_env();
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, mfd, 3);
-	posix_spawn_file_actions_adddup2(&fa, efd, 4);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawn(&up->pid, exe, &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	if ((up->pid = fork()) == 0) {
+		sigemptyset(&none);
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(mfd, 3) == -1 || dup2(efd, 4) == -1 || dup2(p[1], 1) == -1 ||
+		    dup2(p[1], 2) == -1)
+			_exit(126);
+		execve("/proc/self/fd/4", argv, envp);
+		dprintf(2, "cannot run %s: %s\n", up->path, strerror(errno));
+		_exit(126);
+	}
 	free(argv[1]);
 	free(argv);
 	free(envp);
 	close(p[1]);
 	close(efd);
 	close(mfd);
-	if (r != 0) {
+	if (up->pid == -1) {
 		up->pid = 0;
 		close(p[0]);
-		snprintf(err, len, "cannot run %s: %s", up->path, strerror(r));
+		snprintf(err, len, "fork: %s", strerror(errno));
 		return -1;
 	}
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
