@@ -43,15 +43,17 @@ run(struct cli *cli, struct config *cfg, const struct state_in *st)
 	sink_start(loop);
 	signals_start(&sigs, loop, &sup, &ops);
 	if (st) {
-		if (sup_adopt(&sup, loop, cli, st) == -1)
+		if (sup_adopt(&sup, loop, cli, st, upgrade_owners(&sup, &ops)) == -1)
 			upgrade_restore_failed();
 	} else if (sup_init(&sup, loop, cli, cfg) == -1)
 		return 2;
 	ops_init(&ops, &sup);
 	upgrade_init(&up, loop, &sup, &ops);
 	if (st) {
-		if (ctl_adopt(&sup, &ops, state_first(st, "ctl"), &ctl) == -1)
+		if (ctl_adopt(&sup, &ops, state_first(st, "ctl"), &ctl) == -1 ||
+		    ops_adopt(&ops, st, ctl_adopt_waiter, ctl) == -1)
 			upgrade_restore_failed();
+		sup_adopt_release(&sup);
 		ctl_set_upgrade(ctl, &up);
 		upgrade_set_ctl(&up, ctl);
 		sigs.up = &up;

@@ -673,3 +673,35 @@ ctl_adopt_reply(struct ctl *ctl, const struct state_rec *r, int code, const char
 	ev_io_start(ctl->sup->loop, &c->io);
 	ctl_reply(c, code, msg, NULL);
 }
+
+int
+ctl_conn_fd(void *cookie)
+{
+	const struct ctl_conn *c = cookie;
+
+	return c ? c->io.fd : -1;
+}
+
+void *
+ctl_adopt_waiter(int fd, request_cb **done, struct request ***handle, void *arg)
+{
+	struct ctl *ctl = arg;
+	struct ctl_conn *c;
+
+	if (ctl == NULL) {
+		close(fd);
+		return NULL;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	c = xcalloc(1, sizeof(*c));
+	c->ctl = ctl;
+	c->waiting = 1;
+	ev_io_init(&c->io, conn_cb, fd, EV_READ);
+	ev_timer_init(&c->idle, idle_cb, 0, CTL_IDLE);
+	LIST_INSERT_HEAD(&ctl->conns, c, entry);
+	ctl->nconns++;
+	ev_io_start(ctl->sup->loop, &c->io);
+	*done = request_done;
+	*handle = &c->req;
+	return c;
+}

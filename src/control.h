@@ -23,5 +23,12 @@ int	ctl_adopt(struct supervisor *, struct ops *, const struct state_rec *,
 	    struct ctl **out);
 void	ctl_adopt_reply(struct ctl *, const struct state_rec *, int code,
 	    const char *msg);
+/* ops_save()'s and ops_adopt()'s view of a client waiting for a restart
+ * or reload: its descriptor, and its connection made again (arg: the
+ * struct ctl, NULL: none, the client hears nothing). */
+#include "ops.h"
+int	ctl_conn_fd(void *cookie);
+void	*ctl_adopt_waiter(int fd, request_cb **done, struct request ***handle,
+	    void *arg);
 
 #endif

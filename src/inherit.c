@@ -1,6 +1,13 @@
 /*
  * Socket activation of clusterd itself. The fds stay open for clusterd's
  * whole life, so a reload can match them again.
+ *
+ * The fd store: under a service manager, clusterd hands each socket it
+ * binds to the manager too (FDSTORE=1), which keeps a duplicate and passes
+ * it back, named FDSTORE_PREFIX NAME, when it starts clusterd again: a
+ * restart binds nothing, and connections wait in the backlog meanwhile.
+ * Those come back as LISTEN_FDS like a socket unit's; merge.c gives each
+ * back to its [socket:NAME] or drops it, listen.c adopts it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +21,7 @@
 
 #include "inherit.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "strv.h"
 #include "values.h"
 
@@ -81,6 +89,8 @@ inherit_scan(void)
 		fcntl(in->fd, F_SETFD, FD_CLOEXEC);
 		if (tok && strcmp(tok, "unknown") != 0)
 			in->name = xstrdup(tok);
+		in->stored = in->name && strncmp(in->name, FDSTORE_PREFIX,
+		    strlen(FDSTORE_PREFIX)) == 0 && in->name[strlen(FDSTORE_PREFIX)];
 		tok = tok ? strtok_r(NULL, ":", &save) : NULL;
 		ninh++;
 	}
@@ -120,4 +130,79 @@ inherit_add(int fd, const char *name)
 	in->carried = 1;
 	ninh++;
 	return 0;
+}
+
+const char *
+inherit_stored_sock(const struct inherited *in)
+{
+	return in->name + strlen(FDSTORE_PREFIX);
+}
+
+void
+inherit_drop_stored(struct inherited *in, const char *why)
+{
+	const char *name = inherit_stored_sock(in);
+
+	log_info("fd store: socket %s (fd %d) %s: closing it and removing it "
+	    "from the store", name, in->fd, why);
+	close(in->fd);
+	in->fd = -1;
+	fdstore_remove(name);
+	/* The removal takes every fd of the name: one kept for a socket of
+	 * the name goes back in when it is adopted. */
+	for (size_t i = 0; i < ninh; i++)
+		if (inh[i].stored && inh[i].fd >= 0 &&
+		    strcmp(inherit_stored_sock(&inh[i]), name) == 0)
+			inh[i].repush = 1;
+}
+
+int
+inherit_take_stored(const char *name, int *repush)
+{
+	for (size_t i = 0; i < ninh; i++) {
+		struct inherited *in = &inh[i];
+		int fd = in->fd;
+
+		if (!in->stored || !in->used || fd < 0 ||
+		    strcmp(inherit_stored_sock(in), name) != 0)
+			continue;
+		/* The listener owns it now, and closes it: its number may be
+		 * reused, so it is never matched again. */
+		in->fd = -1;
+		*repush = in->repush;
+		return fd;
+	}
+	return -1;
+}
+
+int
+fdstore_put(const char *name, int fd)
+{
+	/* Whether FileDescriptorStoreMax= lets the manager keep it, nothing
+	 * says before systemd 254 ($FDSTORE): send it, the manager closes
+	 * what it has no room for. */
+	if (!sdnotify_on())
+		return 0;
+	/* FDNAME: up to 255 printable characters, no ':' (socket names
+	 * have none). */
+	if (strlen(FDSTORE_PREFIX) + strlen(name) > 255) {
+		log_warnx("fd store: socket name %s is too long for an FDNAME; "
+		    "not stored, a restart binds it again", name);
+		return 0;
+	}
+	if (sdnotify_fds(&fd, 1, "FDSTORE=1\nFDNAME=" FDSTORE_PREFIX "%s", name) == -1) {
+		log_warn("fd store: socket %s", name);
+		return 0;
+	}
+	log_debug("fd store: socket %s (fd %d) stored", name, fd);
+	return 1;
+}
+
+void
+fdstore_remove(const char *name)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" FDSTORE_PREFIX "%s", name);
+	sdnotify_soon(msg);
 }

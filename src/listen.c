@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctlpath.h"
+#include "inherit.h"
 #include "listen.h"
 #include "log.h"
 
@@ -225,6 +226,108 @@ adopt(struct listener *l, const struct sock_cfg *sc)
 	return 0;
 }
 
+/* The same inet address, but for a configured port 0 (any): a stored socket
+ * must be exactly what was configured, not merely within a wildcard as a
+ * socket unit's may be. ":PORT" is [::], or 0.0.0.0 without IPv6. */
+static int
+inet_same(const struct sockaddr_storage *ss, const struct addr *a)
+{
+	const struct sockaddr_in *x4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in *y4 = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *x6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in6 *y6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (ss->ss_family == AF_INET && a->ss.ss_family == AF_INET6 && a->dualstack)
+		return (y6->sin6_port == 0 || x4->sin_port == y6->sin6_port) &&
+		    x4->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (ss->ss_family != a->ss.ss_family)
+		return 0;
+	if (ss->ss_family == AF_INET)
+		return (y4->sin_port == 0 || x4->sin_port == y4->sin_port) &&
+		    x4->sin_addr.s_addr == y4->sin_addr.s_addr;
+	return (y6->sin6_port == 0 || x6->sin6_port == y6->sin6_port) &&
+	    IN6_ARE_ADDR_EQUAL(&x6->sin6_addr, &y6->sin6_addr) &&
+	    x6->sin6_scope_id == y6->sin6_scope_id;
+}
+
+static int
+getopt_int(int fd, int level, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, opt, &v, &len) == -1)
+		return -1;
+	return v != 0;
+}
+
+int
+listener_fits(int fd, const struct sock_cfg *sc, char *why, size_t whylen)
+{
+	const struct addr *a = &sc->addr;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char have[160];
+	int type;
+	socklen_t tlen = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(why, whylen, "cannot be read (%s)", strerror(errno));
+		return 0;
+	}
+	addr_format((struct sockaddr *)&ss, len, type, have, sizeof(have));
+	if (type != a->type || !(ss.ss_family == AF_UNIX || a->ss.ss_family == AF_UNIX ?
+	    addr_matches(&ss, len, type, a) : inet_same(&ss, a))) {
+		snprintf(why, whylen, "is %s, the configuration says %s", have, sc->listen);
+		return 0;
+	}
+	if (a->type == SOCK_STREAM && getopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN) != 1) {
+		snprintf(why, whylen, "is %s but not listening", have);
+		return 0;
+	}
+	if (ss.ss_family != AF_UNIX &&
+	    getopt_int(fd, SOL_SOCKET, SO_REUSEPORT) != (sc->reuseport > 0)) {
+		snprintf(why, whylen, "is %s with reuseport %s, the configuration "
+		    "says %s", have, sc->reuseport > 0 ? "off" : "on",
+		    sc->reuseport > 0 ? "on" : "off");
+		return 0;
+	}
+	if (ss.ss_family == AF_INET6) {
+		int want = sc->ipv6only >= 0 ? sc->ipv6only : !a->dualstack;
+
+		if (getopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY) != want) {
+			snprintf(why, whylen, "is %s with ipv6only %s, the configuration "
+			    "says %s", have, want ? "off" : "on", want ? "on" : "off");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int
+listener_storable(const struct listener *l)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&l->addr.ss;
+
+	return l->addr.family != AF_UNIX || sun->sun_path[0] == '\0';
+}
+
+/* A socket clusterd stored before it was restarted: the options that
+ * can change on a bound socket are set as for one bound now. */
+static int
+adopt_stored(const struct sock_cfg *sc, struct addr *a, int fd)
+{
+	if (apply_options(sc, a, fd, 1) == -1)
+		return -1;
+	if (a->type == SOCK_STREAM &&
+	    listen(fd, sc->backlog > 0 ? sc->backlog : SOMAXCONN) == -1) {
+		lfail_errno("%s: listen", sc->listen);
+		return -1;
+	}
+	return 0;
+}
+
 /* socket, options, bind, listen: one socket for the address in a. */
 static int
 open_socket(const struct sock_cfg *sc, struct addr *a)
@@ -322,18 +425,32 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	socklen_t len = sizeof(ss);
 	int fd;
 
+	int repush = 0, stored;
+
 	memset(l, 0, sizeof(*l));
 	l->fd = l->lock = -1;
 	*a = sc->addr;
 	if (sc->adopt_fd >= 0)
 		return adopt(l, sc);
-	if (sc->reuseport > 0 && port_in_use(sc, a))
-		return -1;
-	if (a->family == AF_UNIX && unix_claim(l, sc) == -1)
-		return -1;
-	if ((fd = open_socket(sc, a)) == -1) {
-		unix_release(l);
-		return -1;
+	/* In reuseport mode too: the stored socket is slot 0's, alone in its
+	 * group (the old clusterd's other ones closed with it), and the
+	 * other slots' join it. */
+	if ((fd = inherit_take_stored(sc->name, &repush)) >= 0) {
+		stored = 1;
+		if (adopt_stored(sc, a, fd) == -1) {
+			close(fd);
+			return -1;
+		}
+	} else {
+		stored = 0;
+		if (sc->reuseport > 0 && port_in_use(sc, a))
+			return -1;
+		if (a->family == AF_UNIX && unix_claim(l, sc) == -1)
+			return -1;
+		if ((fd = open_socket(sc, a)) == -1) {
+			unix_release(l);
+			return -1;
+		}
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
 		lfail_errno("%s: getsockname", sc->listen);
@@ -362,8 +479,12 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	l->fd = fd;
 	l->cfg = sock_cfg_dup(sc);
 	addr_format((struct sockaddr *)&ss, len, a->type, l->bound, sizeof(l->bound));
-	log_info("listening on %s (%s)%s", l->bound, sc->name,
-	    sc->reuseport > 0 ? ", a socket per worker (reuseport)" : "");
+	log_info("%s %s (%s)%s", stored ? "adopted the stored socket" : "listening on",
+	    l->bound, sc->name, sc->reuseport > 0 ? ", a socket per worker (reuseport)" : "");
+	/* The manager keeps the one it passed back; it goes in again only
+	 * when a removal of its name took it out. */
+	if (listener_storable(l))
+		l->stored = (stored && !repush) || fdstore_put(sc->name, fd);
 	return 0;
 }
 

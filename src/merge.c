@@ -15,6 +15,7 @@
 #include "cpus.h"
 #include "ctlpath.h"
 #include "inherit.h"
+#include "listen.h"
 #include "log.h"
 
 /* Check {placeholders} now, so a typo is a config error, not a crash loop. */
@@ -165,6 +166,16 @@ merge_cli(struct parse *ps, const struct cli *cli)
 	}
 }
 
+/* The k-th socket the manager passed, leaving clusterd's stored ones out. */
+static struct inherited *
+passed(size_t k)
+{
+	for (size_t i = 0; i < inherit_count(); i++)
+		if (!inherit_get(i)->stored && k-- == 0)
+			return inherit_get(i);
+	return NULL;
+}
+
 /*
  * Sockets a service manager gave clusterd: with none configured, each one
  * is a socket; otherwise each configured one takes its namesake (or, with
@@ -174,21 +185,26 @@ static void
 adopt_inherited(struct parse *ps, int none)
 {
 	struct config *cfg = ps->cfg;
-	size_t n = inherit_count();
+	size_t n = inherit_count(), npassed = 0;
 	int named = 0;
 	char err[256], have[160];
 
 	if (n == 0)
 		return;
+	/* clusterd's own stored sockets are match_stored()'s: names and
+	 * positions are the others'. */
 	for (size_t i = 0; i < n; i++) {
 		inherit_get(i)->used = 0;
-		named |= inherit_get(i)->name != NULL;
+		if (!inherit_get(i)->stored) {
+			named |= inherit_get(i)->name != NULL;
+			npassed++;
+		}
 	}
 	if (none)
 		return;
 	if (cfg->nsocks == 0) {
-		for (size_t i = 0; i < n; i++) {
-			struct inherited *in = inherit_get(i);
+		for (size_t i = 0; i < npassed; i++) {
+			struct inherited *in = passed(i);
 			char auto_name[32];
 			struct sock_cfg *sc;
 
@@ -215,10 +231,11 @@ adopt_inherited(struct parse *ps, int none)
 		if (sc->listen == NULL)
 			continue;
 		for (size_t j = 0; named && j < n; j++)
-			if (inherit_get(j)->name && strcmp(inherit_get(j)->name, sc->name) == 0)
+			if (!inherit_get(j)->stored && inherit_get(j)->name &&
+			    strcmp(inherit_get(j)->name, sc->name) == 0)
 				in = inherit_get(j);
 		if (!named)
-			in = inherit_get(i);
+			in = passed(i);
 		if (in == NULL || in->fd < 0)
 			continue;	/* bound by clusterd as usual */
 		addr_format((struct sockaddr *)&in->ss, in->len, in->type, have, sizeof(have));
@@ -231,6 +248,51 @@ adopt_inherited(struct parse *ps, int none)
 		sc->adopt_fd = in->fd;
 		sc->carried = in->carried;
 		in->used = 1;
+	}
+}
+
+/*
+ * The sockets clusterd stored in the service manager's fd store come back
+ * on a restart (inherit.c). Each goes back to its [socket:NAME] if that
+ * still asks for the very same socket; one whose section is gone, whose
+ * address or reuseport changed, or whose section the manager passed a
+ * socket unit's socket for (never two for one), is closed and removed
+ * from the store, where it would hold the port for nothing.
+ */
+static void
+match_stored(struct parse *ps, int none)
+{
+	struct config *cfg = ps->cfg;
+	char why[300];
+
+	for (size_t i = 0; i < inherit_count(); i++) {
+		struct inherited *in = inherit_get(i);
+		const char *name;
+		struct sock_cfg *sc = NULL;
+		ssize_t at;
+		int taken = 0;
+
+		if (!in->stored || in->fd < 0)
+			continue;	/* taken at start, or dropped */
+		name = inherit_stored_sock(in);
+		at = none ? -1 : sock_find(cfg, name);
+		if (at >= 0 && cfg->socks[at].listen)
+			sc = &cfg->socks[at];
+		for (size_t j = 0; j < i; j++)
+			taken |= inherit_get(j)->stored && inherit_get(j)->used &&
+			    strcmp(inherit_stored_sock(inherit_get(j)), name) == 0;
+		if (sc == NULL)
+			snprintf(why, sizeof(why), "has no [socket:%s] any more", name);
+		else if (sc->adopt_fd >= 0)
+			snprintf(why, sizeof(why), "came with a socket unit's for it (fd %d)",
+			    sc->adopt_fd);
+		else if (taken)
+			snprintf(why, sizeof(why), "is one more of that name");
+		else if (listener_fits(in->fd, sc, why, sizeof(why))) {
+			in->used = 1;	/* listen.c takes it */
+			continue;
+		}
+		inherit_drop_stored(in, why);
 	}
 }
 
@@ -275,6 +337,7 @@ merge_check(struct parse *ps, const struct cli *cli)
 			sc->reuseport = 0;
 		}
 	}
+	match_stored(ps, none);
 	for (size_t i = 0; i < cfg->nsocks; i++) {
 		struct sock_cfg *sc = &cfg->socks[i];
 		/* A bad address was reported already where it was given (listen

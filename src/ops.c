@@ -11,6 +11,7 @@
 #include "gen.h"
 #include "confkeys.h"
 #include "log.h"
+#include "state.h"
 #include "ops.h"
 #include "supervisor.h"
 #include "util.h"
@@ -269,4 +270,75 @@ ops_cancel(struct ops *ops, struct request *r)
 				return;
 			}
 	}
+}
+
+/*
+ * An upgrade: the rollout under way and the queue of requests, each with
+ * the descriptors of the clients waiting for it (fd_of: the control
+ * module's), and the same taken over; the clients' connections are made
+ * again by attach, which returns the cookie and callback to answer them.
+ */
+void
+ops_save(const struct ops *ops, struct state_out *so, int (*fd_of)(void *cookie))
+{
+	rollout_save(&ops->ro, so);
+	for (const struct op *op = ops->head; op; op = op->next) {
+		const struct request *r;
+		char key[32];
+		int n = 0;
+
+		state_rec(so, "op");
+		state_str(so, "kind", op->kind == OP_RELOAD ? "reload" : "restart");
+		state_int(so, "running", op == ops->head && ops->ro.active);
+		TAILQ_FOREACH(r, &op->waiters, entry) {
+			snprintf(key, sizeof(key), "waiter%d", n++);
+			state_fd(so, key, fd_of ? fd_of(r->cookie) : -1);
+		}
+	}
+}
+
+int
+ops_adopt(struct ops *ops, const struct state_in *in,
+    void *(*attach)(int fd, request_cb **done, struct request ***handle, void *arg),
+    void *arg)
+{
+	const struct state_rec *r;
+	struct op **tail = &ops->head;
+	size_t i = 0;
+
+	if (rollout_adopt(&ops->ro, state_first(in, "rollout"), rolled, ops) == -1)
+		return -1;
+	while ((r = state_next(in, "op", &i)) != NULL) {
+		struct op *op = xcalloc(1, sizeof(*op));
+		const char *kind = rec_str(r, "kind");
+
+		op->kind = kind && strcmp(kind, "reload") == 0 ? OP_RELOAD : OP_RESTART;
+		TAILQ_INIT(&op->waiters);
+		*tail = op;
+		tail = &op->next;
+		for (int n = 0;; n++) {
+			char key[32];
+			struct request *q, **handle = NULL;
+			request_cb *done = NULL;
+			void *cookie;
+			int fd;
+
+			snprintf(key, sizeof(key), "waiter%d", n);
+			if (rec_field(r, key) == NULL)
+				break;
+			if ((fd = rec_fd(r, key)) == -1 ||
+			    (cookie = attach(fd, &done, &handle, arg)) == NULL)
+				continue;
+			q = xcalloc(1, sizeof(*q));
+			q->done = done;
+			q->cookie = cookie;
+			TAILQ_INSERT_TAIL(&op->waiters, q, entry);
+			if (handle)
+				*handle = q;
+		}
+	}
+	/* A queued one whose rollout ended in the exec's moment runs now. */
+	if (ops->head && !ops->ro.active)
+		run_next(ops);
+	return 0;
 }

@@ -31,6 +31,12 @@ void	ops_free(struct ops *);
 void	ops_request(struct ops *, enum op_kind, request_cb *done, void *cookie,
 	    struct request **handle);
 void	ops_cancel(struct ops *, struct request *);
+struct state_out;
+struct state_in;
+void	ops_save(const struct ops *, struct state_out *, int (*fd_of)(void *cookie));
+int	ops_adopt(struct ops *, const struct state_in *,
+	    void *(*attach)(int fd, request_cb **done, struct request ***handle,
+	    void *arg), void *arg);
 /* A rolling restart runs. */
 int	ops_rolling(const struct ops *);
 

@@ -90,3 +90,9 @@ recycle_kick(struct recycler *r, int batch, int paused)
 	}
 	r->wanted = waiting;
 }
+
+replace_cb *
+recycle_replace_cb(void)
+{
+	return outcome;
+}

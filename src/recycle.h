@@ -20,5 +20,8 @@ void	recycle_kick(struct recycler *, int batch, int paused);
 /* A rollout begins: it replaces every worker, the ones being recycled
  * too, and takes their replaces over. */
 void	recycle_yield(struct recycler *);
+/* What its replaces report to (an upgrade finds it again by name). */
+#include "slot.h"
+replace_cb *recycle_replace_cb(void);
 
 #endif

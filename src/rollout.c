@@ -17,6 +17,7 @@
 #include "rollout.h"
 #include "sdnotify.h"
 #include "slot.h"
+#include "state.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -175,4 +176,61 @@ outcome(struct slot *s, enum replace_outcome o, const char *why, void *arg)
 		/* The old program failed too: its slots restart by the usual rules. */
 		log_errx("rollback to generation %u: %s", ro->to->number, why);
 	step(ro);
+}
+
+replace_cb *
+rollout_replace_cb(void)
+{
+	return outcome;
+}
+
+void
+rollout_save(const struct rollout *ro, struct state_out *so)
+{
+	if (!ro->active)
+		return;
+	state_rec(so, "rollout");
+	state_int(so, "rollback", ro->rollback);
+	state_int(so, "to", ro->to->number);
+	state_int(so, "from", ro->from->number);
+	state_int(so, "next", (long long)ro->next);
+	state_int(so, "inflight", ro->inflight);
+	state_str(so, "failure", ro->failure);
+	state_int(so, "failed_number", ro->failed_number);
+}
+
+int
+rollout_adopt(struct rollout *ro, const struct state_rec *r, rollout_done_cb *done,
+    void *arg)
+{
+	struct gen *to, *from;
+
+	if (r == NULL)
+		return 0;
+	to = sup_adopted_gen(ro->sup, (unsigned)rec_int(r, "to", 0));
+	from = sup_adopted_gen(ro->sup, (unsigned)rec_int(r, "from", 0));
+	if (to == NULL || from == NULL)
+		return -1;
+	ro->active = 1;
+	ro->rollback = rec_int(r, "rollback", 0) != 0;
+	ro->to = to;
+	gen_ref(to);
+	ro->from = from;
+	gen_ref(from);
+	ro->next = (size_t)rec_int(r, "next", 0);
+	ro->inflight = (int)rec_int(r, "inflight", 0);
+	if (rec_str(r, "failure"))
+		ro->failure = xstrdup(rec_str(r, "failure"));
+	ro->failed_number = (unsigned)rec_int(r, "failed_number", 0);
+	ro->done = done;
+	ro->done_arg = arg;
+	return 0;
+}
+
+void
+rollout_gens(const struct rollout *ro, struct gen **v)
+{
+	v[0] = ro->active ? ro->to : NULL;
+	v[1] = ro->active ? ro->from : NULL;
+	v[2] = NULL;
 }

@@ -29,5 +29,17 @@ struct rollout {
 void	rollout_init(struct rollout *, struct supervisor *);
 /* Move every slot to generation to; done is called once at the end. */
 void	rollout_start(struct rollout *, struct gen *to, rollout_done_cb *, void *arg);
+/* An upgrade: the callback the slots' replaces report to, the rollout as
+ * a record, and taken over from it (r NULL: none ran) with its
+ * generations (sup_adopted_gen()) and whoever waits; its generations, for
+ * the state to carry (v: room for 3, NULL-terminated). */
+struct state_out;
+struct state_rec;
+#include "slot.h"
+replace_cb *rollout_replace_cb(void);
+void	rollout_save(const struct rollout *, struct state_out *);
+int	rollout_adopt(struct rollout *, const struct state_rec *, rollout_done_cb *,
+	    void *arg);
+void	rollout_gens(const struct rollout *, struct gen **v);
 
 #endif

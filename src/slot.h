@@ -147,14 +147,23 @@ void	slot_cancel_replace(struct slot *, struct gen *back);
 const char *slot_state_name(enum slot_state);
 struct state_out;
 struct state_in;
+/* Who may wait for a replace (rollout.c, recycle.c), by name. */
+struct replace_owner {
+	const char	*name;
+	replace_cb	*cb;
+	void		*arg;
+};
 /* An upgrade: why the slots cannot be carried now (NULL: they can); the
  * table with its workers as records; and the table rebuilt from them,
- * each worker taken over, generations found by number through gen_of.
+ * each worker taken over, generations found by number through gen_of and
+ * the replaces' owners by name in owners (ending with a NULL name).
  * -1: the records do not make a table (the caller falls back). */
 const char *slots_can_save(const struct slots *);
-void	slots_save(const struct slots *, struct state_out *);
+void	slots_save(const struct slots *, struct state_out *,
+	    const struct replace_owner *owners);
 int	slots_adopt(struct slots *, const struct state_in *,
-	    struct gen *(*gen_of)(void *, unsigned), void *arg);
+	    struct gen *(*gen_of)(void *, unsigned), void *arg,
+	    const struct replace_owner *owners);
 /* What status shows for a slot without a live worker. */
 const char *slot_empty_state(const struct slot *);
 

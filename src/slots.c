@@ -11,6 +11,7 @@
 
 #include "gen.h"
 #include "log.h"
+#include "output.h"
 #include "slotpriv.h"
 #include "sockpool.h"
 #include "state.h"
@@ -176,10 +177,12 @@ slots_steer(struct slots *t)
 }
 
 /*
- * An upgrade. Only slots at rest are carried (upgrade.c asks
- * slots_can_save() first): no replace under way, nothing stopping or
- * draining, so a slot is its state, its generation, its restart figures
- * and at most one worker.
+ * An upgrade: the table as records, and rebuilt from them. A slot is its
+ * state, generation, restart figures, timers and queued starts, and who
+ * waits for its replace (by owner name: the callbacks are found again by
+ * name in the new image); its workers follow it, each with its role
+ * (serving, successor, or retired: stopping, no longer counted). Slots
+ * being drained or scaled away are not carried (slots_can_save).
  */
 const char *
 slots_can_save(const struct slots *t)
@@ -189,27 +192,36 @@ slots_can_save(const struct slots *t)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct slot *s = t->v[i];
 
-		switch (s->state) {
-		case SLOT_STARTING:
-		case SLOT_READY:
-		case SLOT_BACKOFF:
-		case SLOT_DONE:
-			break;
-		default:
-			return "a worker is being replaced or stopped";
-		}
-		if (s->next || s->removed || s->start_next.queued ||
-		    s->nworkers != (s->w != NULL))
-			return "a worker is being replaced or stopped";
+		if (s->state == SLOT_DRAINING || s->state == SLOT_STOPPING ||
+		    s->state == SLOT_GONE || s->removed)
+			return "a worker is being scaled away";
 	}
 	return NULL;
 }
 
-void
-slots_save(const struct slots *t, struct state_out *so)
+static const char *
+owner_name(const struct slot *s, const struct replace_owner *owners)
 {
+	for (; owners && owners->name; owners++)
+		if (owners->cb == s->done && owners->arg == s->done_arg)
+			return owners->name;
+	return NULL;
+}
+
+static double
+timer_left(struct ev_loop *loop, const ev_timer *t)
+{
+	return ev_is_active(t) ? ev_timer_remaining(loop, (ev_timer *)t) : -1;
+}
+
+void
+slots_save(const struct slots *t, struct state_out *so, const struct replace_owner *owners)
+{
+	const struct worker *w;
+
 	state_rec(so, "slots");
 	state_int(so, "n", (long long)t->n);
+	state_int(so, "cur", t->cur->number);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct slot *s = t->v[i];
 
@@ -222,11 +234,20 @@ slots_save(const struct slots *t, struct state_out *so)
 		state_str(so, "last_exit", s->last_exit);
 		state_int(so, "failed", s->failed);
 		state_int(so, "queued", s->start_w.queued);
-		state_dbl(so, "backoff", ev_is_active(&s->backoff) ?
-		    ev_timer_remaining(t->loop, (ev_timer *)&s->backoff) : -1);
-		if (s->w) {
-			state_int(so, "pid", (long long)s->w->pid);
-			worker_save(s->w, so);
+		state_int(so, "queued_next", s->start_next.queued);
+		state_dbl(so, "backoff", timer_left(t->loop, &s->backoff));
+		/* A replace whose owner is not known here goes on unowned. */
+		state_str(so, "owner", owner_name(s, owners));
+	}
+	/* Oldest first, as they were started. */
+	TAILQ_FOREACH(w, &t->wctx->all, entry) {
+		worker_save(w, so);
+		state_int(so, "slot", w->slot->id);
+		state_str(so, "role", w == w->slot->w ? "serving" :
+		    w == w->slot->next ? "successor" : "retired");
+		if (w->out) {
+			output_save(&w->out[0], so, "worker_out");
+			output_save(&w->out[1], so, "worker_out");
 		}
 	}
 }
@@ -240,68 +261,94 @@ slot_state_of(const char *name)
 	return -1;
 }
 
+static int
+adopt_slot(struct slots *t, const struct state_rec *r, size_t id,
+    struct gen *(*gen_of)(void *, unsigned), void *arg,
+    const struct replace_owner *owners)
+{
+	struct slot *s;
+	struct gen *g = gen_of(arg, (unsigned)rec_int(r, "gen", 0));
+	const char *owner = rec_str(r, "owner");
+	int st = slot_state_of(rec_str(r, "state"));
+	double left;
+
+	if (rec_int(r, "id", -1) != (long long)id || g == NULL || st < 0 ||
+	    st > SLOT_DONE)
+		return -1;
+	s = slot_new(t, (unsigned)id);
+	t->v[id] = s;
+	t->n = id + 1;
+	slot_set_gen(s, g);
+	s->state = st;
+	s->streak = (unsigned)rec_int(r, "streak", 0);
+	s->restarts = (unsigned)rec_int(r, "restarts", 0);
+	if (rec_str(r, "last_exit"))
+		s->last_exit = xstrdup(rec_str(r, "last_exit"));
+	s->failed = rec_int(r, "failed", 0) != 0;
+	for (; owner && owners && owners->name; owners++)
+		if (strcmp(owners->name, owner) == 0) {
+			s->done = owners->cb;
+			s->done_arg = owners->arg;
+		}
+	if ((left = rec_dbl(r, "backoff", -1)) >= 0) {
+		ev_timer_set(&s->backoff, left, 0);
+		ev_timer_start(t->loop, &s->backoff);
+	}
+	if (rec_int(r, "queued", 0))
+		starter_queue(&t->starter, &s->start_w);
+	if (rec_int(r, "queued_next", 0))
+		starter_queue(&t->starter, &s->start_next);
+	return 0;
+}
+
 int
 slots_adopt(struct slots *t, const struct state_in *in,
-    struct gen *(*gen_of)(void *, unsigned), void *arg)
+    struct gen *(*gen_of)(void *, unsigned), void *arg,
+    const struct replace_owner *owners)
 {
 	const struct state_rec *tr = state_first(in, "slots");
-	size_t n = (size_t)rec_int(tr, "n", 0), done = 0;
+	size_t n = (size_t)rec_int(tr, "n", 0), nslot = 0;
 
 	if (tr == NULL || n > 100000)
 		return -1;
 	t->v = xreallocarray(NULL, n ? n : 1, sizeof(*t->v));
-	for (size_t i = 0; i < in->n && done < n; i++) {
-		const struct state_rec *r = &in->r[i], *wr = NULL, *o[2] = { NULL, NULL };
+	for (size_t i = 0; i < in->n; i++) {
+		const struct state_rec *r = &in->r[i], *o[2] = { NULL, NULL };
 		struct worker_spec ws;
+		struct worker *w;
+		const char *role;
 		struct slot *s;
-		struct gen *g;
-		int st;
+		long long id;
 
-		if (strcmp(r->kind, "slot") != 0)
+		if (strcmp(r->kind, "slot") == 0) {
+			if (nslot >= n || adopt_slot(t, r, nslot, gen_of, arg, owners) == -1)
+				return -1;
+			nslot++;
 			continue;
-		st = slot_state_of(rec_str(r, "state"));
-		g = gen_of(arg, (unsigned)rec_int(r, "gen", 0));
-		if (rec_int(r, "id", -1) != (long long)done || g == NULL || st < 0 ||
-		    st == SLOT_REPLACING || st == SLOT_HANDOVER || st > SLOT_DONE)
+		}
+		if (strcmp(r->kind, "worker") != 0)
+			continue;
+		/* Its pipes follow it. */
+		for (int j = 0; j < 2 && i + 1 < in->n &&
+		    strcmp(in->r[i + 1].kind, "worker_out") == 0; j++)
+			o[j] = &in->r[++i];
+		id = rec_int(r, "slot", -1);
+		role = rec_str(r, "role");
+		if (id < 0 || (size_t)id >= nslot || role == NULL)
 			return -1;
-		/* Its worker's record follows it, then that one's pipes. */
-		if (rec_int(r, "pid", 0) > 0) {
-			size_t k = i + 1;
-
-			if (k >= in->n || strcmp(in->r[k].kind, "worker") != 0 ||
-			    rec_int(&in->r[k], "pid", -1) != rec_int(r, "pid", 0))
-				return -1;
-			wr = &in->r[k];
-			for (int j = 0; j < 2 && k + 1 < in->n &&
-			    strcmp(in->r[k + 1].kind, "worker_out") == 0; j++)
-				o[j] = &in->r[++k];
-		}
-		s = slot_new(t, (unsigned)done);
-		t->v[done++] = s;
-		t->n = done;
-		slot_set_gen(s, g);
-		s->state = st;
-		s->streak = (unsigned)rec_int(r, "streak", 0);
-		s->restarts = (unsigned)rec_int(r, "restarts", 0);
-		if (rec_str(r, "last_exit"))
-			s->last_exit = xstrdup(rec_str(r, "last_exit"));
-		s->failed = rec_int(r, "failed", 0) != 0;
-		if (wr) {
-			ws = (struct worker_spec){ .id = s->id, .nworkers = n,
-			    .gen = gen_of(arg, (unsigned)rec_int(wr, "gen", 0)),
-			    .owner = s, .hooks = slot_worker_hooks() };
-			if (ws.gen == NULL ||
-			    (s->w = worker_adopt(t->wctx, &ws, wr, o[0], o[1])) == NULL)
-				return -1;
-			s->nworkers = 1;
-		}
-		if (st == SLOT_BACKOFF) {
-			double left = rec_dbl(r, "backoff", 0);
-
-			ev_timer_set(&s->backoff, left > 0 ? left : 0, 0);
-			ev_timer_start(t->loop, &s->backoff);
-		} else if (st == SLOT_STARTING && s->w == NULL)
-			starter_queue(&t->starter, &s->start_w);
+		s = t->v[id];
+		ws = (struct worker_spec){ .id = s->id, .nworkers = n,
+		    .gen = gen_of(arg, (unsigned)rec_int(r, "gen", 0)),
+		    .owner = s, .hooks = slot_worker_hooks() };
+		if (ws.gen == NULL || (w = worker_adopt(t->wctx, &ws, r, o[0], o[1])) == NULL)
+			return -1;
+		s->nworkers++;
+		if (strcmp(role, "serving") == 0 && s->w == NULL)
+			s->w = w;
+		else if (strcmp(role, "successor") == 0 && s->next == NULL)
+			s->next = w;
+		else if (strcmp(role, "retired") != 0)
+			return -1;
 	}
-	return done == n ? 0 : -1;
+	return nslot == n ? 0 : -1;
 }

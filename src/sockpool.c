@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "inherit.h"
 #include "log.h"
 #include "sockpool.h"
 #include "steer.h"
@@ -56,6 +57,17 @@ sockpool_put(struct sockpool *p, struct listener *l)
 		}
 	if (!p->quiet)
 		log_info("closing %s (%s)", l->bound, l->cfg->name);
+	/* A reload dropped it: the fd store must not hold the port either.
+	 * Stopping, the store keeps it for the next clusterd (a restart);
+	 * the manager closes it itself when the service stays stopped. */
+	if (l->stored && !p->quiet) {
+		fdstore_remove(l->cfg->name);
+		/* That took every socket of the name: one that replaced it
+		 * (a new address) goes back in. */
+		for (size_t i = 0; i < p->n; i++)
+			if (p->v[i]->stored && str_equal(p->v[i]->cfg->name, l->cfg->name))
+				p->v[i]->stored = fdstore_put(p->v[i]->cfg->name, p->v[i]->fd);
+	}
 	steer_free(l);
 	listener_close(l);
 	free(l);

@@ -32,7 +32,7 @@ private_var(const char *kv)
 {
 	static const char *names[] = {
 		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "LISTEN_PIDFDID=",
-		"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+		"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "FDSTORE=",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -446,8 +446,6 @@ sup_can_save(const struct supervisor *sup)
 
 	if (sup->stopping)
 		return "clusterd is stopping";
-	if (sup->rolling)
-		return "a rolling restart is under way";
 	if (leftover_pending())
 		return "processes a worker left are being stopped";
 	if (sockpool_reuseport(&sup->pool))
@@ -455,8 +453,9 @@ sup_can_save(const struct supervisor *sup)
 	TAILQ_FOREACH(w, &sup->wctx.all, entry) {
 		if (w->gen->cfg->file && w->gen->cfg->text == NULL)
 			return "the config file was too large to keep (over 1 MiB)";
-		if (w->state == W_STOPPING || w->reaped || w->recycle)
-			return "a worker is being stopped or recycled";
+		/* Exited, the rest of its cgroup going: a moment at most. */
+		if (w->reaped)
+			return "the processes a worker left are being stopped";
 	}
 	if (sup->cur->cfg->file && sup->cur->cfg->text == NULL)
 		return "the config file was too large to keep (over 1 MiB)";
@@ -464,9 +463,11 @@ sup_can_save(const struct supervisor *sup)
 }
 
 void
-sup_save(const struct supervisor *sup, struct state_out *so)
+sup_save(const struct supervisor *sup, struct state_out *so,
+    const struct replace_owner *owners, struct gen *const *extra)
 {
-	size_t nseen = 0, cap = 1 + sup->slots.n;
+	size_t nseen = 0, cap = 4 + sup->slots.n;
+	const struct worker *w;
 	unsigned *seen = xcalloc(cap, sizeof(*seen));
 
 	state_rec(so, "sup");
@@ -474,14 +475,23 @@ sup_save(const struct supervisor *sup, struct state_out *so)
 	state_int(so, "last_number", sup->last_number);
 	state_int(so, "cur", sup->cur->number);
 	state_int(so, "announced", sup->announced);
+	state_int(so, "rolling", sup->rolling);
+	state_int(so, "recycle_wanted", sup->recycle.wanted);
 	state_int(so, "nofile_cur", (long long)sup->wctx.nofile.rlim_cur);
 	state_int(so, "nofile_max", (long long)sup->wctx.nofile.rlim_max);
 	state_str(so, "pidfile", sup->pidfile);
 	save_gen(so, sup->cur, seen, &nseen);
-	for (size_t i = 0; i < sup->slots.n; i++) {
+	for (size_t i = 0; i < sup->slots.n; i++)
 		save_gen(so, sup->slots.v[i]->gen, seen, &nseen);
-		if (sup->slots.v[i]->w)
-			save_gen(so, sup->slots.v[i]->w->gen, seen, &nseen);
+	TAILQ_FOREACH(w, &sup->wctx.all, entry) {
+		if (nseen == cap)
+			seen = xreallocarray(seen, cap *= 2, sizeof(*seen));
+		save_gen(so, w->gen, seen, &nseen);
+	}
+	for (size_t i = 0; extra && extra[i]; i++) {
+		if (nseen == cap)
+			seen = xreallocarray(seen, cap *= 2, sizeof(*seen));
+		save_gen(so, extra[i], seen, &nseen);
 	}
 	free(seen);
 	for (size_t i = 0; i < sup->pool.n; i++) {
@@ -496,7 +506,7 @@ sup_save(const struct supervisor *sup, struct state_out *so)
 	}
 	cgroups_save(&sup->cg, so);
 	notifydir_save(sup->notify, so);
-	slots_save(&sup->slots, so);
+	slots_save(&sup->slots, so, owners);
 }
 
 struct adopt_ctx {
@@ -518,7 +528,7 @@ gen_of(void *arg, unsigned number)
 
 int
 sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
-    const struct state_in *in)
+    const struct state_in *in, const struct replace_owner *owners)
 {
 	const struct state_rec *sr = state_first(in, "sup"), *r;
 	struct adopt_ctx ac = { sup, NULL, 0 };
@@ -611,7 +621,9 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	if (notifydir_adopt(loop, state_first(in, "notifydir"), &sup->notify) == -1)
 		goto out;
 	sup->wctx.notify = sup->notify;
-	if (slots_adopt(&sup->slots, in, gen_of, &ac) == -1) {
+	sup->rolling = rec_int(sr, "rolling", 0) != 0;
+	sup->recycle.wanted = rec_int(sr, "recycle_wanted", 0) != 0;
+	if (slots_adopt(&sup->slots, in, gen_of, &ac, owners) == -1) {
 		log_errx("upgrade: the slots and workers were not carried over");
 		goto out;
 	}
@@ -619,11 +631,30 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 		sup->pidfile = xstrdup(rec_str(sr, "pidfile"));
 	ok = 0;
 out:
-	/* The slots and sup->cur hold what they use. */
-	for (size_t k = 0; ok == 0 && k < ac.ngens; k++)
-		gen_unref(&sup->pool, ac.gens[k]);
-	free(ac.gens);
+	/* Held until sup_adopt_release(): a rollout's generations too. */
+	sup->adopted = ac.gens;
+	sup->nadopted = ac.ngens;
 	return ok;
+}
+
+struct gen *
+sup_adopted_gen(struct supervisor *sup, unsigned number)
+{
+	for (size_t i = 0; i < sup->nadopted; i++)
+		if (sup->adopted[i]->number == number)
+			return sup->adopted[i];
+	return NULL;
+}
+
+void
+sup_adopt_release(struct supervisor *sup)
+{
+	/* The slots, workers, sup->cur and a rollout hold what they use. */
+	for (size_t k = 0; k < sup->nadopted; k++)
+		gen_unref(&sup->pool, sup->adopted[k]);
+	free(sup->adopted);
+	sup->adopted = NULL;
+	sup->nadopted = 0;
 }
 
 int

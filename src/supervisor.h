@@ -42,6 +42,8 @@ struct supervisor {
 	struct strv	 base_env;	/* clusterd's environment, LISTEN_* removed */
 	struct notifydir *notify;	/* the workers' NOTIFY_SOCKETs, or NULL */
 	char		*pidfile;
+	struct gen	**adopted;	/* an upgrade's generations, until taken */
+	size_t		 nadopted;
 };
 
 /* Bind the sockets and get ready to run; -1 on error (logged). */
@@ -74,9 +76,14 @@ void	sup_check_ready(struct supervisor *);
 struct state_out;
 struct state_in;
 const char *sup_can_save(const struct supervisor *);
-void	sup_save(const struct supervisor *, struct state_out *);
+/* extra: more generations to carry (a rollout's), NULL-terminated. */
+void	sup_save(const struct supervisor *, struct state_out *,
+	    const struct replace_owner *owners, struct gen *const *extra);
 int	sup_adopt(struct supervisor *, struct ev_loop *, const struct cli *,
-	    const struct state_in *);
+	    const struct state_in *, const struct replace_owner *owners);
+/* A generation carried over, by number (NULL: none), for rollout.c's. */
+struct gen *sup_adopted_gen(struct supervisor *, unsigned number);
+void	sup_adopt_release(struct supervisor *);
 int	sup_run_adopted(struct supervisor *);
 
 #endif

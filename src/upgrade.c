@@ -54,7 +54,7 @@ static int	 self_fd = -1;	/* this binary, for a fallback */
 /* Records the new image must understand to take the cluster over. */
 static const char *const known[] = {
 	"clusterd", "sup", "gen", "listener", "cgroups", "notifydir", "ctl", "slots",
-	"slot", "worker", "worker_out", "sink", NULL,
+	"slot", "worker", "worker_out", "sink", "rollout", "op", NULL,
 };
 
 const char *
@@ -168,10 +168,22 @@ upgrade_free(struct upgrade *up)
 	reset(up);
 }
 
+const struct replace_owner *
+upgrade_owners(struct supervisor *sup, struct ops *ops)
+{
+	static struct replace_owner v[3];
+
+	v[0] = (struct replace_owner){ "rollout", rollout_replace_cb(), &ops->ro };
+	v[1] = (struct replace_owner){ "recycle", recycle_replace_cb(), &sup->recycle };
+	v[2] = (struct replace_owner){ NULL, NULL, NULL };
+	return v;
+}
+
 static struct state_out *
 state_build(struct upgrade *up, const void *waiting)
 {
 	struct state_out *so = state_out_new(STATE_FORMAT);
+	struct gen *extra[3];
 
 	/* Critical: a clusterd that cannot read it must refuse the state. */
 	state_rec(so, "!clusterd");
@@ -191,7 +203,9 @@ state_build(struct upgrade *up, const void *waiting)
 		state_str(so, "sigmask", hex);
 	}
 	state_str(so, "self_path", self_path);
-	sup_save(up->sup, so);
+	rollout_gens(&up->ops->ro, extra);
+	sup_save(up->sup, so, upgrade_owners(up->sup, up->ops), extra);
+	ops_save(up->ops, so, ctl_conn_fd);
 	ctl_save(up->ctl, so, waiting);
 	/* Last: the lines logged up to here go with it. */
 	sink_save(so);

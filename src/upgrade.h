@@ -54,6 +54,9 @@ void	upgrade_request(struct upgrade *, const char *path, request_cb *done,
 /* Whoever asked is gone. */
 void	upgrade_cancel(struct upgrade *, void *cookie);
 void	upgrade_free(struct upgrade *);
+/* Who may wait for a slot's replace, by name, for sup_save/sup_adopt. */
+struct replace_owner;
+const struct replace_owner *upgrade_owners(struct supervisor *, struct ops *);
 
 /* The new image, from main(): --check-upgrade=FD (its exit status), and
  * --upgrade-state=FD: read the state (exits when it cannot), then either

@@ -644,10 +644,6 @@ worker_save(const struct worker *w, struct state_out *so)
 	state_fd(so, "report", w->report.fd);
 	notify_sock_save(&w->notify, so);
 	wcg_save(&w->cg, so);
-	if (w->out) {
-		output_save(&w->out[0], so, "worker_out");
-		output_save(&w->out[1], so, "worker_out");
-	}
 }
 
 static int

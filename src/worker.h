@@ -114,7 +114,8 @@ void		 worker_note_why(struct worker *, const char *why);
 void		 worker_free(struct worker *);
 struct state_out;
 struct state_rec;
-/* An upgrade: the worker as a record (and its output pipes after it), and
+/* An upgrade: the worker as a record (its output pipes are the caller's to
+ * save, as records of their own after it: output_save()), and
  * the same worker taken over by the new image, watched as before (NULL:
  * what the record names is not there; logged by the caller). */
 void		 worker_save(const struct worker *, struct state_out *);
