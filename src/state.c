@@ -16,6 +16,7 @@
 #include "strv.h"
 
 struct state_out {
+	int		 format;
 	struct sbuf	 b;
 	size_t		 nrec;
 	int		*fds;
@@ -27,8 +28,15 @@ state_out_new(int format)
 {
 	struct state_out *o = xcalloc(1, sizeof(*o));
 
+	o->format = format;
 	sbuf_printf(&o->b, "clusterd-state %d", format);
 	return o;
+}
+
+int
+state_out_format(const struct state_out *o)
+{
+	return o->format;
 }
 
 void

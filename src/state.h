@@ -18,13 +18,25 @@
 
 #include <stddef.h>
 
-/* The formats this clusterd writes and reads. */
+/*
+ * The formats this clusterd writes and reads: it writes whichever of them
+ * the new binary reads (upgrade.c asks it first), so an upgrade to the
+ * previous release, which reads one format less, still works. A new
+ * format is for a change a reader cannot skip; new fields and records do
+ * not need one. The test build t/fmt2/clusterd reads and writes a format
+ * 2 of its own, to test just that.
+ */
+#ifdef CLUSTERD_TEST_FORMAT2
+#define STATE_FORMAT		2
+#else
 #define STATE_FORMAT		1
+#endif
 #define STATE_FORMAT_OLDEST	1
 
 struct state_out;
 
 struct state_out *state_out_new(int format);
+int	state_out_format(const struct state_out *);
 /* Begin a record; the fields that follow belong to it. */
 void	state_rec(struct state_out *, const char *kind);
 void	state_str(struct state_out *, const char *key, const char *v);	/* NULL: none */

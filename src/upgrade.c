@@ -54,7 +54,11 @@ static int	 self_fd = -1;	/* this binary, for a fallback */
 /* Records the new image must understand to take the cluster over. */
 static const char *const known[] = {
 	"clusterd", "sup", "gen", "listener", "cgroups", "notifydir", "ctl", "slots",
-	"slot", "worker", "worker_out", "sink", "rollout", "op", NULL,
+	"slot", "worker", "worker_out", "sink", "rollout", "op",
+#ifdef CLUSTERD_TEST_FORMAT2
+	"format2",
+#endif
+	NULL,
 };
 
 const char *
@@ -182,7 +186,7 @@ upgrade_owners(struct supervisor *sup, struct ops *ops)
 static struct state_out *
 state_build(struct upgrade *up, const void *waiting)
 {
-	struct state_out *so = state_out_new(STATE_FORMAT);
+	struct state_out *so = state_out_new(up->format);
 	struct gen *extra[3];
 
 	/* Critical: a clusterd that cannot read it must refuse the state. */
@@ -203,6 +207,13 @@ state_build(struct upgrade *up, const void *waiting)
 		state_str(so, "sigmask", hex);
 	}
 	state_str(so, "self_path", self_path);
+#ifdef CLUSTERD_TEST_FORMAT2
+	/* What a format 1 reader cannot take: it must never be sent one. */
+	if (up->format >= 2) {
+		state_rec(so, "!format2");
+		state_int(so, "proof", 1);
+	}
+#endif
 	rollout_gens(&up->ops->ro, extra);
 	sup_save(up->sup, so, upgrade_owners(up->sup, up->ops), extra);
 	ops_save(up->ops, so, ctl_conn_fd);
@@ -272,7 +283,8 @@ do_exec(struct upgrade *up)
 		finish(up, 1, "upgrade refused: %s; try again later", why);
 		return;
 	}
-	log_info("upgrading to %s (%s)", up->path, up->said[0] ? up->said : "?");
+	log_info("upgrading to %s (%s, state format %d)", up->path,
+	    up->said[0] ? up->said : "?", up->format);
 	so = state_build(up, up->cookie);
 	if ((memfd = state_out_finish(so, err, sizeof(err))) == -1) {
 		state_out_free(so);
@@ -340,6 +352,45 @@ last_line(struct upgrade *up)
 	return p ? p + 1 : up->said;
 }
 
+static int	start_check(struct upgrade *, char *, size_t);
+
+/*
+ * The new binary refused the state, and says it reads only older formats
+ * (the previous release): write the newest of those, if this clusterd
+ * can, and check again. 1: under way again.
+ */
+static int
+older_format(struct upgrade *up)
+{
+	const char *p = strstr(up->said, "reads state formats ");
+	struct state_out *so;
+	char err[256];
+	int lo, hi;
+
+	if (up->retried || p == NULL ||
+	    sscanf(p, "reads state formats %d-%d", &lo, &hi) != 2 ||
+	    hi >= up->format || hi < STATE_FORMAT_OLDEST || lo > hi)
+		return 0;
+	log_info("upgrade: %s reads state formats %d-%d: writing format %d", up->path,
+	    lo, hi, hi);
+	up->retried = 1;
+	up->format = hi;
+	close(up->memfd);
+	so = state_build(up, NULL);
+	up->memfd = state_out_finish(so, err, sizeof(err));
+	state_out_free(so);
+	up->nsaid = 0;
+	up->said[0] = '\0';
+	ev_timer_stop(up->loop, &up->timer);
+	if (up->memfd == -1) {
+		finish(up, 1, "upgrade failed: %s", err);
+		return 1;
+	}
+	if (start_check(up, err, sizeof(err)) == -1)
+		finish(up, 1, "upgrade refused: %s", err);
+	return 1;
+}
+
 static void
 check_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
@@ -353,9 +404,14 @@ check_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	/* What it wrote before it exited is in the pipe. */
 	while (up->out.fd >= 0)
 		check_out_cb(loop, &up->out, EV_READ);
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && older_format(up))
+		return;
 	said = last_line(up);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		memmove(up->said, said, strlen(said) + 1);
+		/* Its first line: "clusterd VERSION reads state formats A-B". */
+		up->said[strcspn(up->said, "\n")] = '\0';
+		if (strncmp(up->said, "clusterd ", 9) == 0)
+			memmove(up->said, up->said + 9, strlen(up->said + 9) + 1);
 		do_exec(up);
 		return;
 	}
@@ -452,6 +508,8 @@ upgrade_request(struct upgrade *up, const char *path, request_cb *done, void *co
 	up->cookie = cookie;
 	up->asked = mono_now();
 	up->checking = 1;
+	up->format = STATE_FORMAT;
+	up->retried = 0;
 	if (path == NULL)
 		path = self_path;
 	up->path = xstrdup(path);
@@ -508,6 +566,10 @@ upgrade_check_main(int fd, const struct cli *cli)
 	struct state_in in;
 	size_t i = 0;
 
+	/* First, whatever happens next: what the writer may send instead. */
+	printf("clusterd %s reads state formats %d-%d\n", upgrade_version(),
+	    STATE_FORMAT_OLDEST, STATE_FORMAT);
+	fflush(stdout);
 	if (read_state(fd, &in) == -1)
 		return 1;
 	/* Each generation's config must read as it did in the old image. */
@@ -532,7 +594,7 @@ upgrade_check_main(int fd, const struct cli *cli)
 		state_in_free(&in);
 		return 1;
 	}
-	printf("clusterd %s reads state format %d\n", upgrade_version(), in.format);
+	printf("state format %d: can take it over\n", in.format);
 	state_in_free(&in);
 	return 0;
 }

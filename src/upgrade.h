@@ -33,6 +33,8 @@ struct upgrade {
 	int		 exe;		/* O_PATH of the new binary */
 	char		*path;
 	int		 memfd;		/* the state the check reads */
+	int		 format;	/* of the state written */
+	int		 retried;	/* the check ran again with an older format */
 	double		 asked;		/* mono_now() of the request */
 	request_cb	*done;
 	void		*cookie;

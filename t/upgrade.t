@@ -207,6 +207,37 @@ END
 }
 
 
+# --- state formats: up to a release with a newer one, and back ---
+# t/fmt2/clusterd reads formats 1-2 and writes 2 (with a record a format 1
+# reader must refuse); back to this build, it must write format 1.
+{
+	my $FMT2 = "$TOP_BUILDDIR/t/fmt2/clusterd";
+	my $V3 = version_of($FMT2);
+	my $ctl4 = "$TMPDIR/fmt.sock";
+	my $port4 = free_port();
+	my $c4 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port4", '-s', $ctl4,
+	    '--', $HELLO]);
+	ok(wait_settled($ctl4, 2, 1), 'formats: 2 ready');
+	my $w4 = workers_of($ctl4);
+	my ($code, $out, $err) = clusterctl($ctl4, 'upgrade', $FMT2);
+	like($out . $err, qr/^upgraded from \Q$V1\E to \Q$V3\E in \d+ ms$/m,
+	    'formats: up to a build that reads formats 1-2 (this one writes 1)');
+	($code, $out, $err) = clusterctl($ctl4, 'upgrade', $FMT2);
+	is($code, 0, 'formats: from it to itself, in format 2') or diag($out, $err);
+	ok($c4->wait_log(qr/\Q$FMT2\E \(\Q$V3\E reads state formats 1-2, state format 2\)/),
+	    'formats: it wrote format 2');
+	($code, $out, $err) = clusterctl($ctl4, 'upgrade', $CLUSTERD);
+	is($code, 0, 'formats: back down to this build: exit 0') or diag($out, $err);
+	like($out . $err, qr/^upgraded from \Q$V3\E to \Q$V1\E in \d+ ms$/m,
+	    'formats: upgraded from the format 2 build to this one');
+	ok($c4->log_matches(qr/upgrade: \Q$CLUSTERD\E reads state formats 1-1: writing format 1$/m),
+	    'formats: this build refused format 2, so format 1 was written');
+	is_deeply(workers_of($ctl4), $w4, 'formats: the same workers throughout');
+	like(http_get('127.0.0.1', $port4) // '', qr/^hello world/, 'formats: they answer');
+	kill TERM => $c4->pid;
+	is(wait_exit($c4), 0, 'formats: SIGTERM: exit 0');
+}
+
 # --- a new image that cannot take the cluster over falls back ---
 $port = free_port();
 $ctl = "$TMPDIR/fb.sock";
