@@ -331,7 +331,8 @@ merge_check(struct parse *ps, const struct cli *cli)
 		if (sc->reuseport > 0 && sc->listen && sc->addr.family == AF_UNIX)
 			perr(ps, sc->line, "[socket:%s]: reuseport takes TCP or UDP sockets, "
 			    "not UNIX ones", sc->name);
-		if (sc->reuseport > 0 && sc->adopt_fd >= 0) {
+		/* Carried over an upgrade: clusterd's own group, slots and all. */
+		if (sc->reuseport > 0 && sc->adopt_fd >= 0 && !sc->carried) {
 			log_warnx("[socket:%s]: inherited from the service manager: one "
 			    "socket for all workers (reuseport off)", sc->name);
 			sc->reuseport = 0;

@@ -448,11 +448,11 @@ sup_can_save(const struct supervisor *sup)
 		return "clusterd is stopping";
 	if (leftover_pending())
 		return "processes a worker left are being stopped";
-	if (sockpool_reuseport(&sup->pool))
-		return "reuseport mode cannot be carried over yet";
 	TAILQ_FOREACH(w, &sup->wctx.all, entry) {
 		if (w->gen->cfg->file && w->gen->cfg->text == NULL)
 			return "the config file was too large to keep (over 1 MiB)";
+		if (w->slot->removed)
+			return "a worker is being scaled away";
 		/* Exited, the rest of its cgroup going: a moment at most. */
 		if (w->reaped)
 			return "the processes a worker left are being stopped";
@@ -503,10 +503,69 @@ sup_save(const struct supervisor *sup, struct state_out *so,
 		state_int(so, "dev", (long long)l->dev);
 		state_int(so, "ino", (long long)l->ino);
 		state_fd(so, "lock", l->lock);
+		/* Reuseport: each slot's socket, and the kernel's group order. */
+		for (size_t k = 1; k < l->nslot_fd; k++) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "slot%zu", k);
+			state_fd(so, key, l->slot_fd[k]);
+		}
+		if (l->ngroup > 0) {
+			struct sbuf grp = { 0 };
+
+			for (size_t k = 0; k < l->ngroup; k++)
+				sbuf_printf(&grp, "%s%u", k ? "," : "", l->group[k]);
+			state_str(so, "group", grp.s);
+			sbuf_free(&grp);
+		}
 	}
 	cgroups_save(&sup->cg, so);
 	notifydir_save(sup->notify, so);
 	slots_save(&sup->slots, so, owners);
+}
+
+/* Reuseport: the slots' sockets and the group's order, as they were. */
+static int
+adopt_group(struct listener *l, const struct state_rec *r)
+{
+	const char *grp = rec_str(r, "group");
+	size_t n = 1;
+	char *copy, *tok, *save = NULL;
+
+	if (grp == NULL)
+		return 0;
+	for (size_t i = 0; i < r->nf; i++)
+		if (strncmp(r->f[i].key, "slot", 4) == 0) {
+			long long k = strtoll(r->f[i].key + 4, NULL, 10);
+
+			if (k > 0 && k < 1000000 && (size_t)k + 1 > n)
+				n = (size_t)k + 1;
+		}
+	l->slot_fd = xreallocarray(NULL, n, sizeof(*l->slot_fd));
+	l->nslot_fd = n;
+	l->slot_fd[0] = l->fd;
+	for (size_t k = 1; k < n; k++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "slot%zu", k);
+		if ((l->slot_fd[k] = rec_fd(r, key)) != -1)
+			fcntl(l->slot_fd[k], F_SETFD, FD_CLOEXEC);
+		else if (rec_field(r, key))
+			return -1;
+	}
+	copy = xstrdup(grp);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long slot = strtoul(tok, NULL, 10);
+
+		if (slot >= n || l->slot_fd[slot] == -1) {
+			free(copy);
+			return -1;
+		}
+		l->group = xreallocarray(l->group, l->ngroup + 1, sizeof(*l->group));
+		l->group[l->ngroup++] = (unsigned)slot;
+	}
+	free(copy);
+	return 0;
 }
 
 struct adopt_ctx {
@@ -614,6 +673,11 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 			l->ino = (ino_t)rec_int(r, "ino", 0);
 			if ((l->lock = rec_fd(r, "lock")) != -1)
 				fcntl(l->lock, F_SETFD, FD_CLOEXEC);
+			if (adopt_group(l, r) == -1) {
+				log_errx("upgrade: %s: its reuseport sockets were not "
+				    "carried over", l->bound);
+				goto out;
+			}
 		}
 	sup_set_gen(sup, cur, 0);
 	if (cur->cfg->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)

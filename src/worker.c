@@ -394,7 +394,8 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	for (size_t k = 0; k < g->nlst; k++) {
 		fds[k] = g->lst[k]->fd;
 		/* Reuseport mode: the slot's own socket, the same for each of its workers. */
-		if (g->lst[k]->cfg->reuseport > 0 && g->lst[k]->cfg->adopt_fd < 0 &&
+		if (g->lst[k]->cfg->reuseport > 0 &&
+		    (g->lst[k]->cfg->adopt_fd < 0 || g->lst[k]->cfg->carried) &&
 		    (fds[k] = steer_slot_fd(g->lst[k], ws->id)) == -1) {
 			what = "reuseport socket";
 			goto fail;

@@ -167,6 +167,40 @@ END
 	is(wait_exit($c2), 0, "$mode: SIGTERM: exit 0");
 }
 
+# --- reuseport: each slot's socket and the steering carry over ---
+{
+	my $ctl5 = "$TMPDIR/rp.sock";
+	my $port5 = free_port();
+	my $c5 = start_clusterd(args => ['-n', 3, '--reuseport', '-l', "127.0.0.1:$port5",
+	    '-s', $ctl5, '--', $HELLO]);
+	ok(wait_settled($ctl5, 3, 1), 'reuseport: 3 ready');
+	my @inodes5 = sort keys %{ listen_sockets($port5) };
+	is(scalar(@inodes5), 3, 'reuseport: a socket per slot');
+	my $w5 = workers_of($ctl5);
+	my $load5 = start_load($port5, max => 60);
+	ok(wait_load($load5, 20), 'reuseport: the load runs');
+	my $ups = 0;
+	for my $to ($ALT, $CLUSTERD, $ALT, $CLUSTERD) {
+		my ($code, $out, $err) = clusterctl($ctl5, 'upgrade', $to);
+		$ups++ if $code == 0;
+		diag($out, $err) if $code;
+	}
+	is($ups, 4, 'reuseport: 4 upgrades');
+	ok(wait_load($load5, 20), 'reuseport: the load goes on');
+	my $r5 = stop_load($load5);
+	is($r5->{failed}, 0, "reuseport: no failed request out of $r5->{ok}")
+	    or diag(join("\n", @{ $r5->{errors} }));
+	is_deeply([sort keys %{ listen_sockets($port5) }], \@inodes5,
+	    'reuseport: the same sockets');
+	is_deeply(workers_of($ctl5), $w5, 'reuseport: the same workers');
+	is_deeply(hello_ids($port5, 3), [0, 1, 2], 'reuseport: every slot still gets connections');
+	my ($code, $out, $err) = clusterctl($ctl5, 'scale', 4);
+	ok(wait_settled($ctl5, 4, 1), 'reuseport: scaled up to 4 after the upgrades');
+	is_deeply(hello_ids($port5, 4), [0, 1, 2, 3], 'reuseport: and the new slot is steered to');
+	kill TERM => $c5->pid;
+	is(wait_exit($c5), 0, 'reuseport: SIGTERM: exit 0');
+}
+
 # --- a slot in backoff keeps its backoff across an upgrade ---
 {
 	my $flag = "$TMPDIR/crash-1";
