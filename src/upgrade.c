@@ -36,6 +36,7 @@
 #include "supervisor.h"
 #include "upgrade.h"
 #include "util.h"
+#include "values.h"
 
 extern char **environ;
 
@@ -267,6 +268,28 @@ exec_env(void)
 	return v;
 }
 
+/*
+ * The tests' way to have a worker die while clusterd is being replaced:
+ * CLUSTERD_TEST_KILL_AT_EXEC=ID kills slot ID's worker after the state is
+ * written, and waits until it is a zombie (not reaped: the new image must
+ * find it so).
+ */
+static void
+test_kill_worker(struct upgrade *up)
+{
+	const char *v = getenv("CLUSTERD_TEST_KILL_AT_EXEC");
+	siginfo_t si;
+	long id;
+
+	if (v == NULL || parse_long(v, 0, 100000, &id) == -1 ||
+	    (size_t)id >= up->sup->slots.n || up->sup->slots.v[id]->w == NULL)
+		return;
+	kill(up->sup->slots.v[id]->w->pid, SIGKILL);
+	while (waitid(P_PID, (id_t)up->sup->slots.v[id]->w->pid, &si,
+	    WEXITED | WNOWAIT) == -1 && errno == EINTR)
+		;
+}
+
 /* The check passed: the real thing, from the loop. */
 static void
 do_exec(struct upgrade *up)
@@ -299,6 +322,7 @@ do_exec(struct upgrade *up)
 	/* Signals wait for the new image, pending; SIGCHLD among them. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
+	test_kill_worker(up);
 	syscall(SYS_execveat, up->exe, "", argv, envp, AT_EMPTY_PATH);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -241,6 +241,29 @@ END
 }
 
 
+# --- a worker that dies while clusterd is being replaced ---
+# CLUSTERD_TEST_KILL_AT_EXEC=1: the old image kills slot 1's worker after
+# writing the state, just before the exec; the new image finds it dead.
+{
+	my $ctl6 = "$TMPDIR/die.sock";
+	my $port6 = free_port();
+	my $c6 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port6", '-s', $ctl6,
+	    '--', $HELLO], env => { CLUSTERD_TEST_KILL_AT_EXEC => 1 });
+	ok(wait_settled($ctl6, 2, 1), 'died at exec: 2 ready');
+	my $w6 = workers_of($ctl6);
+	my ($code, $out, $err) = clusterctl($ctl6, 'upgrade', $ALT);
+	is($code, 0, 'died at exec: the upgrade goes') or diag($out, $err);
+	ok($c6->wait_log(qr/^clusterd: worker 1 \(pid $w6->{1}\) killed by signal 9; restarting now$/m),
+	    'died at exec: the new image reaps it and says so');
+	ok(wait_settled($ctl6, 2, 1), 'died at exec: slot 1 has a worker again');
+	my $now = workers_of($ctl6);
+	is($now->{0}, $w6->{0}, 'died at exec: slot 0 keeps its worker');
+	isnt($now->{1}, $w6->{1}, 'died at exec: slot 1 has a new one');
+	is(scalar(my @z = child_zombies($c6->pid)), 0, 'died at exec: no zombie left');
+	kill TERM => $c6->pid;
+	is(wait_exit($c6), 0, 'died at exec: SIGTERM: exit 0');
+}
+
 # --- state formats: up to a release with a newer one, and back ---
 # t/fmt2/clusterd reads formats 1-2 and writes 2 (with a record a format 1
 # reader must refuse); back to this build, it must write format 1.
