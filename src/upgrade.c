@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,16 +195,19 @@ state_build(struct upgrade *up, const void *waiting)
 	state_dbl(so, "asked", up->asked);
 	state_int(so, "pid", (long long)getpid());
 	state_fd(so, "self", self_fd);
+	state_fd(so, "exe", up->exe);
 	{
+		unsigned long long bits = 0;
 		sigset_t cur;
-		char hex[2 * sizeof(cur) + 1];
 
 		/* The mask before the exec blocks everything: the new image
 		 * goes back to this one. */
+		sigemptyset(&cur);
 		sigprocmask(SIG_SETMASK, NULL, &cur);
-		for (size_t i = 0; i < sizeof(cur); i++)
-			snprintf(hex + 2 * i, 3, "%02x", ((unsigned char *)&cur)[i]);
-		state_str(so, "sigmask", hex);
+		for (int sig = 1; sig < NSIG && sig <= 64; sig++)
+			if (sigismember(&cur, sig) == 1)
+				bits |= 1ULL << (sig - 1);
+		state_int(so, "sigmask", (long long)bits);
 	}
 	state_str(so, "self_path", self_path);
 #ifdef CLUSTERD_TEST_FORMAT2
@@ -290,6 +292,22 @@ test_kill_worker(struct upgrade *up)
 		;
 }
 
+/*
+ * Run the binary open at fd (its descriptor stays open through the exec:
+ * the new image closes it). Through /proc rather than execveat(): the
+ * same file, and a tool that follows execs (valgrind) follows this one.
+ */
+static void
+exec_fd(int fd, char **argv, char **envp)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	set_cloexec(&fd, 1, 0);
+	execve(path, argv, envp);
+	set_cloexec(&fd, 1, 1);
+}
+
 /* The check passed: the real thing, from the loop. */
 static void
 do_exec(struct upgrade *up)
@@ -323,7 +341,7 @@ do_exec(struct upgrade *up)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	test_kill_worker(up);
-	syscall(SYS_execveat, up->exe, "", argv, envp, AT_EMPTY_PATH);
+	exec_fd(up->exe, argv, envp);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	set_cloexec(fds, nfds, 1);
@@ -661,7 +679,7 @@ fall_back(const struct state_in *in, int memfd, int fallback)
 	argv = exec_argv(path ? path : "clusterd", "--upgrade-state", memfd,
 	    "--upgrade-fallback");
 	sink_drain_all();
-	syscall(SYS_execveat, fd, "", argv, exec_env(), AT_EMPTY_PATH);
+	exec_fd(fd, argv, exec_env());
 	log_err("upgrade: cannot run the old binary again");
 	fallback = 1;
 	fall_back(in, memfd, fallback);
@@ -702,18 +720,18 @@ upgrade_restore_failed(void)
 }
 
 static void
-restore_sigmask(const char *hex)
+restore_sigmask(const struct state_rec *c)
 {
+	unsigned long long bits;
 	sigset_t set;
-	unsigned v;
 
-	if (hex == NULL || strlen(hex) != 2 * sizeof(set))
+	if (rec_field(c, "sigmask") == NULL)
 		return;
-	for (size_t i = 0; i < sizeof(set); i++) {
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return;
-		((unsigned char *)&set)[i] = (unsigned char)v;
-	}
+	bits = (unsigned long long)rec_int(c, "sigmask", 0);
+	sigemptyset(&set);
+	for (int sig = 1; sig < NSIG && sig <= 64; sig++)
+		if (bits & (1ULL << (sig - 1)))
+			sigaddset(&set, sig);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
@@ -726,9 +744,11 @@ upgrade_restore_done(struct ctl *ctl)
 	char msg[512];
 
 	state_fds_cloexec(&ad.in, 1);
-	restore_sigmask(rec_str(c, "sigmask"));
+	restore_sigmask(c);
 	if ((fd = rec_fd(c, "self")) != -1 && fd != self_fd)
 		close(fd);	/* this image has its own */
+	if ((fd = rec_fd(c, "exe")) != -1 && fd != self_fd)
+		close(fd);	/* what it was run from */
 	if (ad.fallback)
 		snprintf(msg, sizeof(msg), "upgrade failed: clusterd %s could not take "
 		    "over; clusterd %s goes on", "the new binary", upgrade_version());
