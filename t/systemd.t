@@ -71,8 +71,9 @@ write_file("$ROOT/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
     . "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
 write_file("$ROOT/etc/group", "root:x:0:\nnogroup:x:65534:\n");
 # cgorphan: sleep(1) by a name of its own, what a worker leaves behind.
+# clusterd-alt: another build, to upgrade to (section 11).
 for ([$CLUSTERD, 'clusterd'], [$CLUSTERCTL, 'clusterctl'], [$HELLO_BIN, 'hello'],
-    ['/usr/bin/sleep', 'cgorphan']) {
+    ['/usr/bin/sleep', 'cgorphan'], ["$TOP_BUILDDIR/t/alt/clusterd", 'clusterd-alt']) {
 	write_file("$LOCAL/bin/$_->[1]", slurp($_->[0]) // die("$_->[0]: $!\n"), 0755);
 }
 
@@ -736,6 +737,52 @@ like(journal_of($s->{InvocationID}), qr/adopted \[::\]:8080 \(http\) from the se
 is($s->{NFileDescriptorStore}, 0, 'and stored nothing: the socket unit holds it');
 ($code, $text) = systemctl('stop', 'clusterd@web.service', 'clusterd@web.socket');
 is($code, 0, 'systemctl stop clusterd@web.service clusterd@web.socket') or diag($text);
+
+# --- 11. Upgrading clusterd in place under systemd (issue 14): the same
+# main pid, so systemd sees no restart, the service stays active, the fd
+# store keeps what it had, and the watchdog goes on being fed; under load,
+# no request fails.
+fdstore_conf('8080');
+systemctl('reset-failed', 'clusterd@web.service');
+($code, $text) = systemctl('start', 'clusterd@web.service');
+is($code, 0, 'upgrade: systemctl start clusterd@web.service') or diag($text);
+my $u0 = show('clusterd@web.service', qw(MainPID NRestarts InvocationID NFileDescriptorStore));
+my $pids0 = serving_pids(status_json());
+my $uload = start_load(8080, max => 60);
+ok(wait_load($uload, 20), 'upgrade: the load runs');
+($code, $text) = ct('/usr/local/bin/clusterctl', '-s', '/run/clusterd/clusterd-web.sock',
+    'upgrade', '/usr/local/bin/clusterd-alt');
+is($code, 0, 'upgrade: clusterctl upgrade /usr/local/bin/clusterd-alt') or diag($text);
+like($text, qr/^upgraded from \S+ \(\w+\) to \S+-alt \(\w+\) in \d+ ms$/m,
+    'upgrade: upgraded from A to A-alt');
+# SIGUSR1 through systemd: back to the binary it was started as.
+($code, $text) = systemctl('kill', '--kill-who=main', '-s', 'USR1', 'clusterd@web.service');
+is($code, 0, 'upgrade: systemctl kill -s USR1 --kill-who=main') or diag($text);
+ok(wait_for(sub { journal_of($u0->{InvocationID}) =~ /^clusterd: upgraded from \S+-alt \(\w+\) to /m },
+    20, 'the second upgrade'), 'upgrade: SIGUSR1 upgraded it back, the journal says');
+ok(wait_load($uload, 20), 'upgrade: the load goes on');
+my $ur = stop_load($uload);
+is($ur->{failed}, 0, "upgrade: no failed request out of $ur->{ok}")
+    or diag(join("\n", @{ $ur->{errors} }));
+my $u1 = show('clusterd@web.service', qw(MainPID NRestarts InvocationID NFileDescriptorStore
+    ActiveState));
+is($u1->{MainPID}, $u0->{MainPID}, "upgrade: the same main pid ($u0->{MainPID})");
+is($u1->{InvocationID}, $u0->{InvocationID}, 'upgrade: the same invocation: no restart');
+is($u1->{NRestarts}, $u0->{NRestarts}, 'upgrade: NRestarts unchanged');
+is($u1->{ActiveState}, 'active', 'upgrade: still active');
+is($u1->{NFileDescriptorStore}, $u0->{NFileDescriptorStore},
+    "upgrade: the fd store holds what it did ($u0->{NFileDescriptorStore})");
+is_deeply(serving_pids(status_json()), $pids0, 'upgrade: the same workers');
+# The watchdog: systemd hears a ping from the new image (its time moves on).
+my $wd0 = show('clusterd@web.service', 'WatchdogTimestampMonotonic')->{WatchdogTimestampMonotonic};
+ok(wait_for(sub { show('clusterd@web.service', 'WatchdogTimestampMonotonic')
+    ->{WatchdogTimestampMonotonic} > $wd0 }, $WD * 3, 'a watchdog ping'),
+    'upgrade: the new image feeds the watchdog');
+my $u2 = show('clusterd@web.service', qw(MainPID ActiveState NRestarts));
+ok($u2->{MainPID} == $u0->{MainPID} && $u2->{ActiveState} eq 'active' &&
+    $u2->{NRestarts} == $u0->{NRestarts}, 'upgrade: and systemd has not restarted it');
+($code, $text) = systemctl('stop', 'clusterd@web.service');
+is($code, 0, 'upgrade: systemctl stop') or diag($text);
 
 ok(halt(), 'the container halts when systemd-nspawn is asked to');
 done_testing();
