@@ -289,8 +289,9 @@ state_in_read(struct state_in *in, int fd, const char *const *known, char *err,
 		in->r = xgrow(in->r, in->n + 1, sizeof(*in->r));
 		r = &in->r[in->n++];
 		memset(r, 0, sizeof(*r));
-		r->kind = xstrdup(tok);
+		r->kind = tok;
 		r->line = (int)nline;
+		r->first = in->nfields;
 		while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
 			char *eq = strchr(tok, '=');
 			struct state_field *f;
@@ -300,11 +301,13 @@ state_in_read(struct state_in *in, int fd, const char *const *known, char *err,
 				    nline, tok);
 				goto fail;
 			}
+			/* In place: the text is the state's, for its life. */
 			*eq = '\0';
-			r->f = xgrow(r->f, r->nf + 1, sizeof(*r->f));
-			f = &r->f[r->nf++];
-			f->key = xstrdup(tok);
-			f->val = xstrdup(eq + 1);
+			in->fields = xgrow(in->fields, in->nfields + 1, sizeof(*in->fields));
+			f = &in->fields[in->nfields++];
+			r->nf++;
+			f->key = tok;
+			f->val = eq + 1;
 			if (unescape(f->val, &f->len) == -1) {
 				snprintf(err, len, "line %zu: %s: bad %%XX escape", nline,
 				    f->key);
@@ -316,7 +319,9 @@ state_in_read(struct state_in *in, int fd, const char *const *known, char *err,
 		snprintf(err, len, "the state is cut short (no end line)");
 		goto fail;
 	}
-	free(text);
+	for (size_t i = 0; i < in->n; i++)
+		in->r[i].f = in->fields + in->r[i].first;
+	in->text = text;
 	return 0;
 fail:
 	free(text);
@@ -327,15 +332,9 @@ fail:
 void
 state_in_free(struct state_in *in)
 {
-	for (size_t i = 0; i < in->n; i++) {
-		for (size_t k = 0; k < in->r[i].nf; k++) {
-			free(in->r[i].f[k].key);
-			free(in->r[i].f[k].val);
-		}
-		free(in->r[i].f);
-		free(in->r[i].kind);
-	}
 	free(in->r);
+	free(in->fields);
+	free(in->text);
 	memset(in, 0, sizeof(*in));
 }
 

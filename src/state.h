@@ -62,13 +62,19 @@ struct state_rec {
 	char	*kind;		/* without the '!' */
 	struct state_field *f;
 	size_t	 nf;
+	size_t	 first;		/* f's index in the state's fields */
 	int	 line;
 };
 
+/* Records and fields point into the text read, which the state keeps: a
+ * state of 1000 workers is a few allocations, not tens of thousands. */
 struct state_in {
 	int	 format;
 	struct state_rec *r;
 	size_t	 n;
+	struct state_field *fields;
+	size_t	 nfields;
+	char	*text;
 };
 
 /* Read and check a whole state; -1 with err ("line N: ..."). known: the

@@ -226,15 +226,12 @@ state_build(struct upgrade *up, const void *waiting)
 	return so;
 }
 
+/* FD_CLOEXEC is the only descriptor flag: set it or clear it outright. */
 static void
 set_cloexec(const int *fds, size_t n, int on)
 {
-	for (size_t i = 0; i < n; i++) {
-		int fl = fcntl(fds[i], F_GETFD);
-
-		if (fl != -1)
-			fcntl(fds[i], F_SETFD, on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC);
-	}
+	for (size_t i = 0; i < n; i++)
+		fcntl(fds[i], F_SETFD, on ? FD_CLOEXEC : 0);
 }
 
 static char **
@@ -646,13 +643,17 @@ upgrade_check_main(int fd, const struct cli *cli)
 static void
 state_fds_cloexec(const struct state_in *in, int on)
 {
-	for (size_t i = 0; i < in->n; i++)
-		for (size_t k = 0; k < in->r[i].nf; k++) {
-			int fd = rec_fd(&in->r[i], in->r[i].f[k].key);
+	/* By number, without checking each is still the file it was (the
+	 * adopters did): at worst a descriptor of this image's own gets the
+	 * flag all of them have. */
+	for (size_t i = 0; i < in->nfields; i++) {
+		unsigned long long dev, ino;
+		int fd;
 
-			if (fd >= 0)
-				set_cloexec(&fd, 1, on);
-		}
+		if (sscanf(in->fields[i].val, "%d:%llu:%llu", &fd, &dev, &ino) == 3 &&
+		    fd > 2)
+			set_cloexec(&fd, 1, on);
+	}
 }
 
 static void __attribute__((noreturn))
@@ -762,6 +763,8 @@ upgrade_restore_done(struct ctl *ctl)
 		log_info("%s", msg);
 	ctl_adopt_reply(ctl, state_first(&ad.in, "ctl"), ad.fallback ? 1 : 0, msg);
 	close(ad.memfd);
+	/* Taken over: the records are not needed any more. */
+	state_in_free(&ad.in);
 }
 
 void
