@@ -21,8 +21,10 @@ say() { echo "bench: $*"; }
 peers_needed=yes
 prev=
 for a in "$@"; do
-	case $prev$a in
-	--only*)
+	# "--only NAME" or "--only=NAME", whatever came before
+	[ "$prev" = --only ] && a="--only=$a"
+	case $a in
+	--only?*)
 		parts=${a#--only}
 		parts=${parts#=}
 		peers_needed=
