@@ -2,7 +2,9 @@
 # of `make check`: it installs its peers (wrk, gnuplot, PM2), takes about
 # 10 minutes and writes bench/RESULTS.md and bench/*.png in the source tree.
 # `make bench BENCH_ARGS=--quick` is a smoke run of a minute or two;
-# BENCH_ARGS=--only=throughput,respawn picks benchmarks.
+# BENCH_ARGS=--only=throughput,respawn picks benchmarks.  t/alt/clusterd (a
+# second build, another version string) is what the upgrade part alternates
+# with src/clusterd.
 
 EXTRA_DIST += \
 	bench/bench.mk bench/run.sh bench/bench.py bench/package.json \
@@ -14,7 +16,7 @@ EXTRA_DIST += \
 BENCH_ARGS =
 
 .PHONY: bench
-bench: all
+bench: all t/alt/clusterd
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	BENCH_VIA_MAKE=1 \
 	$(SHELL) $(abs_top_srcdir)/bench/run.sh $(BENCH_ARGS)

@@ -35,6 +35,7 @@ OUT = os.environ.get("BENCH_OUT", os.path.join(BUILD, "bench", "out"))
 TOOLS = os.path.join(BUILD, "bench")
 CLUSTERD = os.path.join(BUILD, "src", "clusterd")
 CTL = os.path.join(BUILD, "src", "clusterctl")
+ALT = os.path.join(BUILD, "t", "alt", "clusterd")   # same code, another version
 HELLO = os.path.join(BUILD, "examples", "hello")
 HELLOJS = os.path.join(SRC, "examples", "hello.js")
 SEED = os.path.join(BENCH, "seed-cluster.js")
@@ -55,14 +56,16 @@ PROFILES = {
                  balance_rounds=5, balance_secs=2.0, rolling_rounds=3,
                  relay_rounds=7, relay_mib=256,
                  spawnlat_n=1000, spawnlat_rounds=3,
-                 cg_events=20, cg_spawn_n=1000),
+                 cg_events=20, cg_spawn_n=1000,
+                 up_sizes=(8, 1000), up_count=20, up_gap=0.3),
     "quick": dict(rounds=2, slice=1, warm=1, wrk_threads=2, wrk_conns=32,
                   idle_windows=1, idle_secs=2.0, kills_c=10, kills_node=5,
                   kill_blocks=1, scale=(10, 100), scale_rounds=1, rss_starts=3,
                   balance_rounds=1, balance_secs=0.5, rolling_rounds=1,
                   relay_rounds=2, relay_mib=32,
                   spawnlat_n=200, spawnlat_rounds=1,
-                  cg_events=4, cg_spawn_n=200),
+                  cg_events=4, cg_spawn_n=200,
+                  up_sizes=(8, 1000), up_count=4, up_gap=0.3),
 }
 P = None  # the chosen profile
 
@@ -1227,6 +1230,285 @@ def cgroup_op_costs(root, n):
 
 # ------------------------------------------------------------------ report
 
+# ------------------------------------------------------------ upgrade (issue 14)
+
+UP_LINE = r"^upgraded from (.+) to (.+) in (\d+) ms$"
+
+
+def fd_table(pid):
+    """pid's descriptors, {fd: what it is} (socket:[ino], pipe:[ino], a path)."""
+    out = {}
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for n in names:
+        try:
+            out[int(n)] = os.readlink(f"/proc/{pid}/fd/{n}")
+        except OSError:
+            pass
+    return out
+
+
+def fd_kind_counts(tbl):
+    """How many descriptors of each kind: socket, pipe, anon_inode:[eventfd], a path."""
+    out = {}
+    for link in tbl.values():
+        k = re.sub(r":\[\d+\]$", "", link)
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def listen_inode(port):
+    """The inode of the socket listening on 127.0.0.1:port (/proc/net/tcp)."""
+    want = f"0100007F:{port:04X}"
+    for line in read("/proc/net/tcp").splitlines()[1:]:
+        f = line.split()
+        if len(f) > 9 and f[1] == want and f[3] == "0A":
+            return int(f[9])
+    return None
+
+
+def version_of(binary):
+    out = run([binary, "--version"], timeout=10).stdout.strip()
+    return out.split(" ", 1)[1] if out.startswith("clusterd ") else out
+
+
+def load_records(path):
+    recs = []
+    for line in read(path).splitlines():
+        s, l, code = line.split()
+        recs.append((int(s) / 1e6, int(l) / 1e6, int(code)))
+    return recs
+
+
+def upgrade_one(r, to, version):
+    """One `clusterctl upgrade TO`: the client's time, clusterd's figure and
+    the moments this script read each log line of it (clusterd -v)."""
+    t0 = time.monotonic()
+    p = run([CTL, "-s", r.ctl, "upgrade", to], timeout=60)
+    t1 = time.monotonic()
+    m = re.search(UP_LINE, p.stdout, re.M)
+    row = dict(to=os.path.basename(to), t0=t0, t1=t1, client=t1 - t0, rc=p.returncode,
+               said=p.stdout.strip()[-300:],
+               ok=bool(p.returncode == 0 and m and m.group(2) == version),
+               ms=int(m.group(3)) if m else None)
+    for key, rx in (("asked", r"upgrade to .* asked for"), ("upgrading", r"upgrading to "),
+                    ("kept", r"kept .* over the upgrade"), ("done", r"upgraded from .* in \d+ ms")):
+        t, _ = r.reader.wait_after(rx, t0, 5 if row["ok"] else 0.2)
+        row[key] = t
+    return row
+
+
+def upgrade_series(r, count, state, load=False):
+    """count upgrades, alternating the two builds, each up_gap apart; with a
+    connection-per-request load on the port meanwhile if load."""
+    rec = os.path.join(OUT, f"{r.tag}-{'load' if load else 'idle'}.txt")
+    lg = None
+    if load:
+        bound = count * (P["up_gap"] + 5) + 30
+        lg = subprocess.Popen([os.path.join(TOOLS, "loadgen"), "-p", str(r.port), "-c", "8",
+                               "-d", str(int(bound)), "-o", rec], stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+    rows = []
+    try:
+        for i in range(count):
+            to = ALT if state["on"] == CLUSTERD else CLUSTERD
+            row = upgrade_one(r, to, state["versions"][to])
+            if row["ok"]:
+                state["on"] = to
+            time.sleep(P["up_gap"])
+            row["rss"] = rss_kib(r.sup)["rss"]
+            row["fds"] = len(fd_table(r.sup))
+            rows.append(row)
+            if not row["ok"]:
+                log(f"upgrade: {r.tag}: upgrade {i + 1} failed: {row['said']}")
+                break
+        if load:
+            time.sleep(0.5)
+    finally:
+        if lg:
+            lg.send_signal(signal.SIGTERM)
+            out = lg.communicate(timeout=60)[0]
+    out_load = None
+    if lg:
+        summary = parse_loadgen(out)
+        recs = load_records(rec)
+        wins = [(x["t0"], x["t1"]) for x in rows]
+        inwin = lambda x: any(x[0] <= b and x[0] + x[1] >= a for a, b in wins)  # noqa: E731
+        during = [x for x in recs if inwin(x)]
+        outside = [x[1] for x in recs if not inwin(x) and x[2] == 200]
+        ends = sorted(x[0] + x[1] for x in recs if x[2] == 200)
+        t_first = rows[0]["t0"] if rows else 0
+        t_last = rows[-1]["t1"] if rows else 0
+        gaps = [b - a for a, b in zip(ends, ends[1:]) if b >= t_first and a <= t_last]
+        out_load = dict(requests=len(recs), failed=int(summary["failed"]),
+                        kinds={k: int(summary[k]) for k in ("connect", "io", "answer", "timeout")},
+                        during=len(during),
+                        failed_during=sum(1 for x in during if x[2] != 200),
+                        max_during=max((x[1] for x in during if x[2] == 200), default=float("nan")),
+                        max_all=max((x[1] for x in recs if x[2] == 200), default=float("nan")),
+                        p50_outside=pct(outside, .5), p99_outside=pct(outside, .99),
+                        max_outside=max(outside, default=float("nan")),
+                        longest_quiet=max(gaps, default=float("nan")), records=rec)
+    return rows, out_load
+
+
+def upgrade_config(n, cg, versions):
+    tag = f"upgrade-{n}-cg{cg}"
+    r = Run("clusterd", "c", n, free_port(), tag, ["-v", f"--cgroups={cg}"])
+    try:
+        if r.reader.wait_for(rf"\b{n} workers? ready", 120) is None:
+            raise RuntimeError(f"{tag}: not {n} ready in 120 s")
+        r.wait_ready(60)
+        time.sleep(1.0)      # let start-up work settle
+        st = ctl_json(r)
+        mode = (st.get("cgroups") or {}).get("mode", "off")
+        before = dict(rss=rss_kib(r.sup), heap=dict(rss_by_file(r.sup)).get("[heap]", 0),
+                      fds=fd_table(r.sup), workers=sorted(r.workers()),
+                      inode=listen_inode(r.port), pid=r.sup)
+        state = dict(on=CLUSTERD, versions=versions)
+        # With no load first: at 1000 workers the load keeps both cores
+        # busy for a while after it ends, which the idle figures must not see.
+        log(f"upgrade: {n} workers, --cgroups={cg} ({mode}): {P['up_count']} upgrades, "
+            "no load")
+        idle, _ = upgrade_series(r, P["up_count"], state)
+        time.sleep(1.0)
+        log(f"upgrade: {n} workers, --cgroups={cg}: {P['up_count']} more under load")
+        loaded, load = upgrade_series(r, P["up_count"], state, load=True)
+        if state["on"] != CLUSTERD:      # end on the binary it started as
+            loaded += upgrade_series(r, 1, state)[0]
+        time.sleep(0.5)
+        after = dict(rss=rss_kib(r.sup), heap=dict(rss_by_file(r.sup)).get("[heap]", 0),
+                     fds=fd_table(r.sup), workers=sorted(r.workers()),
+                     inode=listen_inode(r.port), alive=r.proc.poll() is None)
+        problems = [l for _, l in r.reader.lines
+                    if re.search(r"refused|failed|cannot|error|warn|falling back", l, re.I)]
+    finally:
+        r.stop()
+    ms = [x["ms"] for x in idle if x["ms"] is not None]
+    lms = [x["ms"] for x in loaded if x["ms"] is not None]
+    log(f"upgrade: {n} workers, --cgroups={cg}: p50 {pct(ms, .5)} ms, max "
+        f"{max(ms, default=None)} ms (under load {pct(lms, .5)}, {max(lms, default=None)}); "
+        f"failed requests {load['failed']}; "
+        f"RSS {before['rss']['rss']} -> {after['rss']['rss']} KiB, "
+        f"fds {len(before['fds'])} -> {len(after['fds'])}")
+    kinds = (fd_kind_counts(before["fds"]), fd_kind_counts(after["fds"]))
+    return dict(n=n, cg=cg, mode=mode, loaded=loaded, idle=idle, load=load,
+                rss_before=before["rss"], rss_after=after["rss"],
+                heap_before=before["heap"], heap_after=after["heap"],
+                fds_before=len(before["fds"]), fds_after=len(after["fds"]),
+                fd_kinds_before=kinds[0], fd_kinds_after=kinds[1],
+                same_pid=after["alive"], same_workers=before["workers"] == after["workers"],
+                same_socket=before["inode"] is not None and before["inode"] == after["inode"],
+                problems=problems[:20])
+
+
+def bench_upgrade(res):
+    """Issue 14: clusterctl upgrade alternating two builds, at 8 and 1000
+    workers, with and without a cgroup per worker; the pause as clusterd
+    says it, as the client sees it, and as a load on the port sees it."""
+    if not os.access(ALT, os.X_OK):
+        raise RuntimeError(f"{ALT} is missing: make t/alt/clusterd")
+    versions = {CLUSTERD: version_of(CLUSTERD), ALT: version_of(ALT)}
+    loads = [" ".join(read("/proc/loadavg").split()[:3])]
+    cgs = ["no"]
+    if os.geteuid() == 0:
+        cgs.append("yes")
+    configs = []
+    for n in P["up_sizes"]:
+        for cg in cgs:
+            try:
+                configs.append(upgrade_config(n, cg, versions))
+            except Exception as e:  # noqa: BLE001 - say it, go on with the others
+                if cg == "no":
+                    raise
+                log(f"upgrade: {n} workers, --cgroups=yes: {e}")
+                configs.append(dict(n=n, cg=cg, error=str(e)))
+    loads.append(" ".join(read("/proc/loadavg").split()[:3]))
+    out = dict(configs=configs, versions=list(versions.values()), count=P["up_count"],
+               gap=P["up_gap"], loads=loads)
+    big = max(P["up_sizes"])
+    ms = [x["ms"] for c in configs if c["n"] == big and c["cg"] == "no" and "error" not in c
+          for x in c["idle"] if x["ms"] is not None]
+    if pct(ms, .5) > 50 or P is PROFILES["quick"]:
+        try:
+            out["why"] = upgrade_why(big, versions)
+        except Exception as e:  # noqa: BLE001 - an explanation, not a result
+            log(f"upgrade: profiling failed: {e}")
+    res["upgrade"] = out
+
+
+def upgrade_why(n, versions):
+    """Where an upgrade's time goes at n workers, clusterd --cgroups=no:
+    strace -c -f of one upgrade (the calls, per worker), and perf of a few
+    (clusterd's functions, the old image, the check child and the new)."""
+    out = {}
+    r = Run("clusterd", "c", n, free_port(), f"upgrade-why-{n}", ["-v", "--cgroups=no"])
+    try:
+        if r.reader.wait_for(rf"\b{n} workers? ready", 120) is None:
+            raise RuntimeError(f"not {n} ready")
+        time.sleep(1.0)
+        state = dict(on=CLUSTERD, versions=versions)
+        if shutil.which("strace"):
+            path = os.path.join(OUT, f"upgrade-strace-{n}.txt")
+            s = subprocess.Popen(["strace", "-c", "-f", "-o", path, "-p", str(r.sup)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+            rows, _ = upgrade_series(r, 1, state)
+            s.send_signal(signal.SIGINT)
+            s.wait(timeout=30)
+            calls = {}
+            for line in read(path).splitlines():
+                f = line.split()
+                if len(f) >= 5 and re.match(r"^\d", f[0]) and f[-1] != "total":
+                    calls[f[-1]] = (int(f[3]), int(f[2]), float(f[1]))
+            out["strace"] = dict(calls=calls, ms=rows[0]["ms"] if rows else None)
+        if shutil.which("perf"):
+            data = os.path.join(OUT, f"upgrade-perf-{n}.data")
+            k = 4
+            s = subprocess.Popen(["perf", "record", "-q", "-F", "10000", "--call-graph",
+                                  "dwarf,16384", "-o", data, "-p", str(r.sup)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+            rows, _ = upgrade_series(r, k, state)
+            time.sleep(0.2)
+            s.send_signal(signal.SIGINT)
+            s.wait(timeout=60)
+            out["perf"] = perf_summary(data)
+            out["perf"]["ms"] = [x["ms"] for x in rows]
+        if state["on"] != CLUSTERD:
+            upgrade_series(r, 1, state)
+    finally:
+        r.stop()
+    return out
+
+
+def perf_summary(data):
+    """perf report: the share of samples by process name (the check child
+    runs as "4", exec'd from /proc/self/fd/4), and by clusterd function,
+    callees included."""
+    rep = run(["perf", "report", "-i", data, "--stdio", "--children", "-g", "none",
+               "--sort", "comm,dso,sym"], timeout=300).stdout
+    rx = re.compile(r"^\s*([\d.]+)%\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.+?)\s*$")
+    funcs, kernel_self, by_comm = {}, {}, {}
+    for line in rep.splitlines():
+        m = rx.match(line)
+        if not m:
+            continue
+        ch, sf, comm, dso, kind, sym = m.groups()
+        ch, sf = float(ch), float(sf)
+        by_comm[comm] = by_comm.get(comm, 0.0) + sf
+        if kind == "k":
+            kernel_self[comm] = kernel_self.get(comm, 0.0) + sf
+        elif dso.startswith("clusterd"):
+            key = (comm, sym)
+            funcs[key] = max(funcs.get(key, 0.0), ch)
+    top = sorted(funcs.items(), key=lambda kv: -kv[1])[:40]
+    return dict(by_comm=by_comm, kernel_self=kernel_self,
+                funcs=[(c, s, v) for (c, s), v in top])
+
+
 def machine():
     cpu = "?"
     for line in read("/proc/cpuinfo").splitlines():
@@ -1657,6 +1939,9 @@ def report(res, args, t_total, loads):
 
     if "cgroups" in res:
         report_cgroups(res, w, summary)
+
+    if "upgrade" in res:
+        report_upgrade(res, w, summary)
 
     head = ["## Summary: targets\n",
             "| figure | measured | target | |", "|---|---|---|---|"]
@@ -2309,6 +2594,215 @@ def report_cgroups(res, w, summary):
                 w("")
 
 
+def report_upgrade(res, w, summary):
+    up = res["upgrade"]
+    cfgs = [c for c in up["configs"] if "error" not in c]
+    f1 = lambda x: "-" if x is None or x != x else f"{x:.1f}"  # noqa: E731
+    w("## Upgrading clusterd in place (issue 14)\n")
+    w(f"`clusterctl -s CTL upgrade PATH`, PATH alternating between src/clusterd "
+      f"({up['versions'][0]}) and t/alt/clusterd ({up['versions'][1]}: the same code "
+      "built with another version string), C hello workers, clusterd -v (for the log "
+      f"stamps below). For each case {up['count']} upgrades under a connection-per-request "
+      "load on the port (bench/loadgen.c, 8 connections at a time, every failure counted), "
+      f"after {up['count']} with no load; {up['gap']:g} s between upgrades, each "
+      "asked once the previous answer came. **pause** = the \"in N ms\" clusterd "
+      "answers and logs (from the request's arrival, monotonic clock, to the new image "
+      "having taken everything over); **client** = wall time of the whole `clusterctl "
+      "upgrade` process (start, connect, request, answer). Load average of the machine "
+      f"at the start / end of this part: {' / '.join(up.get('loads', ['?', '?']))} "
+      "(2 cores: other work on the machine lengthens every figure). Milliseconds.\n")
+    w("| workers | cgroups | upgrades answered \"upgraded\" | pause p50 | p95 | max | "
+      "client p50 | client max | under load: pause p50 | p95 | max | client p50 |")
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in up["configs"]:
+        if "error" in c:
+            w(f"| {c['n']} | --cgroups={c['cg']} | not run: {c['error']} |" + " |" * 9)
+            continue
+        L, I = c["loaded"], c["idle"]
+        ms = [x["ms"] for x in L if x["ms"] is not None]
+        ims = [x["ms"] for x in I if x["ms"] is not None]
+        cl = [x["client"] * 1e3 for x in L]
+        icl = [x["client"] * 1e3 for x in I]
+        ok = sum(x["ok"] for x in L + I)
+        w(f"| {c['n']} | {c['cg']} ({c['mode']}) | {ok} of {len(L) + len(I)} | "
+          f"{pct(ims, .5)} | {pct(ims, .95)} | {max(ims, default='-')} | {f1(pct(icl, .5))} | "
+          f"{f1(max(icl, default=float('nan')))} | {pct(ms, .5)} | {pct(ms, .95)} | "
+          f"{max(ms, default='-')} | {f1(pct(cl, .5))} |")
+    w("")
+    w("The load during the upgrades under load: \"during\" = requests in flight at any "
+      "moment of an upgrade (from clusterctl's start to its exit); \"longest without an "
+      "answer\" = the longest time between two consecutive answers from the first "
+      "upgrade to the last; the requests outside the upgrades for comparison. "
+      "Milliseconds.\n")
+    w("| workers | cgroups | requests | during upgrades | failed (all) | failed during | "
+      "max latency during | longest without an answer | outside: p50 | p99 | max |")
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in cfgs:
+        d = c["load"]
+        kinds = ", ".join(f"{k} {v}" for k, v in d["kinds"].items() if v)
+        w(f"| {c['n']} | {c['cg']} | {d['requests']} | {d['during']} | {d['failed']}"
+          f"{' (' + kinds + ')' if kinds else ''} | {d['failed_during']} | "
+          f"{f1(d['max_during'] * 1e3)} | {f1(d['longest_quiet'] * 1e3)} | "
+          f"{d['p50_outside'] * 1e3:.2f} | {f1(d['p99_outside'] * 1e3)} | "
+          f"{f1(d['max_outside'] * 1e3)} |")
+    w("")
+    w("clusterd itself, before the first upgrade (1 s after all workers were ready), "
+      "after the first, and after the last (each read at the end of the gap that "
+      f"follows it; {2 * up['count']} or {2 * up['count'] + 1} upgrades, ending on "
+      "src/clusterd): VmRSS and its [heap] part in KiB, open descriptors "
+      "(/proc/PID/fd); same pid, same worker pids and same listening socket (inode, "
+      "/proc/net/tcp) after all of them.\n")
+    w("| workers | cgroups | VmRSS before | after the 1st | after the last | min–max after the 1st… | "
+      "[heap] before | [heap] after | fds before | after | fds min–max over the upgrades | same pid, workers, socket |")
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for c in cfgs:
+        seq = c["idle"] + c["loaded"]
+        rs = [x["rss"] for x in seq]
+        fs = [x["fds"] for x in seq]
+        same = "/".join("yes" if c[k] else "**NO**" for k in ("same_pid", "same_workers", "same_socket"))
+        w(f"| {c['n']} | {c['cg']} | {c['rss_before']['rss']} | {rs[0]} | {c['rss_after']['rss']} | "
+          f"{spread(rs, '{:.0f}')} | {c['heap_before']} | {c['heap_after']} | {c['fds_before']} | "
+          f"{c['fds_after']} | {spread(fs, '{:.0f}')} | {same} |")
+    w("")
+    diffs = []
+    for c in cfgs:
+        a, b = c["fd_kinds_before"], c["fd_kinds_after"]
+        d = {k: b.get(k, 0) - a.get(k, 0) for k in set(a) | set(b) if b.get(k, 0) != a.get(k, 0)}
+        if d:
+            diffs.append(f"{c['n']} workers --cgroups={c['cg']}: " +
+                         ", ".join(f"{k} {v:+d}" for k, v in sorted(d.items())))
+    w("Descriptors by kind, after − before: " + ("; ".join(diffs) if diffs else
+      "no change in any case") + ".\n")
+    steps = [c for c in cfgs if c["heap_after"] - c["heap_before"] > 256]
+    if steps:
+        w("VmRSS steps up once, at the first upgrade, and stays flat after it: the step "
+          "is in [heap], " + ", ".join(
+              f"{(c['heap_after'] - c['heap_before']) / c['n']:.2f} KiB per worker at "
+              f"{c['n']}{' with cgroups' if c['cg'] == 'yes' else ''}" for c in steps) +
+          ". The new image keeps the state it read at the take-over (upgrade.c's "
+          "`ad.in`: every record, key and value allocated on its own) for its whole "
+          "life: upgrade_restore_end(), which frees it, is called in main() after run() "
+          "returns, at exit.\n")
+    small, big = min(cfgs, key=lambda c: c["n"]), max(cfgs, key=lambda c: c["n"])
+    if big["load"]["p50_outside"] > 5 * small["load"]["p50_outside"]:
+        w(f"At {big['n']} workers the load alone saturates the machine: requests outside "
+          f"the upgrades took p50 {big['load']['p50_outside'] * 1e3:.1f} ms "
+          f"({small['load']['p50_outside'] * 1e3:.2f} ms at {small['n']} workers). "
+          "examples/hello watches the shared listening socket with plain EPOLLIN (no "
+          f"EPOLLEXCLUSIVE), so each connection wakes all {big['n']} workers; clusterd's "
+          "upgrade then waits for the CPU, which is what the pause under load shows at "
+          "that size. The requests themselves wait in the backlog and are answered by the "
+          "workers, which the upgrade does not stop: none failed.\n")
+    # phases from the log stamps
+    w("Where the pause goes, from the moments this script read clusterd's log lines "
+      "(written unbuffered to a pipe; the upgrades with no load, median): "
+      "**request** → \"upgrade to PATH asked for\" = clusterctl's start, connect, "
+      "the request read; → \"upgrading to\" = the state written to a memfd and PATH "
+      "--check-upgrade run in a child (fork, exec, read the state, parse the "
+      "configuration) and reaped; → \"kept ADDRESS over the upgrade\" = the state written "
+      "again, descriptors made inheritable, execveat, the new image's start, the state "
+      "read and the sockets adopted; → \"upgraded\" = the rest taken over (slots, "
+      "workers, notify sockets, cgroups); → the client's exit. Milliseconds.\n")
+    phases = {}
+    w("| workers | cgroups | → asked | → check done | → exec'd, sockets kept | → upgraded | → client exits | sum | pause p50 |")
+    w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for c in cfgs:
+        seq = [x for x in c["idle"] if x["ok"] and None not in
+               (x["asked"], x["upgrading"], x["kept"], x["done"])]
+        ph = [[(x["asked"] - x["t0"]), (x["upgrading"] - x["asked"]), (x["kept"] - x["upgrading"]),
+               (x["done"] - x["kept"]), (x["t1"] - x["done"])] for x in seq]
+        if not ph:
+            continue
+        meds = [median([p[i] for p in ph]) * 1e3 for i in range(5)]
+        w(f"| {c['n']} | {c['cg']} | " + " | ".join(f"{m:.1f}" for m in meds) +
+          f" | {sum(meds):.1f} | {pct([x['ms'] for x in seq], .5)} |")
+        phases[(c["n"], c["cg"])] = meds + [pct([x["ms"] for x in seq], .5)]
+    for cg in ("no", "yes"):
+        ns = sorted(n for n, g in phases if g == cg)
+        if len(ns) >= 2:
+            lo, hi = phases[(ns[0], cg)], phases[(ns[-1], cg)]
+            per = [(b - a) / (ns[-1] - ns[0]) * 1e3 for a, b in zip(lo, hi)]
+            w(f"| per worker, µs ({ns[0]} → {ns[-1]}) | {cg} | " +
+              " | ".join(f"{x:.0f}" for x in per[:5]) + f" | {sum(per[:5]):.0f} | {per[5]:.0f} |")
+    w("")
+    for c in cfgs:
+        if c["problems"]:
+            w(f"Log lines of note, {c['n']} workers --cgroups={c['cg']}: " +
+              "; ".join(f"`{l}`" for l in c["problems"][:5]) + "\n")
+    why = up.get("why")
+    if why:
+        st = why.get("strace")
+        if st and st.get("calls"):
+            n = max(c["n"] for c in cfgs)
+            calls = st["calls"]
+            w(f"`strace -c -f` of clusterd (and its check child) during one upgrade at {n} "
+              f"workers, --cgroups=no (strace makes every call slow: this upgrade took "
+              f"{st['ms']} ms; the counts are what matters). Calls per worker = calls / {n}.\n")
+            w("| system call | calls | per worker | µs per call | s |")
+            w("|---|---:|---:|---:|---:|")
+            for name, (cnt, us, s) in sorted(calls.items(), key=lambda kv: -kv[1][0])[:12]:
+                w(f"| {name} | {cnt} | {cnt / n:.1f} | {us} | {s:.4f} |")
+            w("")
+        pf = why.get("perf")
+        if pf and pf.get("funcs"):
+            tot = sum(pf["by_comm"].values()) or 1
+            comm = ", ".join(f"{'the check child' if k == '4' else k} {v / tot * 100:.0f}%"
+                             for k, v in sorted(pf["by_comm"].items(), key=lambda kv: -kv[1]))
+            ks = ", ".join(f"{'the check child' if k == '4' else k} {v / tot * 100:.0f}%"
+                           for k, v in pf["kernel_self"].items())
+            w(f"`perf record --call-graph dwarf` of clusterd over {len(pf['ms'])} upgrades "
+              f"at {max(c['n'] for c in cfgs)} workers (under perf they took "
+              f"{', '.join(str(x) for x in pf['ms'])} ms): samples by process: {comm}; "
+              f"in the kernel: {ks}. clusterd's own functions, share of all samples "
+              "with what they call (a caller and its callees overlap; the old and new "
+              "image are both \"clusterd\").\n")
+            w("| process | function | % of samples, with callees |")
+            w("|---|---|---:|")
+            skip = {"main", "_start", "run", "ev_run", "ev_invoke_pending", "__libc_start_main_impl"}
+            k = 0
+            for c, s, v in pf["funcs"]:
+                if s.split()[0] in skip or v < 0.5:
+                    continue
+                w(f"| {'check child' if c == '4' else c} | {s} | {v:.1f} |")
+                k += 1
+                if k >= 16:
+                    break
+            w("")
+    for c in cfgs:
+        if c["cg"] != "no":
+            continue
+        ms = [x["ms"] for x in c["idle"] if x["ms"] is not None]
+        lms = [x["ms"] for x in c["loaded"] if x["ms"] is not None]
+        yes = next((y for y in cfgs if y["n"] == c["n"] and y["cg"] == "yes"), None)
+        yms = [x["ms"] for x in yes["idle"] if x["ms"] is not None] if yes else []
+        summary.append((f"upgrade: pause p50 (clusterd's \"in N ms\"), {c['n']} workers",
+                        f"{pct(ms, .5)} ms (p95 {pct(ms, .95)}, max {max(ms)}; client p50 "
+                        f"{pct([x['client'] for x in c['idle']], .5) * 1e3:.0f}); "
+                        f"--cgroups=yes {pct(yms, .5) if yms else '-'} ms; under load "
+                        f"{pct(lms, .5)} ms", "≤ 50 ms", pct(ms, .5) <= 50))
+    failed = sum(c["load"]["failed"] for c in cfgs)
+    worst = max(c["load"]["max_during"] for c in cfgs)
+    summary.append(("upgrade: failed requests of a load on the port, all upgrades under load",
+                    f"{failed}; slowest request during an upgrade {worst * 1e3:.1f} ms", "0",
+                    failed == 0))
+    leak = [c for c in cfgs if c["fds_after"] != c["fds_before"]]
+    summary.append(("upgrade: clusterd's descriptors after all upgrades − before",
+                    ", ".join(f"{c['n']}{' cg' if c['cg'] == 'yes' else ''}: "
+                              f"{c['fds_after'] - c['fds_before']:+d}" for c in cfgs),
+                    "0", not leak))
+    grow = []
+    for c in cfgs:
+        rs = [x["rss"] for x in c["idle"] + c["loaded"]]
+        grow.append((c, c["rss_after"]["rss"] - rs[0], c["rss_after"]["rss"] - c["rss_before"]["rss"]))
+    lbl = lambda c: f"{c['n']}{' cg' if c['cg'] == 'yes' else ''}"  # noqa: E731
+    summary.append(("upgrade: clusterd VmRSS, after the last upgrade − after the first",
+                    ", ".join(f"{lbl(c)}: {g:+d} KiB" for c, g, _ in grow),
+                    "no growth (≤ 64 KiB: fault-around)", all(g <= 64 for _, g, _ in grow)))
+    summary.append(("upgrade: clusterd VmRSS, after the upgrades − before any",
+                    ", ".join(f"{lbl(c)}: {b:+d} KiB" for c, _, b in grow),
+                    "no growth (≤ 64 KiB: fault-around)", all(b <= 64 for _, _, b in grow)))
+
+
 def merge_results(old, new, parts):
     """--only: the new sections and summary rows into the RESULTS.md of the
     last full run, the rest left as it was."""
@@ -2366,7 +2860,8 @@ BENCHES = [("throughput", bench_throughput), ("memory", bench_memory_idle),
            ("respawn", bench_respawn), ("scale", bench_scale),
            ("spawnlat", bench_spawnlat),
            ("balance", bench_balance), ("rolling", bench_rolling),
-           ("relay", bench_relay), ("cgroups", bench_cgroups)]
+           ("relay", bench_relay), ("cgroups", bench_cgroups),
+           ("upgrade", bench_upgrade)]
 
 
 def snapshot_binaries():
@@ -2380,6 +2875,11 @@ def snapshot_binaries():
         dst = os.path.join(d, os.path.basename(src))
         shutil.copy2(src, dst)
         globals()[name] = dst
+    global ALT
+    if os.access(ALT, os.X_OK):     # the second build for the upgrades
+        dst = os.path.join(d, "clusterd-alt")
+        shutil.copy2(ALT, dst)
+        ALT = dst
     import hashlib
     with open(CLUSTERD, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:12]

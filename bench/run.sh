@@ -16,18 +16,24 @@ peers=$bench/.peers
 
 say() { echo "bench: $*"; }
 
-# --only relay and --only cgroups need none of the peers: no wrk, node or
-# PM2 to install (cgroups needs strace, for its explanation of a miss).
+# --only relay, cgroups and upgrade need none of the peers: no wrk, node or
+# PM2 to install (cgroups and upgrade need strace, for the explanation of a
+# miss; upgrade also uses perf when it is there).
 peers_needed=yes
+upgrade_needed=yes
 prev=
 for a in "$@"; do
-	case $prev$a in
-	--only*)
+	# "--only NAME" or "--only=NAME", whatever came before
+	[ "$prev" = --only ] && a="--only=$a"
+	case $a in
+	--only?*)
 		parts=${a#--only}
 		parts=${parts#=}
 		peers_needed=
+		upgrade_needed=
 		for p in $(echo "$parts" | tr , ' '); do
 			case $p in
+			upgrade) upgrade_needed=yes ;;
 			relay|cgroups) ;;
 			*) peers_needed=yes ;;
 			esac
@@ -76,6 +82,11 @@ for f in src/clusterd src/clusterctl examples/hello; do
 		exit 1
 	fi
 done
+# upgrade alternates between src/clusterd and a second build of it.
+if [ -n "$upgrade_needed" ] && [ ! -x "$top_builddir/t/alt/clusterd" ]; then
+	say "$top_builddir/t/alt/clusterd is missing: run make t/alt/clusterd first" >&2
+	exit 1
+fi
 
 if [ -n "${BENCH_VIA_MAKE:-}" ]; then
 	BENCH_COMMAND="make bench${*:+ BENCH_ARGS='$*'}"
