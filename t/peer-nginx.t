@@ -83,9 +83,11 @@ ok(wait_for(sub { !grep { alive($_) } @w1 }, 5, 'the old workers to go'),
     'the killed master\'s workers are gone');
 my ($m2, @w2) = nginx_procs('after kill -9', $c->pid);
 isnt($m2, $m1, "a new master ($m2) with two workers");
+# Which of a master's workers takes a connection is nginx's business (one
+# may take them all): every answer must come from the new master's.
 $a = answers(20);
-is_deeply([sort keys %$a], [sort @w2], 'only the new master\'s workers answer')
-    or diag(explain($a));
+ok(keys(%$a) && !(grep { my $p = $_; !grep { $_ == $p } @w2 } keys %$a),
+    'only the new master\'s workers answer') or diag(explain($a));
 
 # A rolling restart: nothing of generation 1 answers afterwards.
 kill USR2 => $c->pid;
@@ -95,8 +97,8 @@ ok(wait_for(sub { !grep { alive($_) } $m2, @w2 }, 5, 'generation 1 to go'),
     'generation 1\'s master and workers are gone');
 my ($m3, @w3) = nginx_procs('generation 2', $c->pid);
 $a = answers(20);
-is_deeply([sort keys %$a], [sort @w3], 'only generation 2\'s workers answer')
-    or diag(explain($a));
+ok(keys(%$a) && !(grep { my $p = $_; !grep { $_ == $p } @w3 } keys %$a),
+    'only generation 2\'s workers answer') or diag(explain($a));
 
 # Stop: clusterd exits once nginx is gone; nothing listens on the port.
 kill TERM => $c->pid;
