@@ -11,6 +11,7 @@
 #include "gen.h"
 #include "confkeys.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "state.h"
 #include "ops.h"
 #include "supervisor.h"
@@ -24,6 +25,7 @@ struct request {
 
 struct op {
 	enum op_kind	 kind;
+	int		 started;	/* the service manager heard RELOADING=1 */
 	TAILQ_HEAD(, request) waiters;
 	struct op	*next;
 };
@@ -53,6 +55,10 @@ finish(struct ops *ops, int code, const char *msg, const char *body)
 
 	if (op == NULL)
 		return;
+	/* Type=notify-reload (systemd 253): whatever the outcome, the reload
+	 * is over once READY=1 comes. */
+	if (op->started && ops->sup->announced && !ops->sup->stopping)
+		sdnotify("READY=1");
 	ops->head = op->next;
 	while ((r = TAILQ_FIRST(&op->waiters)) != NULL) {
 		TAILQ_REMOVE(&op->waiters, r, entry);
@@ -199,6 +205,15 @@ run_next(struct ops *ops)
 		return;
 	}
 	while (ops->head && !ops->ro.active && !sup->stopping) {
+		/* Each request, a reload that changes nothing or is refused
+		 * too, is one reload to the service manager: RELOADING=1 with
+		 * the time now, and READY=1 when it is over (finish()). Not
+		 * before the first READY=1: that one says the start is over. */
+		if (!ops->head->started && sup->announced) {
+			ops->head->started = 1;
+			sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld",
+			    (long long)(mono_now() * 1e6));
+		}
 		if (ops->head->kind == OP_RELOAD) {
 			reload(ops);
 			continue;

@@ -15,7 +15,6 @@
 #include "gen.h"
 #include "log.h"
 #include "rollout.h"
-#include "sdnotify.h"
 #include "slot.h"
 #include "state.h"
 #include "supervisor.h"
@@ -46,7 +45,6 @@ begin(struct rollout *ro, struct gen *to)
 	sup_set_gen(sup, to, 0);
 	sup_rolling(sup, 1);
 	if (!ro->rollback) {
-		sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)(mono_now() * 1e6));
 		log_info("rolling restart to generation %u (%zu worker%s, %d at a time%s)",
 		    to->number, sup->slots.n, sup->slots.n == 1 ? "" : "s",
 		    cfg->restart_batch,
@@ -109,7 +107,6 @@ over(struct rollout *ro)
 		    ro->to->number);
 		log_info("%s", msg);
 	}
-	sdnotify("READY=1");
 	finish(ro, code, msg);
 }
 

@@ -210,4 +210,43 @@ is(scalar(wait_workers($c->pid, 1, 5, 'hello')), 1,
 kill TERM => $c->pid;
 is(wait_exit($c), 0, 'exit 0');
 
+# 2. Type=notify-reload (systemd 253) wants RELOADING=1 ... READY=1 for
+# every reload, also one that changes settings only or is refused; an
+# upgrade in place is none: the service manager hears nothing of it.
+{
+	my $npath2 = "$TMPDIR/notify2.sock";
+	my $r2 = receiver($npath2);
+	my $ctl2 = "$TMPDIR/ctl2.sock";
+	my $conf = write_file("$TMPDIR/reload.conf",
+	    "[clusterd]\nworkers = 2\nstop_timeout = 8s\n[program]\ncommand = $HELLO\n");
+	my $c2 = start_clusterd(args => ['-l', '127.0.0.1:0', '-s', $ctl2, '-c', $conf],
+	    env => { NOTIFY_SOCKET => $npath2 });
+	ok(wait_msg($r2, sub { exists $_[0]{f}{READY} }, 'READY=1'), 'reloads: READY=1');
+	write_file($conf, "[clusterd]\nworkers = 2\nstop_timeout = 5s\n[program]\n"
+	    . "command = $HELLO\n");
+	my ($code, $out, $err) = clusterctl($ctl2, 'reload');
+	is($code, 0, 'a reload of a setting only: exit 0') or diag($out, $err);
+	ok(wait_for(sub { events($r2) eq 'READY RELOADING READY' }, 5, 'RELOADING, READY'),
+	    'a reload of a setting only: RELOADING=1, then READY=1') or diag(events($r2));
+	write_file($conf, "[clusterd]\nworkers = two\n");
+	($code, $out, $err) = clusterctl($ctl2, 'reload');
+	is($code, 1, 'a refused reload: exit 1');
+	ok(wait_for(sub { events($r2) eq 'READY RELOADING READY RELOADING READY' }, 5,
+	    'RELOADING, READY'), 'a refused reload: RELOADING=1, then READY=1 too')
+	    or diag(events($r2));
+	my $ALT = "$TOP_BUILDDIR/t/alt/clusterd";
+	if (-x $ALT) {
+		($code, $out, $err) = clusterctl($ctl2, 'upgrade', $ALT);
+		is($code, 0, 'an upgrade: exit 0') or diag($out, $err);
+		my $n = scalar(messages($r2));
+		($code, $out, $err) = clusterctl($ctl2, 'status');
+		is(events($r2), 'READY RELOADING READY RELOADING READY',
+		    'an upgrade: no READY=1 or RELOADING=1');
+		is(scalar(grep { $_->{pid} != $c2->pid } messages($r2)), 0,
+		    'an upgrade: the messages still come from clusterd\'s pid');
+	}
+	kill TERM => $c2->pid;
+	is(wait_exit($c2), 0, 'reloads: SIGTERM: exit 0');
+}
+
 done_testing();
