@@ -310,6 +310,21 @@ pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	accept_resume(container_of(t, struct ctl, pause));
 }
 
+/* A client's connection, read from now on. */
+static struct ctl_conn *
+conn_new(struct ctl *ctl, int fd)
+{
+	struct ctl_conn *c = xcalloc(1, sizeof(*c));
+
+	c->ctl = ctl;
+	ev_io_init(&c->io, conn_cb, fd, EV_READ);
+	ev_io_start(ctl->sup->loop, &c->io);
+	ev_timer_init(&c->idle, idle_cb, 0, CTL_IDLE);
+	LIST_INSERT_HEAD(&ctl->conns, c, entry);
+	ctl->nconns++;
+	return c;
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -347,14 +362,8 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			close(fd);
 			continue;
 		}
-		c = xcalloc(1, sizeof(*c));
-		c->ctl = ctl;
-		ev_io_init(&c->io, conn_cb, fd, EV_READ);
-		ev_io_start(loop, &c->io);
-		ev_timer_init(&c->idle, idle_cb, 0, CTL_IDLE);
+		c = conn_new(ctl, fd);
 		ev_timer_again(loop, &c->idle);
-		LIST_INSERT_HEAD(&ctl->conns, c, entry);
-		ctl->nconns++;
 	}
 	/* A full batch may have emptied the backlog: only EAGAIN says so. */
 	if (ctl->paused)
@@ -486,6 +495,19 @@ ctl_check(struct rundir_watch *wt)
 	log_warnx("control socket %s was removed; listening on it again", ctl->path);
 }
 
+/* Accept on fd, and watch the socket's directory. */
+static void
+ctl_listen(struct ctl *ctl, int fd)
+{
+	LIST_INIT(&ctl->conns);
+	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
+	ev_io_start(ctl->sup->loop, &ctl->io);
+	ev_timer_init(&ctl->pause, pause_cb, CTL_PAUSE, 0);
+	/* The socket and its lock; not every file of a shared directory. */
+	ctl->watch.prefix = strrchr(ctl->path, '/') ? strrchr(ctl->path, '/') + 1 : ctl->path;
+	rundir_watch(ctl->sup->loop, &ctl->watch, ctl->dir, ctl_check);
+}
+
 static struct ctl *
 ctl_open(struct supervisor *sup, struct ops *ops, const char *path, int *busy)
 {
@@ -521,13 +543,7 @@ ctl_open(struct supervisor *sup, struct ops *ops, const char *path, int *busy)
 	remember(ctl->dir, &ctl->dir_dev, &ctl->dir_ino);
 	ctl->own_dir = ctl_default_path(name, def, sizeof(def), 0, err, sizeof(err)) == 0 &&
 	    strcmp(def, path) == 0;
-	LIST_INIT(&ctl->conns);
-	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
-	ev_io_start(sup->loop, &ctl->io);
-	ev_timer_init(&ctl->pause, pause_cb, CTL_PAUSE, 0);
-	/* The socket and its lock; not every file of a shared directory. */
-	ctl->watch.prefix = strrchr(ctl->path, '/') ? strrchr(ctl->path, '/') + 1 : ctl->path;
-	rundir_watch(sup->loop, &ctl->watch, ctl->dir, ctl_check);
+	ctl_listen(ctl, fd);
 	log_debug("control socket %s", path);
 	return ctl;
 }
@@ -641,12 +657,7 @@ ctl_adopt(struct supervisor *sup, struct ops *ops, const struct state_rec *r,
 	ctl->ino = (ino_t)rec_int(r, "ino", 0);
 	ctl->dir_dev = (dev_t)rec_int(r, "dir_dev", 0);
 	ctl->dir_ino = (ino_t)rec_int(r, "dir_ino", 0);
-	LIST_INIT(&ctl->conns);
-	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
-	ev_io_start(sup->loop, &ctl->io);
-	ev_timer_init(&ctl->pause, pause_cb, CTL_PAUSE, 0);
-	ctl->watch.prefix = strrchr(ctl->path, '/') ? strrchr(ctl->path, '/') + 1 : ctl->path;
-	rundir_watch(sup->loop, &ctl->watch, ctl->dir, ctl_check);
+	ctl_listen(ctl, fd);
 	*out = ctl;
 	return 0;
 }
@@ -664,13 +675,7 @@ ctl_adopt_reply(struct ctl *ctl, const struct state_rec *r, int code, const char
 		return;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	c = xcalloc(1, sizeof(*c));
-	c->ctl = ctl;
-	ev_io_init(&c->io, conn_cb, fd, EV_READ);
-	ev_timer_init(&c->idle, idle_cb, 0, CTL_IDLE);
-	LIST_INSERT_HEAD(&ctl->conns, c, entry);
-	ctl->nconns++;
-	ev_io_start(ctl->sup->loop, &c->io);
+	c = conn_new(ctl, fd);
 	ctl_reply(c, code, msg, NULL);
 }
 
@@ -693,14 +698,8 @@ ctl_adopt_waiter(int fd, request_cb **done, struct request ***handle, void *arg)
 		return NULL;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	c = xcalloc(1, sizeof(*c));
-	c->ctl = ctl;
+	c = conn_new(ctl, fd);
 	c->waiting = 1;
-	ev_io_init(&c->io, conn_cb, fd, EV_READ);
-	ev_timer_init(&c->idle, idle_cb, 0, CTL_IDLE);
-	LIST_INSERT_HEAD(&ctl->conns, c, entry);
-	ctl->nconns++;
-	ev_io_start(ctl->sup->loop, &c->io);
 	*done = request_done;
 	*handle = &c->req;
 	return c;

@@ -279,14 +279,10 @@ sup_signal_workers(struct supervisor *sup, int sig, long id, char *msg, size_t l
 	return 0;
 }
 
-int
-sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
-    struct config *cfg)
+/* What a new cluster and one an upgrade carried over start with. */
+static void
+setup(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli)
 {
-	struct strv errors = { 0 };
-	struct rlimit rl;
-	struct gen *g;
-
 	memset(sup, 0, sizeof(*sup));
 	sup->loop = loop;
 	sup->cli = cli;
@@ -302,6 +298,17 @@ sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	for (char **e = environ; *e; e++)
 		if (!private_var(*e))
 			strv_push(&sup->base_env, xstrdup(*e));
+}
+
+int
+sup_init(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
+    struct config *cfg)
+{
+	struct strv errors = { 0 };
+	struct rlimit rl;
+	struct gen *g;
+
+	setup(sup, loop, cli);
 
 	/* 1000 workers need more than 1024 fds; the workers keep the original. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -596,9 +603,7 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	size_t i = 0;
 	int ok = -1;
 
-	memset(sup, 0, sizeof(*sup));
-	sup->loop = loop;
-	sup->cli = cli;
+	setup(sup, loop, cli);
 	if (sr == NULL) {
 		log_errx("upgrade: the state has no sup record");
 		return -1;
@@ -607,16 +612,6 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	sup->last_number = (unsigned)rec_int(sr, "last_number", 1);
 	sup->announced = rec_int(sr, "announced", 0) != 0;
 	sup->told_ready = -1;
-	worker_ctx_init(&sup->wctx, loop, &sup->pool, &sup->base_env);
-	leftover_init(loop, &sup->pool, is_worker, leftovers_gone, sup);
-	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
-	recycle_init(&sup->recycle, &sup->slots);
-	sdnotify_init(loop);
-	if ((sup->wctx.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
-		fatal(1, "/dev/null");
-	for (char **e = environ; *e; e++)
-		if (!private_var(*e))
-			strv_push(&sup->base_env, xstrdup(*e));
 	sup->wctx.nofile.rlim_cur = (rlim_t)rec_int(sr, "nofile_cur", 1024);
 	sup->wctx.nofile.rlim_max = (rlim_t)rec_int(sr, "nofile_max", 4096);
 
