@@ -528,7 +528,8 @@ sup_save(const struct supervisor *sup, struct state_out *so,
 	}
 	cgroups_save(&sup->cg, so);
 	notifydir_save(sup->notify, so);
-	slots_save(&sup->slots, so, owners);
+	if (owners)
+		slots_save(&sup->slots, so, owners);
 }
 
 /* Reuseport: the slots' sockets and the group's order, as they were. */

@@ -76,7 +76,8 @@ void	sup_check_ready(struct supervisor *);
 struct state_out;
 struct state_in;
 const char *sup_can_save(const struct supervisor *);
-/* extra: more generations to carry (a rollout's), NULL-terminated. */
+/* extra: more generations to carry (a rollout's), NULL-terminated;
+ * owners NULL: without the slots and workers (the new binary's check). */
 void	sup_save(const struct supervisor *, struct state_out *,
 	    const struct replace_owner *owners, struct gen *const *extra);
 int	sup_adopt(struct supervisor *, struct ev_loop *, const struct cli *,

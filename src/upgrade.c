@@ -183,6 +183,9 @@ upgrade_owners(struct supervisor *sup, struct ops *ops)
 	return v;
 }
 
+/* state_build()'s waiting for the state the check reads. */
+static const char CHECK_STATE[1];
+
 static struct state_out *
 state_build(struct upgrade *up, const void *waiting)
 {
@@ -218,9 +221,14 @@ state_build(struct upgrade *up, const void *waiting)
 	}
 #endif
 	rollout_gens(&up->ops->ro, extra);
-	sup_save(up->sup, so, upgrade_owners(up->sup, up->ops), extra);
+	/* The check reads what a new version may read differently: the
+	 * format, each generation's configuration, the sockets. The slots
+	 * and workers are plain records, read at the take-over (a failure
+	 * there falls back): at 1000 workers they would double its time. */
+	sup_save(up->sup, so, waiting == CHECK_STATE ? NULL :
+	    upgrade_owners(up->sup, up->ops), extra);
 	ops_save(up->ops, so, ctl_conn_fd);
-	ctl_save(up->ctl, so, waiting);
+	ctl_save(up->ctl, so, waiting == CHECK_STATE ? NULL : waiting);
 	/* Last: the lines logged up to here go with it. */
 	sink_save(so);
 	return so;
@@ -415,7 +423,7 @@ older_format(struct upgrade *up)
 	up->retried = 1;
 	up->format = hi;
 	close(up->memfd);
-	so = state_build(up, NULL);
+	so = state_build(up, CHECK_STATE);
 	up->memfd = state_out_finish(so, err, sizeof(err));
 	state_out_free(so);
 	up->nsaid = 0;
@@ -567,7 +575,7 @@ upgrade_request(struct upgrade *up, const char *path, request_cb *done, void *co
 		return;
 	}
 	log_info("upgrade to %s asked for: checking it", path);
-	so = state_build(up, NULL);
+	so = state_build(up, CHECK_STATE);
 	up->memfd = state_out_finish(so, err, sizeof(err));
 	state_out_free(so);
 	if (up->memfd == -1) {
@@ -650,7 +658,9 @@ state_fds_cloexec(const struct state_in *in, int on)
 		unsigned long long dev, ino;
 		int fd;
 
-		if (sscanf(in->fields[i].val, "%d:%llu:%llu", &fd, &dev, &ino) == 3 &&
+		/* Most fields are no descriptor: a colon first, cheaply. */
+		if (strchr(in->fields[i].val, ':') &&
+		    sscanf(in->fields[i].val, "%d:%llu:%llu", &fd, &dev, &ino) == 3 &&
 		    fd > 2)
 			set_cloexec(&fd, 1, on);
 	}

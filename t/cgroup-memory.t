@@ -144,30 +144,40 @@ sub paced_stop {
 # request.  One client at 20 requests a second, of which slot 0 gets about a
 # third (the kernel hands a shared socket's connections to the waiting
 # workers in turn): ~20 MB/s, memory.high in about 5 s.
-{
+# (a') The same after an upgrade in place (clusterd(8), UPGRADING CLUSTERD):
+# the new image watches the memory events of the workers it took over.
+my $ALT = "$TOP_BUILDDIR/t/alt/clusterd";
+for my $pass ('(a)', "(a')") {
+	next if $pass ne '(a)' && !-x $ALT;
 	my $t = setup(workers => 3, cgroups => 'yes', leak => 3,
 	    args => ['--leak-slot', 0],
 	    limits => { memory_high => '100M', memory_max => '150M' });
 	my $c = start_clusterd(args => ['-c', $t->{conf}]);
-	ok($c->wait_log(qr/^clusterd: 3 workers ready$/m, 10), '(a) 3 workers ready')
+	ok($c->wait_log(qr/^clusterd: 3 workers ready$/m, 10), "$pass 3 workers ready")
 	    or BAIL_OUT('clusterd with memory_high and memory_max does not start');
 	my $st = wait_settled($t->{ctl}, 3, 1);
 	my @before = map { row($st, $_)->{pid} } 0 .. 2;
+	if ($pass ne '(a)') {
+		my ($code, $out, $err) = clusterctl($t->{ctl}, 'upgrade', $ALT);
+		is($code, 0, "$pass upgraded in place") or diag($out, $err);
+		is_deeply([map { row(ctl_status($t->{ctl}), $_)->{pid} } 0 .. 2], \@before,
+		    "$pass the same workers");
+	}
 	my $p0 = $before[0] // 0;
 	my $load = paced_start(port => $t->{port}, rate => 20, max => 1200,
 	    for => 60, secs => 10);
 	my ($using) = $c->wait_log(qr/^clusterd: worker 0 \(pid $p0\): memory\.high 100M crossed \(using (\d+(?:\.\d+)?)M\): recycling it$/m, 40);
-	ok($using, "(a) log: worker 0 (pid $p0): memory.high 100M crossed (using ${\ ($using // '?')}M): recycling it")
+	ok($using, "$pass log: worker 0 (pid $p0): memory.high 100M crossed (using ${\ ($using // '?')}M): recycling it")
 	    or diag('load: ' . join(' ', %{ paced_progress($load) }));
 	# Read just after the event: cgroup v1 tells on the crossing itself; v2's
 	# memory.high makes the kernel reclaim the cgroup back under it first,
 	# so a little below is what v2 shows. Far below would be a false alarm.
 	ok(defined $using && $using >= 95 && $using < 150,
-	    '(a) it was using 95M to 150M then (at or above memory.high, below memory.max)');
+	    "$pass it was using 95M to 150M then (at or above memory.high, below memory.max)");
 	my $new;
 	ok(wait_for(sub { $new = row(ctl_status($t->{ctl}), 0)->{pid};
 	    $new && $new != $p0 && !alive($p0) }, 20, 'the replacement of worker 0'),
-	    '(a) slot 0 has a new ready worker and the old one is gone');
+	    "$pass slot 0 has a new ready worker and the old one is gone");
 	# The replacement answers (it leaks too, but a few requests are far
 	# from its limit).  It is ready once exec'd (ready = exec): perl may
 	# take a while more to accept.
@@ -175,21 +185,21 @@ sub paced_stop {
 	my $served = $r->{pids}{$new // 0} || wait_for(sub {
 	    (http_get('127.0.0.1', $t->{port}) // '') =~ /\(pid $new\)$/ }, 5,
 	    "the replacement $new to answer");
-	ok($served, "(a) the replacement ($new) serves");
-	is($r->{failed}, 0, "(a) no failed request (of $r->{ok} answered)")
+	ok($served, "$pass the replacement ($new) serves");
+	is($r->{failed}, 0, "$pass no failed request (of $r->{ok} answered)")
 	    or diag(join("\n", @{ $r->{errors} }));
 	like(log_text($c), qr/^clusterd: worker 0 \(pid $p0\) .*recycled: memory\.high 100M crossed/m,
-	    '(a) log: the old worker\'s exit says "recycled: memory.high 100M crossed"');
-	unlike(log_text($c), qr/OOM-killed/, '(a) nothing was OOM-killed');
+	    "$pass log: the old worker's exit says \"recycled: memory.high 100M crossed\"");
+	unlike(log_text($c), qr/OOM-killed/, "$pass nothing was OOM-killed");
 	$st = ctl_status($t->{ctl});
 	like(row($st, 0)->{last_exit} // '', qr/recycled: memory\.high 100M crossed/,
-	    '(a) status --json: last_exit of slot 0 says it was recycled');
+	    "$pass status --json: last_exit of slot 0 says it was recycled");
 	is_deeply([map { row($st, $_)->{pid} } 1, 2], [@before[1, 2]],
-	    '(a) workers 1 and 2 were not touched (same pids)');
+	    "$pass workers 1 and 2 were not touched (same pids)");
 	my @lines = log_text($c) =~ /^clusterd: worker 0 \(pid $p0\): memory\.high/mg;
-	is(scalar(@lines), 1, '(a) one recycle of that worker');
+	is(scalar(@lines), 1, "$pass one recycle of that worker");
 	kill TERM => $c->pid;
-	is(wait_exit($c, 15), 0, '(a) SIGTERM: exit 0');
+	is(wait_exit($c, 15), 0, "$pass SIGTERM: exit 0");
 }
 
 # (b) memory_max 150M alone: the leaking worker of slot 0, which started a

@@ -241,6 +241,37 @@ END
 }
 
 
+# --- a worker's cgroup is still its own after an upgrade: a rolling
+# restart after it stops each old worker's daemons with it ---
+SKIP: {
+	my $FAMILY = "$TOP_SRCDIR/t/bin/family-worker";
+	my $fdir = "$TMPDIR/family";
+	mkdir($fdir) or die "$fdir: $!";
+	my $ctl7 = "$TMPDIR/fam.sock";
+	my $port7 = free_port();
+	my $c7 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port7", '-s', $ctl7,
+	    '--', '/usr/bin/perl', $FAMILY, '--family', $fdir]);
+	ok(wait_settled($ctl7, 2, 1), 'cgroups: 2 ready');
+	my $st = ctl_status($ctl7) // {};
+	unless (($st->{cgroups} // {})->{mode} && $st->{cgroups}{mode} ne 'off') {
+		kill TERM => $c7->pid;
+		wait_exit($c7);
+		skip('no per-worker cgroups here', 6);
+	}
+	my @fam = map { wait_family($fdir, $_, 1) } 0, 1;
+	my @daemons = map { $_->{daemon} } grep { $_ } @fam;
+	is(scalar(@daemons), 2, 'cgroups: each worker left a daemon');
+	my ($code, $out, $err) = clusterctl($ctl7, 'upgrade', $ALT);
+	is($code, 0, 'cgroups: upgraded') or diag($out, $err);
+	($code, $out, $err) = clusterctl($ctl7, 'restart');
+	is($code, 0, 'cgroups: a rolling restart after it') or diag($out, $err);
+	ok(wait_for(sub { !grep { alive($_) } @daemons }, 10, 'the old daemons to go'),
+	    'cgroups: the old workers\' daemons went with them (their cgroups, taken over)');
+	ok(wait_settled($ctl7, 2, 2), 'cgroups: 2 ready, generation 2');
+	kill TERM => $c7->pid;
+	is(wait_exit($c7), 0, 'cgroups: SIGTERM: exit 0');
+}
+
 # --- a worker that dies while clusterd is being replaced ---
 # CLUSTERD_TEST_KILL_AT_EXEC=1: the old image kills slot 1's worker after
 # writing the state, just before the exec; the new image finds it dead.
