@@ -727,6 +727,8 @@ sup_run_adopted(struct supervisor *sup)
 	slots_steer(&sup->slots);
 	sup->told_ready = -1;
 	sup_check_ready(sup);
+	/* A worker that was waiting for its turn to be recycled. */
+	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
 	ev_run(sup->loop, 0);
 	status = sup->exit_status;
 	if (status == 0)
