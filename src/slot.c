@@ -73,7 +73,10 @@ slot_set_state(struct slot *s, enum slot_state to)
 		abort();
 #endif
 	}
-	log_debug("worker %u: %s -> %s", s->id, state_names[s->state], state_names[to]);
+	/* A queued start of a new slot is STARTING already: no change to say. */
+	if (to != s->state)
+		log_debug("worker %u: %s -> %s", s->id, state_names[s->state],
+		    state_names[to]);
 	s->state = to;
 }
 

@@ -149,6 +149,9 @@ cmp_ok($r->{answered}, '>=', 0.75 * ($N - 40), '40 not ready: at least 75% of th
 
 # --- Every second slot not ready: more runs than one program holds ---
 my @odd = grep { $_ % 2 && !$down{$_} } 0 .. $N - 1;
+# A start of 3000 in random order may have been scattered too (said then,
+# once): this phase's lines are counted from here.
+my $mark = length(log_text($c));
 take_down(\@odd, 'every 2nd down');
 my $half = $N - keys(%down);
 my ($left) = $c->wait_log(qr/^clusterd: 127\.0\.0\.1:$port: the ready slots are scattered in more runs than one steering program holds: (\d+) of \d+ get no new connections until more are ready$/m);
@@ -171,8 +174,14 @@ cmp_ok($sleepers, '>', 0, "kill the workers that are not ready ($sleepers runnin
 ok(wait_ready_except({}, 'all ready again'), "all back: $N ready");
 ok($c->wait_log(qr/^clusterd: 127\.0\.0\.1:$port: steering to every ready slot again \(\d+\)$/m),
     'log: steering to every ready slot again');
-my @lines = log_text($c) =~ /(scattered in more runs)/g;
-is(scalar(@lines), 1, 'log: said once that some were left out');
+# Said once a spell, not at each of the thousands of programs since: while
+# 1500 workers are killed and come back, the ready set may be whole again
+# for a moment and the next spell said again (seen under distcheck's load).
+my @lines = substr(log_text($c), $mark) =~ /(scattered in more runs)/g;
+my @updates = substr(log_text($c), $mark) =~ /(steering to \d+ of)/g;
+ok(@lines >= 1 && @lines <= 3 && @updates > 100,
+    'log: said that some were left out once a spell, not once a program ('
+    . scalar(@lines) . ' times, ' . scalar(@updates) . ' programs)');
 $r = spread('all back', 3 * $N, {});
 cmp_ok($r->{answered}, '>=', 0.85 * $N, "all back: at least 85% of the $N slots answer");
 cmp_ok(scalar(grep { $r->{ids}{$_} } @forty), '>=', 30, 'all back: so do the 40 that were down');
