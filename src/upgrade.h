@@ -40,7 +40,8 @@ struct upgrade {
 	void		*cookie;
 };
 
-/* At start: the command line, and this binary (kept open for a fallback). */
+/* At start: the command line, and this binary (kept open for a fallback;
+ * its path is where SIGUSR1 and a bare "clusterctl upgrade" look). */
 void	upgrade_args(int argc, char **argv);
 /* "0.1.0 (abc123def456)" */
 const char *upgrade_version(void);
