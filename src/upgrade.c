@@ -346,7 +346,11 @@ do_exec(struct upgrade *up)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	test_kill_worker(up);
-	exec_fd(up->exe, argv, envp);
+	/* The tests' way to have the exec itself fail. */
+	if (getenv("CLUSTERD_TEST_EXEC_FAIL"))
+		errno = ENOEXEC;
+	else
+		exec_fd(up->exe, argv, envp);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	set_cloexec(fds, nfds, 1);

@@ -326,6 +326,30 @@ SKIP: {
 	is(wait_exit($c4), 0, 'formats: SIGTERM: exit 0');
 }
 
+# --- an exec that fails (test hook): the old image goes on as it was ---
+{
+	my $ctl8 = "$TMPDIR/execfail.sock";
+	my $port8 = free_port();
+	my $c8 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port8", '-s', $ctl8,
+	    '--', $HELLO], env => { CLUSTERD_TEST_EXEC_FAIL => 1 });
+	ok(wait_settled($ctl8, 2, 1), 'exec fails: 2 ready');
+	my $w8 = workers_of($ctl8);
+	my $fds = () = glob("/proc/${\ $c8->pid}/fd/*");
+	my ($code, $out, $err) = clusterctl($ctl8, 'upgrade', $ALT);
+	is($code, 1, 'exec fails: exit 1');
+	like($out . $err, qr/upgrade failed: cannot run \Q$ALT\E: Exec format error; clusterd \Q$V1\E goes on/,
+	    'exec fails: says so, and that the old one goes on');
+	is_deeply(workers_of($ctl8), $w8, 'exec fails: the same workers');
+	is(scalar(() = glob("/proc/${\ $c8->pid}/fd/*")), $fds,
+	    'exec fails: no descriptor more or less');
+	kill KILL => $w8->{0};
+	ok(wait_for(sub { my $w = workers_of($ctl8); $w->{0} && $w->{0} != $w8->{0} }, 10,
+	    'slot 0 restarted'), 'exec fails: it still supervises (a killed worker is restarted)');
+	like(http_get('127.0.0.1', $port8) // '', qr/^hello world/, 'exec fails: they answer');
+	kill TERM => $c8->pid;
+	is(wait_exit($c8), 0, 'exec fails: SIGTERM: exit 0');
+}
+
 # --- a new image that cannot take the cluster over falls back ---
 $port = free_port();
 $ctl = "$TMPDIR/fb.sock";
