@@ -25,6 +25,13 @@
 #include "values.h"
 #include "supervisor.h"
 
+/* The control socket's part of an upgrade's state. */
+static void
+save_clients(const void *ctl, struct state_out *so, const void *waiting)
+{
+	ctl_save(ctl, so, waiting);
+}
+
 /* The cluster runs: a new one, or (st) one an upgrade carried over. */
 static int
 run(struct cli *cli, struct config *cfg, const struct state_in *st)
@@ -35,7 +42,8 @@ run(struct cli *cli, struct config *cfg, const struct state_in *st)
 	struct upgrade up;
 	struct ctl *ctl = NULL;
 	struct ev_loop *loop;
-	int status = 2;
+	char msg[512];
+	int status = 2, code;
 
 	/* signalfd: no wake-up pipe, and signals wait in the queue, not a handler. */
 	if ((loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD)) == NULL)
@@ -55,13 +63,15 @@ run(struct cli *cli, struct config *cfg, const struct state_in *st)
 			upgrade_restore_failed();
 		sup_adopt_release(&sup);
 		ctl_set_upgrade(ctl, &up);
-		upgrade_set_ctl(&up, ctl);
+		upgrade_set_clients(&up, ctl, save_clients, ctl_conn_fd);
 		sigs.up = &up;
-		upgrade_restore_done(ctl);
+		upgrade_restore_done(&code, msg, sizeof(msg));
+		ctl_adopt_reply(ctl, state_first(st, "ctl"), code, msg);
+		upgrade_restore_end();
 		status = sup_run_adopted(&sup);
 	} else if (ctl_start(&sup, &ops, &ctl) == 0 && sup_write_pidfile(&sup) == 0) {
 		ctl_set_upgrade(ctl, &up);
-		upgrade_set_ctl(&up, ctl);
+		upgrade_set_clients(&up, ctl, save_clients, ctl_conn_fd);
 		sigs.up = &up;
 		status = sup_run(&sup);
 	}

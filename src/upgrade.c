@@ -28,7 +28,6 @@
 
 #include "cli.h"
 #include "config.h"
-#include "control.h"
 #include "log.h"
 #include "sink.h"
 #include "state.h"
@@ -100,9 +99,13 @@ upgrade_init(struct upgrade *up, struct ev_loop *loop, struct supervisor *sup,
 }
 
 void
-upgrade_set_ctl(struct upgrade *up, struct ctl *ctl)
+upgrade_set_clients(struct upgrade *up, const void *clients,
+    void (*save)(const void *clients, struct state_out *, const void *waiting),
+    int (*fd_of)(void *cookie))
 {
-	up->ctl = ctl;
+	up->clients = clients;
+	up->client_save = save;
+	up->client_fd = fd_of;
 }
 
 static void
@@ -227,8 +230,9 @@ state_build(struct upgrade *up, const void *waiting)
 	 * there falls back): at 1000 workers they would double its time. */
 	sup_save(up->sup, so, waiting == CHECK_STATE ? NULL :
 	    upgrade_owners(up->sup, up->ops), extra);
-	ops_save(up->ops, so, ctl_conn_fd);
-	ctl_save(up->ctl, so, waiting == CHECK_STATE ? NULL : waiting);
+	ops_save(up->ops, so, up->client_fd);
+	if (up->client_save)
+		up->client_save(up->clients, so, waiting == CHECK_STATE ? NULL : waiting);
 	/* Last: the lines logged up to here go with it. */
 	sink_save(so);
 	return so;
@@ -751,12 +755,11 @@ restore_sigmask(const struct state_rec *c)
 }
 
 void
-upgrade_restore_done(struct ctl *ctl)
+upgrade_restore_done(int *code, char *msg, size_t len)
 {
-	int fd;
 	const struct state_rec *c = state_first(&ad.in, "clusterd");
 	double ms = (mono_now() - rec_dbl(c, "asked", mono_now())) * 1000;
-	char msg[512];
+	int fd;
 
 	state_fds_cloexec(&ad.in, 1);
 	restore_sigmask(c);
@@ -764,23 +767,21 @@ upgrade_restore_done(struct ctl *ctl)
 		close(fd);	/* this image has its own */
 	if ((fd = rec_fd(c, "exe")) != -1 && fd != self_fd)
 		close(fd);	/* what it was run from */
-	if (ad.fallback)
-		snprintf(msg, sizeof(msg), "upgrade failed: clusterd %s could not take "
-		    "over; clusterd %s goes on", "the new binary", upgrade_version());
-	else
-		snprintf(msg, sizeof(msg), "upgraded from %s to %s in %.0f ms",
+	close(ad.memfd);
+	*code = ad.fallback ? 1 : 0;
+	if (ad.fallback) {
+		snprintf(msg, len, "upgrade failed: the new binary could not take over; "
+		    "clusterd %s goes on", upgrade_version());
+		log_warnx("%s", msg);
+	} else {
+		snprintf(msg, len, "upgraded from %s to %s in %.0f ms",
 		    rec_str(c, "version") ? rec_str(c, "version") : "?",
 		    upgrade_version(), ms);
-	if (ad.fallback)
-		log_warnx("%s", msg);
-	else
 		log_info("%s", msg);
-	ctl_adopt_reply(ctl, state_first(&ad.in, "ctl"), ad.fallback ? 1 : 0, msg);
-	close(ad.memfd);
-	/* Taken over: the records are not needed any more. */
-	state_in_free(&ad.in);
+	}
 }
 
+/* Taken over and answered: the records are not needed any more. */
 void
 upgrade_restore_end(void)
 {

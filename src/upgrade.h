@@ -13,7 +13,6 @@
 
 struct cli;
 
-struct ctl;
 struct state_in;
 struct state_out;
 struct supervisor;
@@ -22,7 +21,12 @@ struct upgrade {
 	struct ev_loop	*loop;
 	struct supervisor *sup;
 	struct ops	*ops;
-	struct ctl	*ctl;
+	/* The clients' part of the state, the control socket's (given by
+	 * clusterd.c: control.c calls this module, not the other way). */
+	void		(*client_save)(const void *, struct state_out *,
+			    const void *waiting);
+	int		(*client_fd)(void *cookie);
+	const void	*clients;
 	int		 checking;	/* the new binary's check runs */
 	pid_t		 pid;
 	ev_child	 child;
@@ -48,10 +52,12 @@ const char *upgrade_version(void);
 
 void	upgrade_init(struct upgrade *, struct ev_loop *, struct supervisor *,
 	    struct ops *);
-void	upgrade_set_ctl(struct upgrade *, struct ctl *);
+void	upgrade_set_clients(struct upgrade *, const void *clients,
+	    void (*save)(const void *clients, struct state_out *, const void *waiting),
+	    int (*fd_of)(void *cookie));
 /* Upgrade to path (NULL: the binary clusterd was started as). done hears
  * a refusal or a failure; success is said by the new image, to the
- * descriptor ctl_save() carries (control) or in the log. */
+ * descriptor the control socket's part of the state carries, or in the log. */
 void	upgrade_request(struct upgrade *, const char *path, request_cb *done,
 	    void *cookie);
 /* Whoever asked is gone. */
@@ -68,7 +74,9 @@ const struct replace_owner *upgrade_owners(struct supervisor *, struct ops *);
 int	upgrade_check_main(int fd, const struct cli *);
 int	upgrade_restore_begin(int fd, int fallback, struct state_in **);
 void	upgrade_restore_failed(void) __attribute__((noreturn));
-void	upgrade_restore_done(struct ctl *);
+/* Taken over: what to answer whoever asked (*code 0: upgraded; 1: the
+ * fallback took over), also logged. */
+void	upgrade_restore_done(int *code, char *msg, size_t len);
 void	upgrade_restore_end(void);
 
 #endif
