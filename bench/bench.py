@@ -993,10 +993,11 @@ def fd_kinds(pid):
     """How many eventfds and inotify descriptors pid holds: its memory
     watches (v1: an eventfd per worker; v2: inotify watches on one fd)."""
     out = {"eventfd": 0, "inotify": 0}
-    try:
-        names = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return out
+    for link in fd_table(pid).values():
+        for k in out:   # "anon_inode:[eventfd]" but "anon_inode:inotify"
+            if link in (f"anon_inode:[{k}]", f"anon_inode:{k}"):
+                out[k] += 1
+    return out
     for n in names:
         try:
             link = os.readlink(f"/proc/{pid}/fd/{n}")
