@@ -91,8 +91,11 @@ for my $round (1, 2) {
 
 	my ($t, $ans) = timed("scale 0\n");
 	like($ans, qr/^0 /, "round $round: scale 0");
-	wait_for(sub { !live_workers($c->pid) }, 20, 'the workers to be gone');
-	is(scalar(live_workers($c->pid)), 0, "round $round: no worker left")
+	# The wait is the check: read again at once, a worker in its last
+	# moments (exiting, its handlers gone) can count as not live and then
+	# as live, a false alarm seen twice in CI.
+	ok(wait_for(sub { !live_workers($c->pid) }, 20, 'the workers to be gone'),
+	    "round $round: no worker left")
 	    or diag(join("\n", map {
 		my ($st, $env) = (proc_stat($_) // {}, proc_env($_) // {});
 		"left: pid $_ comm " . ($st->{comm} // '?') . ' state ' . ($st->{state} // '?')
