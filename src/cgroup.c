@@ -547,8 +547,7 @@ cgroups_adopt(struct cgroups *cg, struct ev_loop *loop, const struct state_rec *
 	memset(cg, 0, sizeof(*cg));
 	cg->basefd = cg->v1memfd = cg->inotify = -1;
 	cg->loop = loop;
-	if ((v = rec_str(r, "reason")) != NULL)
-		cg->reason = xstrdup(v);
+	cg->reason = rec_dup(r, "reason");
 	if (r == NULL || !rec_int(r, "on", 0)) {
 		if (cg->reason == NULL)
 			cg->reason = xstrdup("off");
@@ -559,14 +558,13 @@ cgroups_adopt(struct cgroups *cg, struct ev_loop *loop, const struct state_rec *
 		log_warn("cgroups: cannot take over %s", v ? v : "(none)");
 		return -1;
 	}
-	cg->home = (v = rec_str(r, "home")) ? xstrdup(v) : NULL;
+	cg->home = rec_dup(r, "home");
 	cg->own_base = rec_int(r, "own_base", 0) != 0;
 	cg->have = (unsigned)rec_int(r, "have", 0) & CG_ALL;
 	cg->enabled_home = (unsigned)rec_int(r, "enabled_home", 0) & CG_ALL;
 	for (int i = 0; i < CG_N; i++) {
 		snprintf(key, sizeof(key), "missing_%s", cgfs_controllers[i]);
-		if ((v = rec_str(r, key)) != NULL)
-			cg->missing[i] = xstrdup(v);
+		cg->missing[i] = rec_dup(r, key);
 	}
 	if ((v = rec_str(r, "v1mem")) != NULL) {
 		cg->v1mem = xstrdup(v);

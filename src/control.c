@@ -643,9 +643,7 @@ ctl_adopt(struct supervisor *sup, struct ops *ops, const struct state_rec *r,
 		log_errx("upgrade: the control socket was not carried over");
 		return -1;
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if ((lock = rec_fd(r, "lock")) != -1)
-		fcntl(lock, F_SETFD, FD_CLOEXEC);
+	lock = rec_fd(r, "lock");
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->sup = sup;
 	ctl->ops = ops;
@@ -674,7 +672,6 @@ ctl_adopt_reply(struct ctl *ctl, const struct state_rec *r, int code, const char
 		close(fd);
 		return;
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	c = conn_new(ctl, fd);
 	ctl_reply(c, code, msg, NULL);
 }
@@ -697,7 +694,6 @@ ctl_adopt_waiter(int fd, request_cb **done, struct request ***handle, void *arg)
 		close(fd);
 		return NULL;
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	c = conn_new(ctl, fd);
 	c->waiting = 1;
 	*done = request_done;

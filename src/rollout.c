@@ -216,8 +216,7 @@ rollout_adopt(struct rollout *ro, const struct state_rec *r, rollout_done_cb *do
 	gen_ref(from);
 	ro->next = (size_t)rec_int(r, "next", 0);
 	ro->inflight = (int)rec_int(r, "inflight", 0);
-	if (rec_str(r, "failure"))
-		ro->failure = xstrdup(rec_str(r, "failure"));
+	ro->failure = rec_dup(r, "failure");
 	ro->failed_number = (unsigned)rec_int(r, "failed_number", 0);
 	ro->done = done;
 	ro->done_arg = arg;

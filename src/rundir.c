@@ -561,7 +561,6 @@ notifydir_adopt(struct ev_loop *loop, const struct state_rec *r, struct notifydi
 	else {
 		struct stat st;
 
-		fcntl(nd->lock, F_SETFD, FD_CLOEXEC);
 		if (lstat(nd->path, &st) == 0) {
 			nd->dev = st.st_dev;
 			nd->ino = st.st_ino;
@@ -596,7 +595,6 @@ notify_sock_adopt(struct notifydir *nd, struct notify_sock *ns, const struct sta
 		nd->watched = 1;
 		rundir_watch(nd->loop, &nd->watch, nd->path, notify_watch_cb);
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	ns->dir = nd;
 	ns->path = xstrdup(path);
 	ns->uid = (uid_t)rec_int(r, "notify_uid", -1);

@@ -20,7 +20,7 @@
 #include "util.h"
 #include "worker.h"
 
-static const char *const state_names[] = {
+const char *const slot_state_names[] = {
 	[SLOT_STARTING] = "starting", [SLOT_READY] = "ready",
 	[SLOT_REPLACING] = "replacing", [SLOT_HANDOVER] = "handover",
 	[SLOT_BACKOFF] = "backoff", [SLOT_DONE] = "done",
@@ -52,7 +52,7 @@ static const unsigned legal[] = {
 const char *
 slot_state_name(enum slot_state st)
 {
-	return state_names[st];
+	return slot_state_names[st];
 }
 
 const char *
@@ -68,15 +68,15 @@ slot_set_state(struct slot *s, enum slot_state to)
 {
 	if (!(legal[s->state] & (1u << to))) {
 		log_warnx("worker %u: internal error: slot state %s -> %s", s->id,
-		    state_names[s->state], state_names[to]);
+		    slot_state_names[s->state], slot_state_names[to]);
 #ifdef CLUSTERD_DEBUG
 		abort();
 #endif
 	}
 	/* A queued start of a new slot is STARTING already: no change to say. */
 	if (to != s->state)
-		log_debug("worker %u: %s -> %s", s->id, state_names[s->state],
-		    state_names[to]);
+		log_debug("worker %u: %s -> %s", s->id, slot_state_names[s->state],
+		    slot_state_names[to]);
 	s->state = to;
 }
 

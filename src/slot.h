@@ -145,6 +145,7 @@ void	slot_forget_replace(struct slot *);
  * without a worker starts one. */
 void	slot_cancel_replace(struct slot *, struct gen *back);
 const char *slot_state_name(enum slot_state);
+extern const char *const slot_state_names[];	/* by enum slot_state */
 struct state_out;
 struct state_in;
 /* Who may wait for a replace (rollout.c, recycle.c), by name. */

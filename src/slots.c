@@ -253,15 +253,6 @@ slots_save(const struct slots *t, struct state_out *so, const struct replace_own
 }
 
 static int
-slot_state_of(const char *name)
-{
-	for (int st = SLOT_STARTING; st <= SLOT_GONE; st++)
-		if (name && strcmp(name, slot_state_name(st)) == 0)
-			return st;
-	return -1;
-}
-
-static int
 adopt_slot(struct slots *t, const struct state_rec *r, size_t id,
     struct gen *(*gen_of)(void *, unsigned), void *arg,
     const struct replace_owner *owners)
@@ -269,7 +260,7 @@ adopt_slot(struct slots *t, const struct state_rec *r, size_t id,
 	struct slot *s;
 	struct gen *g = gen_of(arg, (unsigned)rec_int(r, "gen", 0));
 	const char *owner = rec_str(r, "owner");
-	int st = slot_state_of(rec_str(r, "state"));
+	int st = rec_index(r, "state", slot_state_names, SLOT_GONE + 1);
 	double left;
 
 	if (rec_int(r, "id", -1) != (long long)id || g == NULL || st < 0 ||
@@ -282,8 +273,7 @@ adopt_slot(struct slots *t, const struct state_rec *r, size_t id,
 	s->state = st;
 	s->streak = (unsigned)rec_int(r, "streak", 0);
 	s->restarts = (unsigned)rec_int(r, "restarts", 0);
-	if (rec_str(r, "last_exit"))
-		s->last_exit = xstrdup(rec_str(r, "last_exit"));
+	s->last_exit = rec_dup(r, "last_exit");
 	s->failed = rec_int(r, "failed", 0) != 0;
 	for (; owner && owners && owners->name; owners++)
 		if (strcmp(owners->name, owner) == 0) {

@@ -399,15 +399,53 @@ rec_dbl(const struct state_rec *r, const char *key, double def)
 	return *end ? def : d;
 }
 
+char *
+rec_dup(const struct state_rec *r, const char *key)
+{
+	const char *v = rec_str(r, key);
+
+	return v ? xstrdup(v) : NULL;
+}
+
+int
+rec_index(const struct state_rec *r, const char *key, const char *const *names, int n)
+{
+	const char *v = rec_str(r, key);
+
+	for (int i = 0; v && i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* A descriptor field's parts (state_fd()'s fd:dev:ino); 0, or -1. Most
+ * fields are none: a colon is looked for first, cheaply. */
+static int
+fd_parts(const char *v, int *fd, unsigned long long *dev, unsigned long long *ino)
+{
+	if (v == NULL || strchr(v, ':') == NULL ||
+	    sscanf(v, "%d:%llu:%llu", fd, dev, ino) != 3 || *fd < 0)
+		return -1;
+	return 0;
+}
+
+int
+state_field_fd(const struct state_field *f)
+{
+	unsigned long long dev, ino;
+	int fd;
+
+	return fd_parts(f->val, &fd, &dev, &ino) == -1 ? -1 : fd;
+}
+
 int
 rec_fd(const struct state_rec *r, const char *key)
 {
-	const char *v = rec_str(r, key);
 	unsigned long long dev, ino;
 	struct stat st;
 	int fd;
 
-	if (v == NULL || sscanf(v, "%d:%llu:%llu", &fd, &dev, &ino) != 3 || fd < 0)
+	if (fd_parts(rec_str(r, key), &fd, &dev, &ino) == -1)
 		return -1;
 	if (fstat(fd, &st) == -1 || (unsigned long long)st.st_dev != dev ||
 	    (unsigned long long)st.st_ino != ino)

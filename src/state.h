@@ -90,8 +90,15 @@ const char *rec_str(const struct state_rec *, const char *key);
 long long rec_int(const struct state_rec *, const char *key, long long def);
 double	rec_dbl(const struct state_rec *, const char *key, double def);
 const struct state_field *rec_field(const struct state_rec *, const char *key);
+/* A copy of a field's value, or NULL when absent. */
+char	*rec_dup(const struct state_rec *, const char *key);
+/* The index in names[n] of a field's value, or -1 (absent, unknown). */
+int	rec_index(const struct state_rec *, const char *key, const char *const *names,
+	    int n);
 /* A descriptor field, checked to still be the file it was: the fd, or -1
  * (absent, closed, or another file). */
 int	rec_fd(const struct state_rec *, const char *key);
+/* The number any field holds as a descriptor, unchecked, or -1: not one. */
+int	state_field_fd(const struct state_field *);
 
 #endif

@@ -402,6 +402,16 @@ sup_free(struct supervisor *sup)
 	output_report(1);
 }
 
+/* Run until the cluster ends: its exit status. */
+static int
+run_loop(struct supervisor *sup)
+{
+	ev_run(sup->loop, 0);
+	if (sup->exit_status == 0)
+		log_info("stopped");
+	return sup->exit_status;
+}
+
 int
 sup_run(struct supervisor *sup)
 {
@@ -416,11 +426,7 @@ sup_run(struct supervisor *sup)
 		return status;
 	if (n == 0)
 		log_info("no workers to start (workers = 0)");
-	ev_run(sup->loop, 0);
-	status = sup->exit_status;
-	if (status == 0)
-		log_info("stopped");
-	return status;
+	return run_loop(sup);
 }
 
 /*
@@ -433,12 +439,13 @@ sup_run(struct supervisor *sup)
  * the old binary takes the same descriptors over.
  */
 static void
-save_gen(struct state_out *so, const struct gen *g, unsigned *seen, size_t *nseen)
+save_gen(struct state_out *so, const struct gen *g, unsigned **seen, size_t *nseen)
 {
 	for (size_t i = 0; i < *nseen; i++)
-		if (seen[i] == g->number)
+		if ((*seen)[i] == g->number)
 			return;
-	seen[(*nseen)++] = g->number;
+	*seen = xgrow(*seen, *nseen + 1, sizeof(**seen));
+	(*seen)[(*nseen)++] = g->number;
 	state_rec(so, "gen");
 	state_int(so, "number", g->number);
 	state_str(so, "file", g->cfg->file);
@@ -473,9 +480,9 @@ void
 sup_save(const struct supervisor *sup, struct state_out *so,
     const struct replace_owner *owners, struct gen *const *extra)
 {
-	size_t nseen = 0, cap = 4 + sup->slots.n;
 	const struct worker *w;
-	unsigned *seen = xcalloc(cap, sizeof(*seen));
+	unsigned *seen = NULL;
+	size_t nseen = 0;
 
 	state_rec(so, "sup");
 	state_dbl(so, "started", sup->started);
@@ -487,19 +494,14 @@ sup_save(const struct supervisor *sup, struct state_out *so,
 	state_int(so, "nofile_cur", (long long)sup->wctx.nofile.rlim_cur);
 	state_int(so, "nofile_max", (long long)sup->wctx.nofile.rlim_max);
 	state_str(so, "pidfile", sup->pidfile);
-	save_gen(so, sup->cur, seen, &nseen);
+	/* Each generation something still runs or holds, once. */
+	save_gen(so, sup->cur, &seen, &nseen);
 	for (size_t i = 0; i < sup->slots.n; i++)
-		save_gen(so, sup->slots.v[i]->gen, seen, &nseen);
-	TAILQ_FOREACH(w, &sup->wctx.all, entry) {
-		if (nseen == cap)
-			seen = xreallocarray(seen, cap *= 2, sizeof(*seen));
-		save_gen(so, w->gen, seen, &nseen);
-	}
-	for (size_t i = 0; extra && extra[i]; i++) {
-		if (nseen == cap)
-			seen = xreallocarray(seen, cap *= 2, sizeof(*seen));
-		save_gen(so, extra[i], seen, &nseen);
-	}
+		save_gen(so, sup->slots.v[i]->gen, &seen, &nseen);
+	TAILQ_FOREACH(w, &sup->wctx.all, entry)
+		save_gen(so, w->gen, &seen, &nseen);
+	for (size_t i = 0; extra && extra[i]; i++)
+		save_gen(so, extra[i], &seen, &nseen);
 	free(seen);
 	for (size_t i = 0; i < sup->pool.n; i++) {
 		const struct listener *l = sup->pool.v[i];
@@ -556,9 +558,7 @@ adopt_group(struct listener *l, const struct state_rec *r)
 		char key[32];
 
 		snprintf(key, sizeof(key), "slot%zu", k);
-		if ((l->slot_fd[k] = rec_fd(r, key)) != -1)
-			fcntl(l->slot_fd[k], F_SETFD, FD_CLOEXEC);
-		else if (rec_field(r, key))
+		if ((l->slot_fd[k] = rec_fd(r, key)) == -1 && rec_field(r, key))
 			return -1;
 	}
 	copy = xstrdup(grp);
@@ -576,21 +576,11 @@ adopt_group(struct listener *l, const struct state_rec *r)
 	return 0;
 }
 
-struct adopt_ctx {
-	struct supervisor *sup;
-	struct gen	**gens;
-	size_t		 ngens;
-};
-
+/* slots_adopt()'s view of sup_adopted_gen(). */
 static struct gen *
 gen_of(void *arg, unsigned number)
 {
-	struct adopt_ctx *ac = arg;
-
-	for (size_t i = 0; i < ac->ngens; i++)
-		if (ac->gens[i]->number == number)
-			return ac->gens[i];
-	return NULL;
+	return sup_adopted_gen(arg, number);
 }
 
 int
@@ -598,7 +588,6 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
     const struct state_in *in, const struct replace_owner *owners)
 {
 	const struct state_rec *sr = state_first(in, "sup"), *r;
-	struct adopt_ctx ac = { sup, NULL, 0 };
 	struct strv errors = { 0 };
 	struct gen *cur = NULL;
 	size_t i = 0;
@@ -650,31 +639,34 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 			strv_free(&errors);
 			goto out;
 		}
-		ac.gens = xreallocarray(ac.gens, ac.ngens + 1, sizeof(*ac.gens));
-		ac.gens[ac.ngens++] = g;
+		/* Held until sup_adopt_release(): a rollout's generations too. */
+		sup->adopted = xgrow(sup->adopted, sup->nadopted + 1, sizeof(*sup->adopted));
+		sup->adopted[sup->nadopted++] = g;
 	}
-	if ((cur = gen_of(&ac, (unsigned)rec_int(sr, "cur", 0))) == NULL) {
+	if ((cur = sup_adopted_gen(sup, (unsigned)rec_int(sr, "cur", 0))) == NULL) {
 		log_errx("upgrade: the current generation was not carried over");
 		goto out;
 	}
 	/* Sockets clusterd bound are its own to remove at exit, as before. */
 	i = 0;
-	while ((r = state_next(in, "listener", &i)) != NULL)
+	while ((r = state_next(in, "listener", &i)) != NULL) {
+		int fd = rec_fd(r, "fd");
+
 		for (size_t k = 0; k < sup->pool.n; k++) {
 			struct listener *l = sup->pool.v[k];
 
-			if (l->fd != rec_fd(r, "fd"))
+			if (l->fd != fd)
 				continue;
 			l->dev = (dev_t)rec_int(r, "dev", 0);
 			l->ino = (ino_t)rec_int(r, "ino", 0);
-			if ((l->lock = rec_fd(r, "lock")) != -1)
-				fcntl(l->lock, F_SETFD, FD_CLOEXEC);
+			l->lock = rec_fd(r, "lock");
 			if (adopt_group(l, r) == -1) {
 				log_errx("upgrade: %s: its reuseport sockets were not "
 				    "carried over", l->bound);
 				goto out;
 			}
 		}
+	}
 	sup_set_gen(sup, cur, 0);
 	if (cur->cfg->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn("PR_SET_CHILD_SUBREAPER");
@@ -683,17 +675,13 @@ sup_adopt(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli,
 	sup->wctx.notify = sup->notify;
 	sup->rolling = rec_int(sr, "rolling", 0) != 0;
 	sup->recycle.wanted = rec_int(sr, "recycle_wanted", 0) != 0;
-	if (slots_adopt(&sup->slots, in, gen_of, &ac, owners) == -1) {
+	if (slots_adopt(&sup->slots, in, gen_of, sup, owners) == -1) {
 		log_errx("upgrade: the slots and workers were not carried over");
 		goto out;
 	}
-	if (rec_str(sr, "pidfile"))
-		sup->pidfile = xstrdup(rec_str(sr, "pidfile"));
+	sup->pidfile = rec_dup(sr, "pidfile");
 	ok = 0;
 out:
-	/* Held until sup_adopt_release(): a rollout's generations too. */
-	sup->adopted = ac.gens;
-	sup->nadopted = ac.ngens;
 	return ok;
 }
 
@@ -720,8 +708,6 @@ sup_adopt_release(struct supervisor *sup)
 int
 sup_run_adopted(struct supervisor *sup)
 {
-	int status;
-
 	/* Workers that died while clusterd was being replaced. */
 	ev_feed_signal_event(sup->loop, SIGCHLD);
 	slots_steer(&sup->slots);
@@ -729,9 +715,5 @@ sup_run_adopted(struct supervisor *sup)
 	sup_check_ready(sup);
 	/* A worker that was waiting for its turn to be recycled. */
 	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
-	ev_run(sup->loop, 0);
-	status = sup->exit_status;
-	if (status == 0)
-		log_info("stopped");
-	return status;
+	return run_loop(sup);
 }

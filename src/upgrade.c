@@ -407,7 +407,7 @@ last_line(struct upgrade *up)
 	return p ? p + 1 : up->said;
 }
 
-static int	start_check(struct upgrade *, char *, size_t);
+static void	check(struct upgrade *);
 
 /*
  * The new binary refused the state, and says it reads only older formats
@@ -418,8 +418,6 @@ static int
 older_format(struct upgrade *up)
 {
 	const char *p = strstr(up->said, "reads state formats ");
-	struct state_out *so;
-	char err[256];
 	int lo, hi;
 
 	if (up->retried || p == NULL ||
@@ -431,18 +429,11 @@ older_format(struct upgrade *up)
 	up->retried = 1;
 	up->format = hi;
 	close(up->memfd);
-	so = state_build(up, CHECK_STATE);
-	up->memfd = state_out_finish(so, err, sizeof(err));
-	state_out_free(so);
+	up->memfd = -1;
 	up->nsaid = 0;
 	up->said[0] = '\0';
 	ev_timer_stop(up->loop, &up->timer);
-	if (up->memfd == -1) {
-		finish(up, 1, "upgrade failed: %s", err);
-		return 1;
-	}
-	if (start_check(up, err, sizeof(err)) == -1)
-		finish(up, 1, "upgrade refused: %s", err);
+	check(up);
 	return 1;
 }
 
@@ -545,12 +536,25 @@ start_check(struct upgrade *up, char *err, size_t len)
 	return 0;
 }
 
+/* The state the check reads, in up->format, and the check on it. */
+static void
+check(struct upgrade *up)
+{
+	struct state_out *so = state_build(up, CHECK_STATE);
+	char err[256];
+
+	up->memfd = state_out_finish(so, err, sizeof(err));
+	state_out_free(so);
+	if (up->memfd == -1)
+		finish(up, 1, "upgrade failed: %s", err);
+	else if (start_check(up, err, sizeof(err)) == -1)
+		finish(up, 1, "upgrade refused: %s", err);
+}
+
 void
 upgrade_request(struct upgrade *up, const char *path, request_cb *done, void *cookie)
 {
-	struct state_out *so;
 	const char *why;
-	char err[PATH_MAX + 128];
 	struct stat st;
 
 	if (up->checking) {
@@ -583,15 +587,7 @@ upgrade_request(struct upgrade *up, const char *path, request_cb *done, void *co
 		return;
 	}
 	log_info("upgrade to %s asked for: checking it", path);
-	so = state_build(up, CHECK_STATE);
-	up->memfd = state_out_finish(so, err, sizeof(err));
-	state_out_free(so);
-	if (up->memfd == -1) {
-		finish(up, 1, "upgrade failed: %s", err);
-		return;
-	}
-	if (start_check(up, err, sizeof(err)) == -1)
-		finish(up, 1, "upgrade refused: %s", err);
+	check(up);
 }
 
 /* --- The new image. --- */
@@ -644,18 +640,15 @@ upgrade_check_main(int fd, const struct cli *cli)
 		}
 		config_free(&cfg);
 	}
-	if (getenv("CLUSTERD_TEST_CHECK_FAIL")) {
-		log_errx("CLUSTERD_TEST_CHECK_FAIL is set");
-		state_in_free(&in);
-		return 1;
-	}
 	printf("state format %d: can take it over\n", in.format);
 	state_in_free(&in);
 	return 0;
 }
 
 /* Every descriptor the state names, kept open (and without CLOEXEC) for the
- * fallback, or closed on exec once the new image has them. */
+ * fallback, or closed on exec once the new image has them: the one place
+ * that sets it for all of them, the adopters' and any a newer writer's
+ * fields name. */
 static void
 state_fds_cloexec(const struct state_in *in, int on)
 {
@@ -663,13 +656,9 @@ state_fds_cloexec(const struct state_in *in, int on)
 	 * adopters did): at worst a descriptor of this image's own gets the
 	 * flag all of them have. */
 	for (size_t i = 0; i < in->nfields; i++) {
-		unsigned long long dev, ino;
-		int fd;
+		int fd = state_field_fd(&in->fields[i]);
 
-		/* Most fields are no descriptor: a colon first, cheaply. */
-		if (strchr(in->fields[i].val, ':') &&
-		    sscanf(in->fields[i].val, "%d:%llu:%llu", &fd, &dev, &ino) == 3 &&
-		    fd > 2)
+		if (fd > 2)
 			set_cloexec(&fd, 1, on);
 	}
 }

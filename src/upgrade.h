@@ -72,6 +72,9 @@ const struct replace_owner *upgrade_owners(struct supervisor *, struct ops *);
  * the cluster is taken over (done: the requester is answered) or it
  * failed (falls back to the old binary: never returns). */
 int	upgrade_check_main(int fd, const struct cli *);
+/* The descriptors the state names come without close-on-exec: the
+ * adopters take them as they are, and upgrade_restore_done() sets it on
+ * all of them at once (nothing is exec'd before). */
 int	upgrade_restore_begin(int fd, int fallback, struct state_in **);
 void	upgrade_restore_failed(void) __attribute__((noreturn));
 /* Taken over: what to answer whoever asked (*code 0: upgraded; 1: the

@@ -168,6 +168,16 @@ v1_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
+/* Watch one of its v1 eventfds (made here, or carried by an upgrade). */
+static void
+watch_event(struct wcgroup *wc, ev_io *io, int fd)
+{
+	ev_io_init(io, v1_cb, fd, EV_READ);
+	io->data = wc;
+	ev_io_start(wc->cg->loop, io);
+	ev_unref(wc->cg->loop);
+}
+
 /* An eventfd for a v1 memory cgroup's file (cgroup.event_control). */
 static int
 v1_event(struct wcgroup *wc, ev_io *io, const char *file, const char *args)
@@ -188,10 +198,7 @@ v1_event(struct wcgroup *wc, ev_io *io, const char *file, const char *args)
 		close(efd);
 		return -1;
 	}
-	ev_io_init(io, v1_cb, efd, EV_READ);
-	io->data = wc;
-	ev_io_start(wc->cg->loop, io);
-	ev_unref(wc->cg->loop);
+	watch_event(wc, io, efd);
 	return 0;
 }
 
@@ -437,16 +444,6 @@ wcg_save(const struct wcgroup *wc, struct state_out *so)
 	state_fd(so, "cg_v1oom", wc->v1oom.fd);
 }
 
-static void
-adopt_event(struct wcgroup *wc, ev_io *io, int fd)
-{
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	ev_io_init(io, v1_cb, fd, EV_READ);
-	io->data = wc;
-	ev_io_start(wc->cg->loop, io);
-	ev_unref(wc->cg->loop);
-}
-
 int
 wcg_adopt(struct cgroups *cg, struct wcgroup *wc, const struct state_rec *r)
 {
@@ -469,12 +466,11 @@ wcg_adopt(struct cgroups *cg, struct wcgroup *wc, const struct state_rec *r)
 	wc->oom_kills = (unsigned long long)rec_int(r, "cg_oom_kills", 0);
 	wc->high_told = rec_int(r, "cg_high_told", 0) != 0;
 	wc->oom = rec_int(r, "cg_oom", 0) != 0;
-	if ((wc->fd = rec_fd(r, "cg_fd")) != -1)
-		fcntl(wc->fd, F_SETFD, FD_CLOEXEC);
-	else if ((wc->fd = openat(cg->basefd, name, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1)
+	if ((wc->fd = rec_fd(r, "cg_fd")) == -1) {
+		if ((wc->fd = openat(cg->basefd, name, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+			goto fail;
 		wc->fd = spawn_park_fd(wc->fd);
-	else
-		goto fail;
+	}
 	if ((cg->have & CG_MEMORY) && wc->memory_high >= 0 && !wc->high_told &&
 	    (wc->memory_wd = watch(wc, "memory.events")) == -1)
 		goto fail;
@@ -482,9 +478,9 @@ wcg_adopt(struct cgroups *cg, struct wcgroup *wc, const struct state_rec *r)
 	    (wc->v1fd = cgfs_open_dir(cg->v1memfd, name)) == -1)
 		goto fail;
 	if ((fd = rec_fd(r, "cg_v1high")) != -1)
-		adopt_event(wc, &wc->v1high, fd);
+		watch_event(wc, &wc->v1high, fd);
 	if ((fd = rec_fd(r, "cg_v1oom")) != -1)
-		adopt_event(wc, &wc->v1oom, fd);
+		watch_event(wc, &wc->v1oom, fd);
 	/* An event while clusterd was being replaced: read it now. */
 	if (wc->memory_wd != -1)
 		memory_events(wc);

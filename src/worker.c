@@ -27,12 +27,12 @@
 #include "util.h"
 #include "values.h"
 
+const char *const worker_state_names[] = { "starting", "ready", "stopping" };
+
 const char *
 worker_state_name(enum worker_state s)
 {
-	static const char *names[] = { "starting", "ready", "stopping" };
-
-	return names[s];
+	return worker_state_names[s];
 }
 
 static void
@@ -647,15 +647,6 @@ worker_save(const struct worker *w, struct state_out *so)
 	wcg_save(&w->cg, so);
 }
 
-static int
-state_of(const char *name)
-{
-	for (int s = W_STARTING; s <= W_STOPPING; s++)
-		if (name && strcmp(name, worker_state_name(s)) == 0)
-			return s;
-	return -1;
-}
-
 static void
 timer_resume(struct ev_loop *loop, ev_timer *t, double left, double repeat)
 {
@@ -665,21 +656,13 @@ timer_resume(struct ev_loop *loop, ev_timer *t, double left, double repeat)
 	ev_timer_start(loop, t);
 }
 
-static char *
-dup_field(const struct state_rec *r, const char *key)
-{
-	const char *v = rec_str(r, key);
-
-	return v ? xstrdup(v) : NULL;
-}
-
 struct worker *
 worker_adopt(struct worker_ctx *ctx, const struct worker_spec *ws, const struct state_rec *r,
     const struct state_rec *out1, const struct state_rec *out2)
 {
 	const struct program_cfg *pc = &ws->gen->cfg->prog;
 	struct worker *w = xcalloc(1, sizeof(*w));
-	int state = state_of(rec_str(r, "state")), fd;
+	int state = rec_index(r, "state", worker_state_names, W_STOPPING + 1), fd;
 
 	w->ctx = ctx;
 	w->pid = (pid_t)rec_int(r, "pid", 0);
@@ -710,15 +693,14 @@ worker_adopt(struct worker_ctx *ctx, const struct worker_spec *ws, const struct 
 	w->started = rec_dbl(r, "started", mono_now());
 	w->stop_timeout = rec_dbl(r, "stop_timeout", ctx->stop_timeout);
 	w->killed = rec_int(r, "killed", 0) != 0;
-	w->why = dup_field(r, "why");
-	w->recycle = dup_field(r, "recycle");
+	w->why = rec_dup(r, "why");
+	w->recycle = rec_dup(r, "recycle");
 	w->recycle_failed = rec_int(r, "recycle_failed", 0) != 0;
-	w->status = dup_field(r, "status");
+	w->status = rec_dup(r, "status");
 	/* Reaped by the loop's first turn if it died on the way. */
 	ev_child_init(&w->child, child_cb, w->pid, 0);
 	ev_child_start(ctx->loop, &w->child);
 	if ((fd = rec_fd(r, "report")) != -1) {
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		ev_io_set(&w->report, fd, EV_READ);
 		ev_io_start(ctx->loop, &w->report);
 	}

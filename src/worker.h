@@ -123,6 +123,7 @@ struct worker	*worker_adopt(struct worker_ctx *, const struct worker_spec *,
 		    const struct state_rec *, const struct state_rec *out1,
 		    const struct state_rec *out2);
 const char	*worker_state_name(enum worker_state);
+extern const char *const worker_state_names[];	/* by enum worker_state */
 /* "exited with status 1", "killed by signal 9", "cannot run x: reason" */
 void		 worker_describe_exit(const struct worker *, int status, char *buf,
 		    size_t len);
