@@ -50,6 +50,21 @@ pidfd_id_matches(const char *want)
 	return ok;
 }
 
+/* What socket fd is (type, address); it is ours for life: close-on-exec. */
+static int
+probe(struct inherited *in, int fd)
+{
+	socklen_t tlen = sizeof(in->type);
+
+	in->fd = fd;
+	in->len = sizeof(in->ss);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &in->type, &tlen) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&in->ss, &in->len) == -1)
+		return -1;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
 void
 inherit_scan(void)
 {
@@ -76,17 +91,12 @@ inherit_scan(void)
 	tok = namecopy ? strtok_r(namecopy, ":", &save) : NULL;
 	for (long i = 0; i < n; i++) {
 		struct inherited *in = &inh[ninh];
-		socklen_t tlen = sizeof(in->type);
 
-		in->fd = 3 + (int)i;
-		in->len = sizeof(in->ss);
-		if (getsockopt(in->fd, SOL_SOCKET, SO_TYPE, &in->type, &tlen) == -1 ||
-		    getsockname(in->fd, (struct sockaddr *)&in->ss, &in->len) == -1) {
+		if (probe(in, 3 + (int)i) == -1) {
 			log_warn("inherited fd %d", in->fd);
 			tok = tok ? strtok_r(NULL, ":", &save) : NULL;
 			continue;
 		}
-		fcntl(in->fd, F_SETFD, FD_CLOEXEC);
 		if (tok && strcmp(tok, "unknown") != 0)
 			in->name = xstrdup(tok);
 		in->stored = in->name && strncmp(in->name, FDSTORE_PREFIX,
@@ -113,19 +123,13 @@ int
 inherit_add(int fd, const char *name)
 {
 	struct inherited *in;
-	socklen_t tlen;
 
 	scanned = 1;
 	inh = xreallocarray(inh, ninh + 1, sizeof(*inh));
 	in = &inh[ninh];
 	memset(in, 0, sizeof(*in));
-	in->fd = fd;
-	in->len = sizeof(in->ss);
-	tlen = sizeof(in->type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &in->type, &tlen) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&in->ss, &in->len) == -1)
+	if (probe(in, fd) == -1)
 		return -1;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	in->name = name ? xstrdup(name) : NULL;
 	in->carried = 1;
 	ninh++;
