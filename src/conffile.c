@@ -182,21 +182,38 @@ irregular:
  */
 #define CONF_KEEP_MAX	(1024 * 1024)
 
-static void
+/* Keep the file's text, if it is small enough: 0, or -1 (the file is
+ * read from its start again). */
+static int
 keep_text(struct parse *ps)
 {
 	char *t = xmalloc(CONF_KEEP_MAX + 1);
 	size_t n = fread(t, 1, CONF_KEEP_MAX + 1, ps->fp);
 
-	rewind(ps->fp);
 	if (n > CONF_KEEP_MAX || ferror(ps->fp)) {
 		free(t);
 		clearerr(ps->fp);
-		return;
+		rewind(ps->fp);
+		return -1;
 	}
 	ps->cfg->text = xreallocarray(t, n + 1, 1);
 	ps->cfg->text[n] = '\0';
 	ps->cfg->textlen = n;
+	return 0;
+}
+
+/* Read the kept text: the lines parsed are the ones an upgrade carries. */
+static int
+text_stream(struct parse *ps)
+{
+	/* fmemopen() wants a size: an empty file reads as a blank line. */
+	ps->fp = ps->cfg->textlen ? fmemopen(ps->cfg->text, ps->cfg->textlen, "r") :
+	    fmemopen((char *)"\n", 1, "r");
+	if (ps->fp == NULL) {
+		perr(ps, 0, "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -209,19 +226,14 @@ conf_open(struct parse *ps, const char *path)
 		memcpy(ps->cfg->text, ps->text, ps->textlen);
 		ps->cfg->text[ps->textlen] = '\0';
 		ps->cfg->textlen = ps->textlen;
-		/* fmemopen() wants a size: an empty file reads as a blank line. */
-		ps->fp = ps->textlen ? fmemopen(ps->cfg->text, ps->textlen, "r") :
-		    fmemopen((char *)"\n", 1, "r");
-		if (ps->fp == NULL) {
-			perr(ps, 0, "%s", strerror(errno));
-			return -1;
-		}
-		return 0;
+		return text_stream(ps);
 	}
 	if ((ps->fp = open_regular(ps, path)) == NULL)
 		return -1;
-	keep_text(ps);
-	return 0;
+	if (keep_text(ps) == -1)
+		return 0;
+	fclose(ps->fp);
+	return text_stream(ps);
 }
 
 void
