@@ -59,12 +59,6 @@ sub wait_row {
 	return $row;
 }
 
-sub stop_ok {
-	my ($c, $tag) = @_;
-	kill TERM => $c->pid;
-	is(wait_exit($c), 0, "$tag: SIGTERM: exit 0");
-}
-
 # --- start -> ready: ready = exec ---
 my ($c, $ctl, $dir) = pool('exec', 2, '', 'ready = exec');
 ok($c->wait_log(qr/^clusterd: 2 workers ready$/m), 'exec: log: 2 workers ready');

@@ -27,6 +27,19 @@ sub version_of {
 my ($V1, $V2) = (version_of($CLUSTERD), version_of($ALT));
 like($V2, qr/-alt /, "the two builds differ: $V1 and $V2");
 
+# n (2) hello workers, or command, on a port of their own, with a control
+# socket NAME.sock, settled: (clusterd, the control socket, the port,
+# {slot => pid}).
+sub cluster {
+	my ($tag, $name, %o) = @_;
+	my ($ctl, $port, $n) = ("$TMPDIR/$name.sock", free_port(), $o{n} // 2);
+	my $c = start_clusterd(args => ['-n', $n, @{ $o{args} // [] }, '-l',
+	    "127.0.0.1:$port", '-s', $ctl, '--', @{ $o{command} // [$HELLO] }],
+	    env => $o{env} // {});
+	ok(wait_settled($ctl, $n, 1), "$tag: $n ready");
+	return ($c, $ctl, $port, workers_of($ctl));
+}
+
 sub workers_of {
 	my ($ctl) = @_;
 	my $st = ctl_status($ctl) or return {};
@@ -163,20 +176,15 @@ END
 	is(scalar(() = $c2->log_text =~ /^clusterd: rolling restart to generation 2 \(/mg), 1,
 	    "$mode: one rolling restart, not begun again");
 	ok(!$c2->log_matches(qr/rolling back|falling back/), "$mode: no rollback, no fallback");
-	kill TERM => $c2->pid;
-	is(wait_exit($c2), 0, "$mode: SIGTERM: exit 0");
+	stop_ok($c2, "$mode");
 }
 
 # --- reuseport: each slot's socket and the steering carry over ---
 {
-	my $ctl5 = "$TMPDIR/rp.sock";
-	my $port5 = free_port();
-	my $c5 = start_clusterd(args => ['-n', 3, '--reuseport', '-l', "127.0.0.1:$port5",
-	    '-s', $ctl5, '--', $HELLO]);
-	ok(wait_settled($ctl5, 3, 1), 'reuseport: 3 ready');
+	my ($c5, $ctl5, $port5, $w5) = cluster('reuseport', 'rp', n => 3,
+	    args => ['--reuseport']);
 	my @inodes5 = sort keys %{ listen_sockets($port5) };
 	is(scalar(@inodes5), 3, 'reuseport: a socket per slot');
-	my $w5 = workers_of($ctl5);
 	my $load5 = start_load($port5, max => 60);
 	ok(wait_load($load5, 20), 'reuseport: the load runs');
 	my $ups = 0;
@@ -197,8 +205,7 @@ END
 	my ($code, $out, $err) = clusterctl($ctl5, 'scale', 4);
 	ok(wait_settled($ctl5, 4, 1), 'reuseport: scaled up to 4 after the upgrades');
 	is_deeply(hello_ids($port5, 4), [0, 1, 2, 3], 'reuseport: and the new slot is steered to');
-	kill TERM => $c5->pid;
-	is(wait_exit($c5), 0, 'reuseport: SIGTERM: exit 0');
+	stop_ok($c5, 'reuseport');
 }
 
 # --- a slot in backoff keeps its backoff across an upgrade ---
@@ -236,8 +243,7 @@ END
 	ok(wait_settled($ctl3, 2, 1, 15), 'backoff: slot 1 starts again when its backoff ends');
 	cmp_ok(time() - $t0, '>=', 2.5,
 	    'backoff: not at once: the upgrade kept the time left, and did not restart it');
-	kill TERM => $c3->pid;
-	is(wait_exit($c3), 0, 'backoff: SIGTERM: exit 0');
+	stop_ok($c3, 'backoff');
 }
 
 
@@ -247,11 +253,8 @@ SKIP: {
 	my $FAMILY = "$TOP_SRCDIR/t/bin/family-worker";
 	my $fdir = "$TMPDIR/family";
 	mkdir($fdir) or die "$fdir: $!";
-	my $ctl7 = "$TMPDIR/fam.sock";
-	my $port7 = free_port();
-	my $c7 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port7", '-s', $ctl7,
-	    '--', '/usr/bin/perl', $FAMILY, '--family', $fdir]);
-	ok(wait_settled($ctl7, 2, 1), 'cgroups: 2 ready');
+	my ($c7, $ctl7) = cluster('cgroups', 'fam',
+	    command => ['/usr/bin/perl', $FAMILY, '--family', $fdir]);
 	my $st = ctl_status($ctl7) // {};
 	unless (($st->{cgroups} // {})->{mode} && $st->{cgroups}{mode} ne 'off') {
 		kill TERM => $c7->pid;
@@ -268,20 +271,15 @@ SKIP: {
 	ok(wait_for(sub { !grep { alive($_) } @daemons }, 10, 'the old daemons to go'),
 	    'cgroups: the old workers\' daemons went with them (their cgroups, taken over)');
 	ok(wait_settled($ctl7, 2, 2), 'cgroups: 2 ready, generation 2');
-	kill TERM => $c7->pid;
-	is(wait_exit($c7), 0, 'cgroups: SIGTERM: exit 0');
+	stop_ok($c7, 'cgroups');
 }
 
 # --- a worker that dies while clusterd is being replaced ---
 # CLUSTERD_TEST_KILL_AT_EXEC=1: the old image kills slot 1's worker after
 # writing the state, just before the exec; the new image finds it dead.
 {
-	my $ctl6 = "$TMPDIR/die.sock";
-	my $port6 = free_port();
-	my $c6 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port6", '-s', $ctl6,
-	    '--', $HELLO], env => { CLUSTERD_TEST_KILL_AT_EXEC => 1 });
-	ok(wait_settled($ctl6, 2, 1), 'died at exec: 2 ready');
-	my $w6 = workers_of($ctl6);
+	my ($c6, $ctl6, undef, $w6) = cluster('died at exec', 'die',
+	    env => { CLUSTERD_TEST_KILL_AT_EXEC => 1 });
 	my ($code, $out, $err) = clusterctl($ctl6, 'upgrade', $ALT);
 	is($code, 0, 'died at exec: the upgrade goes') or diag($out, $err);
 	ok($c6->wait_log(qr/^clusterd: worker 1 \(pid $w6->{1}\) killed by signal 9; restarting now$/m),
@@ -291,8 +289,7 @@ SKIP: {
 	is($now->{0}, $w6->{0}, 'died at exec: slot 0 keeps its worker');
 	isnt($now->{1}, $w6->{1}, 'died at exec: slot 1 has a new one');
 	is(scalar(my @z = child_zombies($c6->pid)), 0, 'died at exec: no zombie left');
-	kill TERM => $c6->pid;
-	is(wait_exit($c6), 0, 'died at exec: SIGTERM: exit 0');
+	stop_ok($c6, 'died at exec');
 }
 
 # --- state formats: up to a release with a newer one, and back ---
@@ -301,12 +298,7 @@ SKIP: {
 {
 	my $FMT2 = "$TOP_BUILDDIR/t/fmt2/clusterd";
 	my $V3 = version_of($FMT2);
-	my $ctl4 = "$TMPDIR/fmt.sock";
-	my $port4 = free_port();
-	my $c4 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port4", '-s', $ctl4,
-	    '--', $HELLO]);
-	ok(wait_settled($ctl4, 2, 1), 'formats: 2 ready');
-	my $w4 = workers_of($ctl4);
+	my ($c4, $ctl4, $port4, $w4) = cluster('formats', 'fmt');
 	my ($code, $out, $err) = clusterctl($ctl4, 'upgrade', $FMT2);
 	like($out . $err, qr/^upgraded from \Q$V1\E to \Q$V3\E in \d+ ms$/m,
 	    'formats: up to a build that reads formats 1-2 (this one writes 1)');
@@ -322,18 +314,13 @@ SKIP: {
 	    'formats: this build refused format 2, so format 1 was written');
 	is_deeply(workers_of($ctl4), $w4, 'formats: the same workers throughout');
 	like(http_get('127.0.0.1', $port4) // '', qr/^hello world/, 'formats: they answer');
-	kill TERM => $c4->pid;
-	is(wait_exit($c4), 0, 'formats: SIGTERM: exit 0');
+	stop_ok($c4, 'formats');
 }
 
 # --- an exec that fails (test hook): the old image goes on as it was ---
 {
-	my $ctl8 = "$TMPDIR/execfail.sock";
-	my $port8 = free_port();
-	my $c8 = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port8", '-s', $ctl8,
-	    '--', $HELLO], env => { CLUSTERD_TEST_EXEC_FAIL => 1 });
-	ok(wait_settled($ctl8, 2, 1), 'exec fails: 2 ready');
-	my $w8 = workers_of($ctl8);
+	my ($c8, $ctl8, $port8, $w8) = cluster('exec fails', 'execfail',
+	    env => { CLUSTERD_TEST_EXEC_FAIL => 1 });
 	my $fds = () = glob("/proc/${\ $c8->pid}/fd/*");
 	my ($code, $out, $err) = clusterctl($ctl8, 'upgrade', $ALT);
 	is($code, 1, 'exec fails: exit 1');
@@ -346,17 +333,12 @@ SKIP: {
 	ok(wait_for(sub { my $w = workers_of($ctl8); $w->{0} && $w->{0} != $w8->{0} }, 10,
 	    'slot 0 restarted'), 'exec fails: it still supervises (a killed worker is restarted)');
 	like(http_get('127.0.0.1', $port8) // '', qr/^hello world/, 'exec fails: they answer');
-	kill TERM => $c8->pid;
-	is(wait_exit($c8), 0, 'exec fails: SIGTERM: exit 0');
+	stop_ok($c8, 'exec fails');
 }
 
 # --- a new image that cannot take the cluster over falls back ---
-$port = free_port();
-$ctl = "$TMPDIR/fb.sock";
-$c = start_clusterd(args => ['-n', 2, '-l', "127.0.0.1:$port", '-s', $ctl, '--', $HELLO],
+($c, $ctl, $port, $before) = cluster('fallback', 'fb',
     env => { CLUSTERD_TEST_RESTORE_FAIL => 1 });
-ok(wait_settled($ctl, 2, 1), 'fallback: 2 ready');
-$before = workers_of($ctl);
 ($code, $out, $err) = clusterctl($ctl, 'upgrade', $ALT);
 is($code, 1, 'fallback: the upgrade fails (exit 1)');
 like($out . $err, qr/upgrade failed: .*could not take over; clusterd \Q$V1\E goes on/,
@@ -365,7 +347,6 @@ ok($c->log_matches(qr/falling back to clusterd \Q$V1\E/), 'fallback: logged');
 is_deeply(workers_of($ctl), $before, 'fallback: the same workers');
 is(ctl_status($ctl)->{version}, $V1, 'fallback: the old version runs');
 like(http_get('127.0.0.1', $port) // '', qr/^hello world/, 'fallback: they answer');
-kill TERM => $c->pid;
-is(wait_exit($c), 0, 'fallback: SIGTERM: exit 0');
+stop_ok($c, 'fallback');
 
 done_testing();

@@ -40,7 +40,7 @@ our @EXPORT = qw(
 	$CLUSTERCTL $NOTIFY_WORKER run_clusterctl spawn_clusterctl
 	finish_clusterctl clusterctl ctl_request
 	ctl_status live_workers worker_gens wait_generation
-	start_load load_progress wait_load stop_load stop_loads hello_ids
+	start_load load_progress wait_load stop_load stop_loads hello_ids stop_ok
 );
 
 our $SLOW = $ENV{CLUSTERD_TEST_SLOW} || 1;
@@ -759,6 +759,13 @@ sub hello_ids {
 		return keys(%ids) == $n;
 	}, $secs // 5, "$n workers to answer");
 	return [sort { $a <=> $b } keys %ids];
+}
+
+# SIGTERM to clusterd, and a check that it exits 0 ("$tag: SIGTERM: exit 0").
+sub stop_ok {
+	my ($c, $tag) = @_;
+	kill TERM => $c->pid;
+	Test::More::is(wait_exit($c), 0, "$tag: SIGTERM: exit 0");
 }
 
 # Stop several loads; their results summed: ok, failed, errors.
