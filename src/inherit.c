@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -149,6 +150,11 @@ inherit_drop_stored(struct inherited *in, const char *why)
 
 	log_info("fd store: socket %s (fd %d) %s: closing it and removing it "
 	    "from the store", name, in->fd, why);
+	/* The manager's copy stays open (and listening) until it reads the
+	 * removal, which may be after this clusterd binds the address
+	 * anew: shutdown stops the socket itself from listening, whoever
+	 * holds it, so the bind does not race the manager. */
+	shutdown(in->fd, SHUT_RDWR);
 	close(in->fd);
 	in->fd = -1;
 	fdstore_remove(name);

@@ -5,6 +5,7 @@
  * steals its connections) and a rollback finds the old sockets still open.
  */
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "inherit.h"
 #include "log.h"
@@ -61,6 +62,9 @@ sockpool_put(struct sockpool *p, struct listener *l)
 	 * Stopping, the store keeps it for the next clusterd (a restart);
 	 * the manager closes it itself when the service stays stopped. */
 	if (l->stored && !p->quiet) {
+		/* Until the manager reads the removal its copy listens on:
+		 * shutdown stops the socket itself (see inherit_drop_stored). */
+		shutdown(l->fd, SHUT_RDWR);
 		fdstore_remove(l->cfg->name);
 		/* That took every socket of the name: one that replaced it
 		 * (a new address) goes back in. */

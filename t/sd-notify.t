@@ -8,6 +8,9 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Fcntl qw(F_GETFD F_SETFD FD_CLOEXEC);
+use IO::Socket::IP;
+use Socket qw(SOL_SOCKET SO_ACCEPTCONN);
 use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
 use Clusterd;
 
@@ -15,8 +18,8 @@ plan(skip_all => "$PYTHON3 is needed") unless -x $PYTHON3;
 my $RECV = "$TOP_SRCDIR/t/bin/sd-notify-recv";
 
 sub receiver {
-	my ($path) = @_;
-	my $r = start_clusterd(binary => $PYTHON3, args => [$RECV, $path]);
+	my ($path, @opt) = @_;
+	my $r = start_clusterd(binary => $PYTHON3, args => [$RECV, @opt, $path]);
 	$r->wait_log(qr/^bound /m) or BAIL_OUT("sd-notify-recv did not start");
 	return $r;
 }
@@ -247,6 +250,88 @@ is(wait_exit($c), 0, 'exit 0');
 	}
 	kill TERM => $c2->pid;
 	is(wait_exit($c2), 0, 'reloads: SIGTERM: exit 0');
+}
+
+# 5. A socket clusterd takes out of the fd store must stop listening at
+# once, though the manager's copy stays open until it reads FDSTOREREMOVE=1
+# (systemd may read it after clusterd binds the address again: that race
+# failed a restart under systemd).  The receiver here keeps every stored
+# descriptor for good, as the slowest manager would.
+sub listens {	# whether the socket (a copy held here) is still listening
+	my ($sock) = @_;
+	my $v = getsockopt($sock, SOL_SOCKET, SO_ACCEPTCONN);
+	return defined $v && unpack('i', $v) != 0;
+}
+
+sub refused {
+	my ($port) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port,
+	    Proto => 'tcp', Timeout => 2);
+	return !$s && $!{ECONNREFUSED};
+}
+
+{
+	my $npath3 = "$TMPDIR/notify3.sock";
+	my $r3 = receiver($npath3, '--keep');
+	my $ctl3 = "$TMPDIR/ctl3.sock";
+	my ($p1, $p2) = (free_port(), free_port());
+	my $conf = "$TMPDIR/store.conf";
+	my $with_admin = sub {
+		write_file($conf, "[clusterd]\nworkers = 1\nstop_timeout = 5s\n"
+		    . "[socket:http]\nlisten = 127.0.0.1:$p1\n"
+		    . ($_[0] ? "[socket:admin]\nlisten = 127.0.0.1:$p2\n" : '')
+		    . "[program]\ncommand = $HELLO\n");
+	};
+	$with_admin->(1);
+	my $c3 = start_clusterd(args => ['-s', $ctl3, '-c', $conf],
+	    env => { NOTIFY_SOCKET => $npath3 });
+	ok(wait_for(sub { $r3->log_text =~ /^fds 1 \d+ \d+ FDSTORE=1\|FDNAME=clusterd\/admin$/m },
+	    5, 'admin stored'), 'fd store: admin is stored');
+	like(http_get('127.0.0.1', $p2) // '', qr/^hello world/, 'fd store: admin answers');
+	$with_admin->(0);
+	my ($code, $out, $err) = clusterctl($ctl3, 'reload');
+	is($code, 0, 'fd store: a reload without [socket:admin]') or diag($out, $err);
+	ok($c3->wait_log(qr/^clusterd: closing 127\.0\.0\.1:$p2 \(admin\)$/m),
+	    'fd store: admin closed');
+	ok(wait_msg($r3, sub { ($_[0]{f}{FDSTOREREMOVE} // '') eq '1' &&
+	    ($_[0]{f}{FDNAME} // '') eq 'clusterd/admin' }, 'FDSTOREREMOVE=1'),
+	    'fd store: FDSTOREREMOVE=1 FDNAME=clusterd/admin sent');
+	ok(refused($p2), 'fd store: admin refuses connections, though the manager '
+	    . 'still holds its socket (none waits in a backlog nobody accepts from)');
+	$with_admin->(1);
+	($code, $out, $err) = clusterctl($ctl3, 'reload');
+	is($code, 0, 'fd store: [socket:admin] back on the same port at once: bound again')
+	    or diag($out, $err, $c3->log_text);
+	like(http_get('127.0.0.1', $p2) // '', qr/^hello world/, 'fd store: admin answers again');
+	stop_ok($c3, 'fd store, reload');
+
+	# A stored socket that no longer fits the configuration (reuseport
+	# now) is dropped at start while the manager holds it still.
+	my $p3 = free_port();
+	my $held = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => $p3,
+	    Listen => 16, ReuseAddr => 1) or die "bind: $!";
+	fcntl($held, F_SETFD, fcntl($held, F_GETFD, 0) & ~FD_CLOEXEC) or die "fcntl: $!";
+	write_file($conf, "[clusterd]\nworkers = 2\n[socket:http]\nlisten = 127.0.0.1:$p3\n"
+	    . "reuseport = yes\n[program]\ncommand = $HELLO\n");
+	my $c4 = start_clusterd(binary => $^X, args => ['-e', <<'END', fileno($held),
+use POSIX ();
+my $fd = shift;
+POSIX::dup2($fd, 3) // die "dup2: $!";
+POSIX::close($fd);
+@ENV{qw(LISTEN_FDS LISTEN_PID LISTEN_FDNAMES)} = (1, $$, 'clusterd/http');
+exec { $ARGV[0] } @ARGV or die "exec: $!";
+END
+	    $CLUSTERD, '-c', $conf], env => { NOTIFY_SOCKET => $npath3 });
+	ok($c4->wait_log(qr/^clusterd: fd store: socket http \(fd 3\) is 127\.0\.0\.1:$p3 with reuseport off, the configuration says on: closing it and removing it from the store$/m),
+	    'fd store: the stored socket without SO_REUSEPORT is dropped at start')
+	    or diag($c4->log_text);
+	ok(!listens($held), 'fd store: and no longer listens, in any process');
+	ok($c4->wait_log(qr/^clusterd: 2 workers ready/m),
+	    'fd store: the address is bound again, a socket per worker, at once')
+	    or diag($c4->log_text);
+	is_deeply(hello_ids($p3, 2), [0, 1], 'fd store: both workers answer');
+	close($held);
+	stop_ok($c4, 'fd store, at start');
 }
 
 done_testing();
