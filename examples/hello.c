@@ -20,6 +20,9 @@
  *	HELLO_NOTIFY=1		send READY=1 to $NOTIFY_SOCKET once serving
  *				(for ready = notify; without it, never ready)
  *	HELLO_STATUS=TEXT	send STATUS=TEXT to $NOTIFY_SOCKET once serving
+ *	HELLO_SERIAL=1		one connection at a time, as a prefork worker: the
+ *				next is accepted once the last is closed (with
+ *				HELLO_DELAY_MS, a slow worker whose queue grows)
  *
  * Without clusterd: systemd-socket-activate -l 3000 ./hello
  */
@@ -60,10 +63,12 @@ struct conn {
 	char		 in[8192 + 1], out[256];
 };
 
-static int		 ep, stopping;
+static int		 ep, stopping, serial;
 static struct conn	*conns, *graveyard;
 static char		 body[128];
 static long		 delay_ms;
+static struct source	*listeners;
+static int		 nlisteners;
 
 static void	conn_read(struct conn *);
 
@@ -74,6 +79,19 @@ watch(struct source *s, uint32_t events)
 
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev) == -1)
 		err(1, "epoll_ctl");
+}
+
+/* HELLO_SERIAL: listen to the sockets only while no connection is open. */
+static void
+listening(int on)
+{
+	for (int i = 0; i < nlisteners; i++) {
+		struct epoll_event ev = { .events = on ? EPOLLIN : 0,
+		    .data.ptr = &listeners[i] };
+
+		if (!stopping)
+			epoll_ctl(ep, EPOLL_CTL_MOD, listeners[i].fd, &ev);
+	}
 }
 
 static void
@@ -93,6 +111,8 @@ conn_close(struct conn *c)
 	c->dead = 1;
 	c->next = graveyard;	/* events of this round may still point here */
 	graveyard = c;
+	if (serial && conns == NULL)
+		listening(1);
 }
 
 static void
@@ -212,7 +232,7 @@ conn_new(int fd)
 }
 
 static void
-handle(struct source *s, struct source *listeners, int n)
+handle(struct source *s)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
@@ -221,9 +241,13 @@ handle(struct source *s, struct source *listeners, int n)
 
 	switch (s->kind) {
 	case LISTENER:
-		while (!stopping && (fd = accept4(s->fd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
+		while (!stopping && !(serial && conns != NULL) &&
+		    (fd = accept4(s->fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+			if (serial)
+				listening(0);
 			conn_new(fd);
+		}
 		break;
 	case DATAGRAM:
 		while (!stopping && recvfrom(s->fd, buf, sizeof(buf), 0,
@@ -238,7 +262,7 @@ handle(struct source *s, struct source *listeners, int n)
 		    stopping)
 			break;
 		stopping = 1;
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < nlisteners; i++)
 			close(listeners[i].fd);
 		for (struct conn *c = conns, *next; c != NULL; c = next) {
 			next = c->next;
@@ -297,7 +321,7 @@ main(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	const char *id = getenv("CLUSTERD_WORKER_ID"), *v;
-	struct source *listeners, sig = { SIGNALS, -1, NULL };
+	struct source sig = { SIGNALS, -1, NULL };
 	struct epoll_event ev[64];
 	sigset_t mask;
 	int n, type;
@@ -313,6 +337,8 @@ main(void)
 	    id != NULL ? id : "?", (long)getpid());
 	if ((v = getenv("HELLO_DELAY_MS")) != NULL)
 		delay_ms = atol(v);
+	serial = knob("HELLO_SERIAL");
+	nlisteners = n;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -351,7 +377,7 @@ main(void)
 			struct source *s = ev[i].data.ptr;
 
 			if (s->conn == NULL || !s->conn->dead)
-				handle(s, listeners, n);
+				handle(s);
 		}
 		while (graveyard != NULL) {
 			struct conn *c = graveyard;
