@@ -130,6 +130,12 @@ print_key(FILE *fp, const struct key *k, const void *base)
 	unsigned u;
 
 	switch (k->type) {
+	case K_WORKERS:
+		if (i[1] > 0)
+			fprintf(fp, "%s = %d..%d\n", k->name, i[0], i[1]);
+		else
+			print_int(fp, k->name, *i);
+		break;
 	case K_INT:
 		if ((k->flags & KF_PERCENT) && *i >= 0)
 			fprintf(fp, "%s = %d%%\n", k->name, *i);

@@ -19,7 +19,8 @@ static const char usage_text[] =
 "\n"
 "Run N copies of COMMAND sharing the listening sockets (LISTEN_FDS, fd 3 on).\n"
 "\n"
-"  -n, --workers=N          number of workers (default: usable CPUs)\n"
+"  -n, --workers=N|MIN..MAX number of workers (default: usable CPUs), or a\n"
+"                           range the autoscaler keeps it in\n"
 "  -l, --listen=[NAME=]ADDR socket to share: PORT, :PORT, HOST:PORT, [V6]:PORT,\n"
 "                           unix:PATH, /PATH, unix:@NAME, udp:HOST:PORT, none\n"
 "                           (default :${PORT:-3000})\n"
@@ -81,11 +82,10 @@ cli_parse(struct cli *cli, int argc, char **argv)
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long n;
 	int c;
 
 	memset(cli, 0, sizeof(*cli));
-	cli->workers = -1;
+	cli->workers = cli->workers_max = -1;
 	cli->stop_timeout = -1;
 	cli->cgroups = -1;
 	opterr = 0;
@@ -98,9 +98,9 @@ cli_parse(struct cli *cli, int argc, char **argv)
 			usage_error("--ready: empty argument (exec, notify or a duration)");
 		switch (c) {
 		case 'n':
-			if (parse_long(optarg, 0, 100000, &n) == -1)
-				usage_error("-n: bad number \"%s\" (0-100000)", optarg);
-			cli->workers = (int)n;
+			if (parse_workers(optarg, 100000, &cli->workers, &cli->workers_max) == -1)
+				usage_error("-n: bad number \"%s\" (0-100000, or a range "
+				    "MIN..MAX from 1, MIN below MAX: 2..16)", optarg);
 			break;
 		case 'l':
 			strv_push(&cli->listen, xstrdup(optarg));

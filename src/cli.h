@@ -6,6 +6,7 @@
 
 struct cli {
 	int		 workers;	/* -1: unset */
+	int		 workers_max;	/* -n MIN..MAX's high end, or -1 */
 	struct strv	 listen;	/* [NAME=]ADDR as given */
 	const char	*config;
 	const char	*control;

@@ -100,6 +100,13 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 	int b;
 
 	switch (k->type) {
+	case K_WORKERS:
+		if (parse_workers(v, k->max, (int *)field, (int *)field + 1) == -1) {
+			perr(ps, ps->line, "bad number \"%s\" for %s (0-%ld, or a range "
+			    "MIN..MAX from 1, MIN below MAX: 2..16)", v, k->name, k->max);
+			return -1;
+		}
+		return 0;
 	case K_INT:
 	case K_LONG:
 		if (k->flags & KF_PERCENT) {
@@ -255,6 +262,9 @@ key_default(const struct key *k, char *base)
 		break;
 	case K_BYTES:
 		*(long long *)field = -1;
+		break;
+	case K_WORKERS:
+		((int *)field)[0] = ((int *)field)[1] = -1;
 		break;
 	case K_DURATION:
 		*(double *)field = -1;

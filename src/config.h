@@ -54,7 +54,8 @@ struct config {
 	char		*file;		/* -c path, or NULL */
 	char		*text;		/* what file held when read, or NULL (too big) */
 	size_t		 textlen;
-	int		 workers;
+	int		 workers;	/* with a range, its low end: what starts */
+	int		 workers_max;	/* a range's high end (autoscale.c), or -1 */
 	char		*control;
 	char		*pidfile;
 	char		*name;
@@ -67,6 +68,13 @@ struct config {
 	int		 restart_batch;
 	int		 cgroups;	/* enum cgroups_mode */
 	int		 recycle_batch;
+	int		 scale_queue;	/* the queue depth the autoscaler keeps under */
+	double		 scale_window;
+	double		 scale_down_after;
+	double		 scale_cooldown;
+	double		 hang_timeout;	/* 0: off */
+	double		 max_age;	/* 0: off */
+	int		 max_age_jitter;	/* percent */
 	struct sock_cfg	*socks;
 	size_t		 nsocks;
 	struct program_cfg prog;

@@ -50,7 +50,7 @@ static const struct kname affinity_names[] = {
 };
 
 const struct key clusterd_keys[] = {
-	{ "workers",	K_INT,		C(workers),	LIVE,	.def = NULL,	.max = MAX_WORKERS },
+	{ "workers",	K_WORKERS,	C(workers),	LIVE,	.def = NULL,	.max = MAX_WORKERS },
 	{ "name",	K_STRING,	C(name),	CLUSTERD, .def = NULL },
 	{ "control",	K_STRING,	C(control),	CLUSTERD, .def = NULL },
 	{ "pidfile",	K_STRING,	C(pidfile),	CLUSTERD, .def = NULL },
@@ -66,6 +66,15 @@ const struct key clusterd_keys[] = {
 	    .names = cgroups_names, .hint = "auto, yes or no" },
 	{ "recycle_batch", K_INT,	C(recycle_batch), LIVE,	.def = "1",	.min = 1,
 	    .max = MAX_WORKERS },
+	{ "scale_queue", K_INT,	C(scale_queue),	LIVE,	.def = "2",	.min = 0,
+	    .max = 1000000 },
+	{ "scale_window", K_DURATION,	C(scale_window), LIVE,	.def = "1s" },
+	{ "scale_down_after", K_DURATION, C(scale_down_after), LIVE, .def = "30s" },
+	{ "scale_cooldown", K_DURATION,	C(scale_cooldown), LIVE, .def = "30s" },
+	{ "hang_timeout", K_DURATION,	C(hang_timeout), LIVE,	.def = "0",	.flags = KF_OFF_ZERO },
+	{ "max_age",	K_DURATION,	C(max_age),	LIVE,	.def = "0",	.flags = KF_OFF_ZERO },
+	{ "max_age_jitter", K_INT,	C(max_age_jitter), LIVE, .def = "10%",	.min = 0,
+	    .max = 100, .flags = KF_PERCENT },
 };
 
 /* listen first: merge.c looks for it there. */
@@ -161,6 +170,9 @@ key_equal(const struct key *k, const void *a, const void *b)
 	const char *x = (const char *)a + k->off, *y = (const char *)b + k->off;
 
 	switch (k->type) {
+	case K_WORKERS:
+		return *(const int *)x == *(const int *)y &&
+		    ((const int *)x)[1] == ((const int *)y)[1];
 	case K_INT:
 	case K_BOOL:
 	case K_SIGNAL:

@@ -25,6 +25,8 @@ enum key_effect config_diff(const struct config *old, const struct config *new,
 /* What a key's value is: how it is read, printed, compared and freed. */
 enum ktype {
 	K_INT,		/* int, within min..max */
+	K_WORKERS,	/* int N or MIN..MAX: the int at off, the range's high end
+			 * (or -1) in the int after it */
 	K_LONG,		/* long, within min..max */
 	K_BOOL,		/* int: yes 1, no 0, unset -1 */
 	K_DURATION,	/* double seconds, unset < 0 */

@@ -181,7 +181,8 @@ dispatch(struct ctl_conn *c, char *line)
 		    &c->req);
 		break;
 	case CTL_SCALE:
-		r = sup_scale(sup, (size_t)req.n, msg, sizeof(msg));
+		r = req.hi > 0 ? sup_scale_range(sup, (int)req.n, (int)req.hi, msg, sizeof(msg)) :
+		    sup_scale(sup, (size_t)req.n, msg, sizeof(msg));
 		ctl_reply(c, r == 0 ? 0 : 1, msg, NULL);
 		break;
 	case CTL_STOP:

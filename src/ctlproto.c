@@ -99,11 +99,16 @@ ctl_parse_words(int argc, char **argv, struct ctl_req *req, char *err, size_t er
 		req->cmd = CTL_SCALE;
 		if (nargs(argc, argv, 1, 1, err, errlen) == -1)
 			return -1;
-		if (parse_long(argv[1], 0, CTL_SCALE_MAX, &req->n) == -1) {
-			snprintf(err, errlen, "scale: bad number \"%s\" (0-%d)",
-			    shown(argv[1], a, sizeof(a)), CTL_SCALE_MAX);
+		int lo, hi;
+
+		if (parse_workers(argv[1], CTL_SCALE_MAX, &lo, &hi) == -1) {
+			snprintf(err, errlen, "scale: bad number \"%s\" (0-%d, or a range "
+			    "MIN..MAX from 1, MIN below MAX)", shown(argv[1], a, sizeof(a)),
+			    CTL_SCALE_MAX);
 			return -1;
 		}
+		req->n = lo;
+		req->hi = hi > 0 ? hi : 0;
 		return 0;
 	}
 	if (strcmp(cmd, "signal") == 0) {
@@ -165,6 +170,8 @@ ctl_format(const struct ctl_req *req, char *buf, size_t len)
 	case CTL_STOP:
 		return snprintf(buf, len, "stop\n");
 	case CTL_SCALE:
+		if (req->hi > 0)
+			return snprintf(buf, len, "scale %ld..%ld\n", req->n, req->hi);
 		return snprintf(buf, len, "scale %ld\n", req->n);
 	case CTL_UPGRADE:
 		return snprintf(buf, len, "upgrade%s%s\n", req->path ? " " : "",

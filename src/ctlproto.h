@@ -20,7 +20,8 @@ enum ctl_cmd { CTL_STATUS, CTL_RELOAD, CTL_RESTART, CTL_SCALE, CTL_STOP, CTL_SIG
 struct ctl_req {
 	enum ctl_cmd	 cmd;
 	int		 json;	/* status */
-	long		 n;	/* scale: workers */
+	long		 n;	/* scale: workers, or a range's low end */
+	long		 hi;	/* scale MIN..MAX: its high end; 0: a count */
 	int		 sig;	/* signal */
 	long		 id;	/* signal: the slot, -1 for all */
 	const char	*path;	/* upgrade: the new binary (absolute), or NULL;

@@ -20,6 +20,7 @@
 #include "ctlpath.h"
 #include "inherit.h"
 #include "listen.h"
+#include "queue.h"
 #include "log.h"
 
 /* Why the last listener_open() failed; the caller decides how to say it. */
@@ -414,6 +415,7 @@ listener_update(struct listener *l, const struct sock_cfg *want)
 	}
 	l->cfg = sock_cfg_dup(sc);
 	sock_cfg_free(old);
+	l->qlimit = queue_limit(l->fd);
 	return 0;
 }
 
@@ -478,6 +480,7 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(l->port);
 	l->fd = fd;
 	l->cfg = sock_cfg_dup(sc);
+	l->qlimit = queue_limit(fd);
 	addr_format((struct sockaddr *)&ss, len, a->type, l->bound, sizeof(l->bound));
 	log_info("%s %s (%s)%s", stored ? "adopted the stored socket" : "listening on",
 	    l->bound, sc->name, sc->reuseport > 0 ? ", a socket per worker (reuseport)" : "");

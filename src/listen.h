@@ -28,6 +28,10 @@ struct listener {
 	unsigned	*group;		/* the kernel's group order: index -> slot */
 	size_t		 ngroup;
 	size_t		 steer_left;	/* ready slots the program leaves out */
+	/* The accept queue's limit as clusterd left it (or adopted it): a
+	 * worker's own listen() changes it for every worker (load.c warns). */
+	int		 qlimit;
+	int		 qlimit_warned;	/* the limit last warned of */
 };
 
 /* Bind and listen, or adopt the service manager's socket (sc->adopt_fd)

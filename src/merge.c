@@ -70,8 +70,10 @@ merge_cli(struct parse *ps, const struct cli *cli)
 	char err[256];
 
 	ps->file = NULL;
-	if (cli->workers >= 0)
+	if (cli->workers >= 0) {
 		cfg->workers = cli->workers;
+		cfg->workers_max = cli->workers_max;
+	}
 	if (cli->stop_timeout >= 0)
 		cfg->stop_timeout = cli->stop_timeout;
 	if (cli->control) {

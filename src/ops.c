@@ -131,6 +131,7 @@ reload(struct ops *ops)
 	struct gen *g;
 	char msg[256];
 	int restart, old_workers = sup->cur->cfg->workers;
+	int old_max = sup->cur->cfg->workers_max, workers_changed;
 
 	if (config_load(cfg, sup->cli, &errors) == -1) {
 		config_free(cfg);
@@ -163,19 +164,26 @@ reload(struct ops *ops)
 		    ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
 	if (restart && ck.n[EFFECT_WORKERS])
 		log_info("reload: %s changed", ck.list[EFFECT_WORKERS].s);
-	if (cfg->workers != old_workers) {
-		snprintf(msg, sizeof(msg), "reload: workers %d -> %d", old_workers,
-		    cfg->workers);
+	workers_changed = cfg->workers != old_workers || cfg->workers_max != old_max;
+	if (workers_changed) {
+		char was[32], now[32];
+
+		workers_format(was, sizeof(was), old_workers, old_max);
+		workers_format(now, sizeof(now), cfg->workers, cfg->workers_max);
+		snprintf(msg, sizeof(msg), "reload: workers %s -> %s", was, now);
 		log_info("%s", msg);
 	}
 	if (!restart) {
 		/* Settings only: they take effect for what happens next. */
 		sup_set_gen(sup, g, 1);
 		gen_unref(&sup->pool, g);
-		if (cfg->workers != old_workers) {
-			sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
-			snprintf(msg, sizeof(msg), "reloaded: workers %d -> %d", old_workers,
-			    cfg->workers);
+		if (workers_changed) {
+			char was[32], now[32];
+
+			sup_workers_setting(sup, msg, sizeof(msg));
+			workers_format(was, sizeof(was), old_workers, old_max);
+			workers_format(now, sizeof(now), cfg->workers, cfg->workers_max);
+			snprintf(msg, sizeof(msg), "reloaded: workers %s -> %s", was, now);
 		} else if (ck.n[EFFECT_LIVE]) {
 			snprintf(msg, sizeof(msg), "reloaded: %s appl%s now",
 			    ck.list[EFFECT_LIVE].s, ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
@@ -191,8 +199,8 @@ reload(struct ops *ops)
 	log_info("reload: program changed; rolling restart");
 	rollout_start(&ops->ro, g, rolled, ops);
 	gen_unref(&sup->pool, g);
-	if (cfg->workers != old_workers)
-		sup_scale(sup, (size_t)cfg->workers, msg, sizeof(msg));
+	if (workers_changed)
+		sup_workers_setting(sup, msg, sizeof(msg));
 }
 
 static void

@@ -44,11 +44,12 @@ signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 		ops_request(s->ops, OP_RESTART, NULL, NULL, NULL);
 		break;
 	case SIGTTIN:
-		sup_scale(sup, sup->slots.n + 1, msg, sizeof(msg));
+		if (sup_scale(sup, sup->slots.n + 1, msg, sizeof(msg)) == -1)
+			log_warnx("SIGTTIN: %s", msg);
 		break;
 	case SIGTTOU:
-		if (sup->slots.n > 0)
-			sup_scale(sup, sup->slots.n - 1, msg, sizeof(msg));
+		if (sup->slots.n > 0 && sup_scale(sup, sup->slots.n - 1, msg, sizeof(msg)) == -1)
+			log_warnx("SIGTTOU: %s", msg);
 		break;
 	case SIGUSR1:
 		/* Its outcome is logged: there is nobody to answer. */

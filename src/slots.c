@@ -170,7 +170,7 @@ slots_steer(struct slots *t)
 		return;
 	live = xcalloc(t->n + 1, sizeof(*live));
 	for (size_t k = 0; k < t->n; k++)
-		if (t->v[k]->w && t->v[k]->w->state == W_READY)
+		if (t->v[k]->w && t->v[k]->w->state == W_READY && !t->v[k]->w->hung)
 			live[nlive++] = t->v[k]->id;
 	sockpool_steer(t->pool, live, nlive);
 	free(live);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "queue.h"
 #include "status.h"
 #include "supervisor.h"
 #include "upgrade.h"
@@ -55,6 +56,76 @@ sock_options(const struct listener *l, char *buf, size_t len)
 #undef OPT
 	if (n > 0)
 		memmove(buf, buf + 1, strlen(buf));
+}
+
+/* A slot's own socket (reuseport: the first such socket's), or -1. */
+static int
+slot_fd(const struct gen *g, unsigned id)
+{
+	for (size_t i = 0; i < g->nlst; i++) {
+		const struct listener *l = g->lst[i];
+
+		if (l->cfg->reuseport > 0 && l->addr.type == SOCK_STREAM)
+			return id < l->nslot_fd ? l->slot_fd[id] : -1;
+	}
+	return -1;
+}
+
+static void
+queue_text(char *buf, size_t len, char *drops, size_t dlen, int fd)
+{
+	struct queue_stat q;
+
+	if (fd == -1 || queue_read(fd, &q) == -1) {
+		snprintf(buf, len, "-");
+		snprintf(drops, dlen, "-");
+		return;
+	}
+	snprintf(buf, len, "%d/%d", q.depth, q.limit);
+	if (q.drops >= 0)
+		snprintf(drops, dlen, "%lld", q.drops);
+	else
+		snprintf(drops, dlen, "-");
+}
+
+static void
+json_queue(struct sbuf *b, int fd, int stalled)
+{
+	struct queue_stat q;
+
+	if (fd == -1 || queue_read(fd, &q) == -1) {
+		sbuf_printf(b, "null");
+		return;
+	}
+	sbuf_printf(b, "{\"depth\":%d,\"limit\":%d,\"drops\":", q.depth, q.limit);
+	if (q.drops >= 0)
+		sbuf_printf(b, "%lld", q.drops);
+	else
+		sbuf_printf(b, "null");
+	if (stalled >= 0)
+		sbuf_printf(b, ",\"stalled\":%s", stalled ? "true" : "false");
+	sbuf_printf(b, "}");
+}
+
+/* The autoscaler's range and its last decision, or nothing. */
+static void
+autoscale_text(const struct supervisor *sup, struct sbuf *b, double wall)
+{
+	const struct autoscale *a = &sup->load.as;
+	int lo, hi;
+
+	if (!autoscale_range(a, sup->cur->cfg, &lo, &hi))
+		return;
+	sbuf_printf(b, "autoscale: %d..%d workers, queue target %d; last: ", lo, hi,
+	    sup->cur->cfg->scale_queue);
+	if (a->last.wall > 0) {
+		char ago[32];
+
+		uptime(ago, sizeof(ago), wall - a->last.wall);
+		sbuf_printf(b, "%zu -> %zu workers %s ago (%s)\n", a->last.from, a->last.to,
+		    ago, a->last.why);
+	} else
+		sbuf_printf(b, "none yet\n");
 }
 
 static int
@@ -145,6 +216,37 @@ cgroup_table(struct sbuf *b, struct worker **v, size_t n)
 	}
 }
 
+/* Reuseport queues, hung workers, recycles by age: a table of their own,
+ * when any of them can say something. */
+static void
+load_table(const struct supervisor *sup, struct sbuf *b, struct worker **v, size_t n)
+{
+	const struct config *cfg = sup->cur->cfg;
+	double now = mono_now(), wall = ev_time();
+	int reuseport = slot_fd(sup->cur, 0) != -1;
+
+	if (!reuseport && cfg->hang_timeout <= 0 && cfg->max_age <= 0)
+		return;
+	sbuf_printf(b, "%-4s %-8s %-11s %-6s %-5s %s\n", "ID", "PID", "QUEUE", "DROPS",
+	    "HUNG", "RECYCLE");
+	for (size_t i = 0; i < n; i++) {
+		const struct worker *w = v[i];
+		char q[32], drops[24], at[48] = "-";
+
+		if (w->slot->removed || w != w->slot->w)
+			continue;
+		queue_text(q, sizeof(q), drops, sizeof(drops), slot_fd(sup->cur, w->id));
+		if (w->recycle_at > 0) {
+			time_t t = (time_t)(wall + (w->recycle_at - now));
+			struct tm tm;
+
+			strftime(at, sizeof(at), "%H:%M:%S", localtime_r(&t, &tm));
+		}
+		sbuf_printf(b, "%-4u %-8d %-11s %-6s %-5s %s\n", w->id, (int)w->pid, q, drops,
+		    w->hung ? "yes" : "no", at);
+	}
+}
+
 void
 status_text(const struct supervisor *sup, struct sbuf *b)
 {
@@ -168,14 +270,22 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 	if (strcmp(sup_state(sup), "running") != 0)
 		sbuf_printf(b, "state: %s\n", sup->rolling ?
 		    "rolling restart in progress" : sup_state(sup));
+	autoscale_text(sup, b, ev_time());
 	if (sup->cur->nlst > 0)
-		sbuf_printf(b, "%-12s %-32s %-3s %s\n", "SOCKET", "ADDRESS", "FD", "OPTIONS");
+		sbuf_printf(b, "%-12s %-32s %-3s %-11s %-6s %s\n", "SOCKET", "ADDRESS", "FD",
+		    "QUEUE", "DROPS", "OPTIONS");
 	for (size_t i = 0; i < sup->cur->nlst; i++) {
-		char opts[256];
+		const struct listener *l = sup->cur->lst[i];
+		char opts[256], q[32], drops[24];
 
-		sock_options(sup->cur->lst[i], opts, sizeof(opts));
-		sbuf_printf(b, "%-12s %-32s %-3zu %s\n", sup->cur->cfg->socks[i].name,
-		    sup->cur->lst[i]->bound, 3 + i, opts);
+		sock_options(l, opts, sizeof(opts));
+		/* Reuseport: the queues are the slots', below. */
+		queue_text(q, sizeof(q), drops, sizeof(drops), l->cfg->reuseport > 0 ? -1 : l->fd);
+		if (load_stalled(&sup->load, i))
+			snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), "%sSTALLED",
+			    opts[0] ? " " : "");
+		sbuf_printf(b, "%-12s %-32s %-3zu %-11s %-6s %s\n", sup->cur->cfg->socks[i].name,
+		    l->bound, 3 + i, q, drops, opts);
 	}
 	sbuf_printf(b, "%-4s %-8s %-9s %-4s %-8s %-8s %-28s %s\n", "ID", "PID", "STATE",
 	    "GEN", "UPTIME", "RESTARTS", "LAST EXIT", "STATUS");
@@ -202,6 +312,7 @@ status_text(const struct supervisor *sup, struct sbuf *b)
 	}
 	if (sup->cg.on)
 		cgroup_table(b, v, n);
+	load_table(sup, b, v, n);
 	free(empty);
 	free(v);
 }
@@ -239,7 +350,13 @@ json_worker(struct sbuf *b, const struct worker *w, double now, double wall)
 	json_str(b, w->slot->last_exit);
 	sbuf_add(b, ",\"status\":", 10);
 	json_str(b, w->status);
-	sbuf_printf(b, ",\"slot_state\":\"%s\"", slot_state_name(w->slot->state));
+	sbuf_printf(b, ",\"slot_state\":\"%s\",\"queue\":", slot_state_name(w->slot->state));
+	json_queue(b, w == w->slot->w ? slot_fd(w->gen, w->id) : -1, -1);
+	sbuf_printf(b, ",\"hung\":%s,\"recycle_at\":", w->hung ? "true" : "false");
+	if (w->recycle_at > 0)
+		sbuf_printf(b, "%.3f", wall + (w->recycle_at - now));
+	else
+		sbuf_printf(b, "null");
 	if (w->cg.cg) {
 		struct wcg_stats st;
 
@@ -312,9 +429,31 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 			sbuf_printf(b, ",\"port\":%d,\"fd\":%zu,\"options\":",
 			    g->lst[i]->port, 3 + i);
 		json_str(b, opts);
+		sbuf_add(b, ",\"queue\":", 9);
+		json_queue(b, g->lst[i]->cfg->reuseport > 0 ? -1 : g->lst[i]->fd,
+		    load_stalled(&sup->load, i));
 		sbuf_add(b, "}", 1);
 	}
-	sbuf_add(b, "],\"workers\":[", 13);
+	sbuf_add(b, "]", 1);
+	{
+		const struct autoscale *a = &sup->load.as;
+		int lo, hi;
+
+		if (autoscale_range(a, g->cfg, &lo, &hi)) {
+			sbuf_printf(b, ",\"autoscale\":{\"min\":%d,\"max\":%d,\"queue_target\":%d,"
+			    "\"last\":", lo, hi, g->cfg->scale_queue);
+			if (a->last.wall > 0) {
+				sbuf_printf(b, "{\"time\":%.3f,\"from\":%zu,\"to\":%zu,\"why\":",
+				    a->last.wall, a->last.from, a->last.to);
+				json_str(b, a->last.why);
+				sbuf_add(b, "}", 1);
+			} else
+				sbuf_printf(b, "null");
+			sbuf_add(b, "}", 1);
+		} else
+			sbuf_printf(b, ",\"autoscale\":null");
+	}
+	sbuf_add(b, ",\"workers\":[", 12);
 	empty_slots(sup, v, n, empty);
 	for (size_t i = 0; i < n; i++) {
 		if (!first)
@@ -334,8 +473,10 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		    "\"started\":null,\"uptime\":null,\"restarts\":%u,\"last_exit\":", id,
 		    slot_empty_state(s), s->restarts);
 		json_str(b, s->last_exit);
-		sbuf_printf(b, ",\"status\":null,\"slot_state\":\"%s\",\"cgroup\":null}",
+		sbuf_printf(b, ",\"status\":null,\"slot_state\":\"%s\",\"queue\":",
 		    slot_state_name(s->state));
+		json_queue(b, slot_fd(g, (unsigned)id), -1);
+		sbuf_printf(b, ",\"hung\":false,\"recycle_at\":null,\"cgroup\":null}");
 	}
 	sbuf_add(b, "]}\n", 3);
 	free(empty);

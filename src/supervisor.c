@@ -68,6 +68,13 @@ sup_set_gen(struct supervisor *sup, struct gen *g, int every_slot)
 	worker_ctx_settings(&sup->wctx, cfg->prog.stop_signal, cfg->stop_timeout,
 	    cfg->prog.cpu_affinity);
 	leftover_settings(cfg->prog.stop_signal, cfg->stop_timeout);
+	/* A new max_age: each worker's limit is drawn again. */
+	if (sup->aging.cfg && sup->aging.cfg->max_age != cfg->max_age)
+		for (size_t i = 0; i < sup->slots.n; i++)
+			if (sup->slots.v[i]->w)
+				sup->slots.v[i]->w->recycle_at = 0;
+	aging_update(&sup->aging, cfg, sup->rolling);
+	load_update(&sup->load);
 }
 
 unsigned
@@ -84,6 +91,7 @@ sup_rolling(struct supervisor *sup, int on)
 		recycle_yield(&sup->recycle);
 	else	/* recycles held back for the rollout */
 		recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, 0);
+	aging_update(&sup->aging, sup->cur->cfg, on);
 }
 
 /* Say once when every slot has a ready worker (again after a scale-up);
@@ -167,6 +175,8 @@ slots_changed(struct slots *t)
 	slots_steer(t);
 	sup_check_ready(sup);
 	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
+	load_update(&sup->load);
+	aging_update(&sup->aging, sup->cur->cfg, sup->rolling);
 }
 
 static void
@@ -204,6 +214,8 @@ sup_stop(struct supervisor *sup, int status)
 	if (sup->stopping)
 		return;
 	sup->stopping = 1;
+	load_free(&sup->load);	/* nothing to watch or scale any more */
+	aging_stop(&sup->aging);
 	sockpool_quiet(&sup->pool);
 	sup->exit_status = status;
 	sdnotify("STOPPING=1");
@@ -225,9 +237,23 @@ void
 sup_kill_all(struct supervisor *sup)
 {
 	sup->stopping = 1;
+	load_free(&sup->load);
+	aging_stop(&sup->aging);
 	sockpool_quiet(&sup->pool);
 	slots_kill(&sup->slots);
 	leftover_kill_all();
+	finish_if_done(sup);
+}
+
+static void
+resize(struct supervisor *sup, size_t n)
+{
+	sup->told_ready = -1;	/* the service manager's STATUS= changes */
+	if (n > sup->slots.n)
+		sup->announced = 0;
+	slots_resize(&sup->slots, n);
+	slots_steer(&sup->slots);
+	sup_check_ready(sup);
 	finish_if_done(sup);
 }
 
@@ -235,6 +261,7 @@ int
 sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 {
 	size_t old = sup->slots.n;
+	int lo, hi;
 
 	if (sup->stopping) {
 		snprintf(msg, len, "clusterd is stopping");
@@ -244,21 +271,79 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		snprintf(msg, len, "at most 100000 workers");
 		return -1;
 	}
+	if (autoscale_range(&sup->load.as, sup->cur->cfg, &lo, &hi) &&
+	    (n < (size_t)lo || n > (size_t)hi)) {
+		snprintf(msg, len, "%zu is outside the autoscaler's range %d..%d "
+		    "(clusterctl scale MIN..MAX sets another)", n, lo, hi);
+		return -1;
+	}
 	if (n == old) {
 		snprintf(msg, len, "already %zu worker%s", n, n == 1 ? "" : "s");
 		return 0;
 	}
 	snprintf(msg, len, "scaling from %zu to %zu workers", old, n);
 	log_info("%s", msg);
-	sup->told_ready = -1;	/* the service manager's STATUS= changes */
-	if (n > old)
-		sup->announced = 0;
-	slots_resize(&sup->slots, n);
-	slots_steer(&sup->slots);
-	sup_check_ready(sup);
-	finish_if_done(sup);
+	resize(sup, n);
+	load_count_changed(&sup->load, old, n);
 	return 0;
 }
+
+int
+sup_scale_range(struct supervisor *sup, int lo, int hi, char *msg, size_t len)
+{
+	size_t old = sup->slots.n, n = old;
+
+	if (sup->stopping) {
+		snprintf(msg, len, "clusterd is stopping");
+		return -1;
+	}
+	sup->load.as.lo = lo;
+	sup->load.as.hi = hi;
+	if (n < (size_t)lo)
+		n = (size_t)lo;
+	if (n > (size_t)hi)
+		n = (size_t)hi;
+	snprintf(msg, len, "autoscaler: workers %d..%d until the next reload; %zu running",
+	    lo, hi, n);
+	log_info("%s", msg);
+	if (n != old)
+		resize(sup, n);
+	load_count_changed(&sup->load, old, n);
+	return 0;
+}
+
+void
+sup_workers_setting(struct supervisor *sup, char *msg, size_t len)
+{
+	const struct config *cfg = sup->cur->cfg;
+	size_t n = (size_t)cfg->workers;
+
+	/* A new range: the count goes on from where it is, within it. */
+	sup->load.as.lo = sup->load.as.hi = -1;
+	if (cfg->workers_max > 0) {
+		n = sup->slots.n;
+		if (n < (size_t)cfg->workers)
+			n = (size_t)cfg->workers;
+		if (n > (size_t)cfg->workers_max)
+			n = (size_t)cfg->workers_max;
+	}
+	if (sup_scale(sup, n, msg, len) == 0)
+		load_update(&sup->load);
+}
+
+static void
+autoscaled(void *owner, size_t n, const char *why)
+{
+	struct supervisor *sup = owner;
+
+	if (sup->stopping)
+		return;
+	log_info("autoscale: %zu -> %zu workers: %s", sup->slots.n, n, why);
+	resize(sup, n);
+	load_update(&sup->load);
+}
+
+static const struct load_hooks load_hooks = { autoscaled };
 
 int
 sup_signal_workers(struct supervisor *sup, int sig, long id, char *msg, size_t len)
@@ -291,6 +376,8 @@ setup(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli)
 	leftover_init(loop, &sup->pool, is_worker, leftovers_gone, sup);
 	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
 	recycle_init(&sup->recycle, &sup->slots);
+	load_init(&sup->load, loop, &sup->slots, &sup->cur, &load_hooks, sup);
+	aging_init(&sup->aging, loop, &sup->slots);
 	sup->cg.basefd = sup->cg.v1memfd = sup->cg.inotify = -1;
 	sdnotify_init(loop);
 	if ((sup->wctx.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
@@ -381,6 +468,7 @@ sup_free(struct supervisor *sup)
 		remove_pidfile(sup->pidfile);
 	free(sup->pidfile);
 	sup->pidfile = NULL;
+	load_free(&sup->load);
 	slots_free(&sup->slots);
 	leftover_free_all();
 	notifydir_free(sup->notify);

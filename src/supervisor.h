@@ -10,11 +10,13 @@
 #include <ev.h>
 #include <sys/types.h>
 
+#include "aging.h"
 #include "cli.h"
 #include "config.h"
 #include "gen.h"
 #include "cgroup.h"
 #include "listen.h"
+#include "load.h"
 #include "recycle.h"
 #include "slot.h"
 #include "sockpool.h"
@@ -32,6 +34,8 @@ struct supervisor {
 	struct worker_ctx wctx;
 	struct cgroups	 cg;		/* per-worker cgroups (cg.on) */
 	struct recycler	 recycle;
+	struct load	 load;		/* accept queues: hangs, the autoscaler */
+	struct aging	 aging;		/* max_age recycles */
 	int		 rolling;	/* a rolling restart runs */
 	int		 stopping;
 	int		 exit_status;
@@ -57,7 +61,12 @@ void	sup_free(struct supervisor *);
 /* Requests. */
 void	sup_stop(struct supervisor *, int status);
 void	sup_kill_all(struct supervisor *);
+/* Run n workers; with an autoscaler's range, n within it. */
 int	sup_scale(struct supervisor *, size_t n, char *msg, size_t len);
+/* The autoscaler's range from now until the next reload. */
+int	sup_scale_range(struct supervisor *, int lo, int hi, char *msg, size_t len);
+/* A reload changed workers =: the count (or range) it says. */
+void	sup_workers_setting(struct supervisor *, char *msg, size_t len);
 int	sup_signal_workers(struct supervisor *, int sig, long id, char *msg, size_t len);
 int	sup_ready_count(const struct supervisor *);
 const char *sup_state(const struct supervisor *);

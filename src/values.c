@@ -94,6 +94,41 @@ parse_long(const char *s, long min, long max, long *out)
 }
 
 int
+parse_workers(const char *s, long max, int *lo, int *hi)
+{
+	const char *dots = strstr(s, "..");
+	char first[32];
+	long a, b;
+
+	if (dots == NULL) {
+		if (parse_long(s, 0, max, &a) == -1)
+			return -1;
+		*lo = (int)a;
+		*hi = -1;
+		return 0;
+	}
+	if ((size_t)(dots - s) >= sizeof(first))
+		return -1;
+	memcpy(first, s, (size_t)(dots - s));
+	first[dots - s] = '\0';
+	if (parse_long(first, 1, max, &a) == -1 || parse_long(dots + 2, 1, max, &b) == -1 ||
+	    a >= b)
+		return -1;
+	*lo = (int)a;
+	*hi = (int)b;
+	return 0;
+}
+
+void
+workers_format(char *buf, size_t len, int lo, int hi)
+{
+	if (hi > 0)
+		snprintf(buf, len, "%d..%d", lo, hi);
+	else
+		snprintf(buf, len, "%d", lo);
+}
+
+int
 parse_octal(const char *s, long max, long *out)
 {
 	char *end;

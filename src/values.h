@@ -12,6 +12,10 @@ void	 format_duration(char *buf, size_t len, double secs);
 int	 parse_signal(const char *, int *out);
 const char *signal_name(int sig);
 int	 parse_long(const char *, long min, long max, long *out);
+/* A worker count, N, or a range MIN..MAX (1 <= MIN < MAX <= max): *hi is
+ * -1 for a count. */
+int	 parse_workers(const char *, long max, int *lo, int *hi);
+void	 workers_format(char *, size_t, int lo, int hi);
 int	 parse_octal(const char *, long max, long *out);
 int	 parse_size(const char *, long *out);	/* bytes, k/m/g suffixes */
 int	 parse_bool(const char *, int *out);

@@ -261,13 +261,11 @@ cgroup_cb(struct wcgroup *wc, enum wcg_event ev)
 			    "program needs to start?)", w->id, (int)w->pid, lim);
 			break;
 		}
-		w->recycle = xasprintf("recycled: memory.high %s crossed", lim);
 		wcg_stats(wc, &st);
 		snprintf(use, sizeof(use), "%.1fM", (double)st.memory / (1024 * 1024));
 		log_warnx("worker %u (pid %d): memory.high %s crossed (using %s): "
 		    "recycling it", w->id, (int)w->pid, lim, st.memory >= 0 ? use : "?");
-		if (w->hooks->recycle)
-			w->hooks->recycle(w);
+		worker_recycle(w, xasprintf("recycled: memory.high %s crossed", lim));
 		break;
 	case WCG_OOM:
 		/* cgroup v1 kills one process: the rest of the worker goes too,
@@ -537,10 +535,26 @@ worker_stop(struct worker *w, const char *why)
 	 * hear it too. */
 	if (wcg_signal(&w->cg, ctx->stop_signal) == 0 && kill(-w->pid, ctx->stop_signal) == -1)
 		kill(w->pid, ctx->stop_signal);
+	/* A stopped worker (a hung one, a debugger's) would hold the signal
+	 * until stop_timeout runs out: as systemd does, SIGCONT after it. */
+	if (wcg_signal(&w->cg, SIGCONT) == 0 && kill(-w->pid, SIGCONT) == -1)
+		kill(w->pid, SIGCONT);
 	ev_timer_stop(ctx->loop, &w->timer);
 	ev_timer_stop(ctx->loop, &w->watchdog);
 	ev_timer_set(&w->timer, w->stop_timeout, 0);
 	ev_timer_start(ctx->loop, &w->timer);
+}
+
+void
+worker_recycle(struct worker *w, char *why)
+{
+	if (w->state == W_STOPPING || w->recycle) {
+		free(why);
+		return;
+	}
+	w->recycle = why;
+	if (w->hooks->recycle)
+		w->hooks->recycle(w);
 }
 
 void

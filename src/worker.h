@@ -83,6 +83,15 @@ struct worker {
 	int		 killed;	/* SIGKILL was sent */
 	char		*why;		/* why clusterd stopped it, for the exit line */
 	char		*recycle;	/* why it should be replaced, or NULL */
+	int		 hung;		/* load.c found it hung: steered around */
+	double		 recycle_at;	/* aging.c: its max_age recycle (mono_now), or 0 */
+	struct {			/* load.c's watch of its queue */
+		double	 since;		/* when its queue last shrank (0: empty) */
+		int	 depth;
+		int	 taken;		/* sig holds its sockets as of at */
+		double	 at;
+		unsigned long long sig;
+	}		 hangw;
 	int		 recycle_failed;	/* its successor failed: not again */
 	struct wcgroup	 cg;		/* its cgroup (cg.cg NULL: none) */
 	int		 reaped;	/* the process exited; with cgroups, the */
@@ -111,6 +120,9 @@ void		 worker_kill(struct worker *);
 /* Why clusterd will stop it, for its exit line (the first reason given
  * stays). */
 void		 worker_note_why(struct worker *, const char *why);
+/* Ask for w to be replaced when convenient, for why (taken: freed when
+ * w is, or now if w is already stopping or asked). */
+void		 worker_recycle(struct worker *, char *why);
 void		 worker_free(struct worker *);
 struct state_out;
 struct state_rec;

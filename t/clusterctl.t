@@ -66,7 +66,8 @@ is(scalar(@{ $j->{workers} // [] }), 3, 'json: three workers');
 for my $wk (@{ $j->{workers} // [] }) {
 	my $id = $wk->{id} // -1;
 	is_deeply([sort keys %$wk], [sort qw(id pid state generation started
-	    uptime restarts last_exit status slot_state cgroup)], "json: worker $id has the schema's keys");
+	    uptime restarts last_exit status slot_state queue hung recycle_at cgroup)],
+	    "json: worker $id has the schema's keys");
 	is($wk->{slot_state}, 'ready', "json: worker $id slot_state ready");
 	is($wk->{pid}, $pid{$id}, "json: worker $id pid");
 	is($wk->{state}, 'ready', "json: worker $id ready");

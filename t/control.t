@@ -72,7 +72,7 @@ is($code, 2, 'status with an over-long argument: code 2');
 # connects, with the same words (both ends share src/ctlproto.c).
 my @bad = (
 	["scale", [], qr/^scale: missing argument$/],
-	["scale x9", ['x9'], qr/^scale: bad number "x9" \(0-100000\)$/],
+	["scale x9", ['x9'], qr/^scale: bad number "x9" \(0-100000, or a range MIN\.\.MAX from 1, MIN below MAX\)$/],
 	["scale 100001", ['100001'], qr/^scale: bad number "100001"/],
 	["scale 3 4", [3, 4], qr/^scale: unexpected argument "4"$/],
 	["stop now", ['now'], qr/^stop: unexpected argument "now"$/],
