@@ -803,5 +803,8 @@ sup_run_adopted(struct supervisor *sup)
 	sup_check_ready(sup);
 	/* A worker that was waiting for its turn to be recycled. */
 	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
+	/* Watches start again: the queues, the age limits (drawn anew). */
+	load_update(&sup->load);
+	aging_update(&sup->aging, sup->cur->cfg, sup->rolling);
 	return run_loop(sup);
 }

@@ -654,6 +654,7 @@ worker_save(const struct worker *w, struct state_out *so)
 	state_str(so, "why", w->why);
 	state_str(so, "recycle", w->recycle);
 	state_int(so, "recycle_failed", w->recycle_failed);
+	state_int(so, "hung", w->hung);
 	state_str(so, "status", w->status);
 	/* The exec pipe, while its EOF has not been read. */
 	state_fd(so, "report", w->report.fd);
@@ -710,6 +711,7 @@ worker_adopt(struct worker_ctx *ctx, const struct worker_spec *ws, const struct 
 	w->why = rec_dup(r, "why");
 	w->recycle = rec_dup(r, "recycle");
 	w->recycle_failed = rec_int(r, "recycle_failed", 0) != 0;
+	w->hung = rec_int(r, "hung", 0) != 0;	/* still steered around */
 	w->status = rec_dup(r, "status");
 	/* Reaped by the loop's first turn if it died on the way. */
 	ev_child_init(&w->child, child_cb, w->pid, 0);
