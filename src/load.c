@@ -35,6 +35,8 @@
 #include "worker.h"
 
 static void	go_idle(struct load *);
+static void	update(struct load *);
+static void	settle_cb(struct ev_loop *, ev_timer *, int);
 static void	arm_down(struct load *, double now);
 
 int
@@ -568,15 +570,41 @@ load_init(struct load *ld, struct ev_loop *loop, struct slots *t, struct gen *co
 	ld->owner = owner;
 	ev_init(&ld->tick, tick_cb);
 	ev_init(&ld->down, down_cb);
+	ev_init(&ld->settle, settle_cb);
 	autoscale_init(&ld->as);
 	ld->as.last_change = mono_now();
+}
+
+static void
+settle_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct load *ld = container_of(t, struct load, settle);
+
+	(void)loop;
+	(void)revents;
+	update(ld);
 }
 
 void
 load_update(struct load *ld)
 {
-	if (*ld->cur == NULL)
+	if (*ld->cur == NULL || ev_is_active(&ld->settle))
 		return;
+	/* Stopping: nothing to watch, at once, before sockets close under
+	 * the watchers (and nothing to read for each worker that exits). */
+	if (ld->slots->stopping) {
+		ev_timer_stop(ld->loop, &ld->tick);
+		ev_timer_stop(ld->loop, &ld->down);
+		stop_io(ld);
+		return;
+	}
+	ev_timer_set(&ld->settle, 0.05, 0);
+	ev_timer_start(ld->loop, &ld->settle);
+}
+
+static void
+update(struct load *ld)
+{
 	limits_check(ld);
 	if (ld->slots->stopping || !load_active(ld)) {
 		ev_timer_stop(ld->loop, &ld->tick);
@@ -607,6 +635,7 @@ load_count_changed(struct load *ld, size_t from, size_t to)
 void
 load_free(struct load *ld)
 {
+	ev_timer_stop(ld->loop, &ld->settle);
 	ev_timer_stop(ld->loop, &ld->tick);
 	ev_timer_stop(ld->loop, &ld->down);
 	stop_io(ld);

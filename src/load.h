@@ -41,6 +41,8 @@ struct load {
 	void		*owner;
 	ev_timer	 tick;		/* sampling, while a queue holds something */
 	ev_timer	 down;		/* idle above the range's low end: a scale-down */
+	ev_timer	 settle;	/* changes come in bursts (a pool starting):
+					 * looked at once, a moment after the first */
 	ev_io		*io;		/* idle: each socket, until it is readable */
 	size_t		 nio;
 	int		 quiet;		/* ticks in a row with every queue empty */
