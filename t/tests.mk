@@ -157,3 +157,8 @@ EXTRA_DIST += t/lib/VM.pm t/vm/init.c
 # Issue 14: upgrading clusterd in place.
 TESTS += \
 	t/upgrade.t
+
+# Issue 15: accept-queue figures against ss, hang and stall detection.
+TESTS += \
+	t/queue.t \
+	t/hang.t
