@@ -5,7 +5,8 @@
 #      its slot's queue is logged as hung within hang_timeout + 1 s, shows
 #      "hung": true in status, and is replaced; the replacement (same slot
 #      id, same socket) answers all 5; the stopped one gets the stop signal
-#      and SIGCONT, so it exits 0.  Once with ready = 1s (the hung row stays
+#      and no SIGCONT (woken, it would take its queue before its successor),
+#      so SIGKILL after stop_timeout (2s here).  Once with ready = 1s (the hung row stays
 #      in status while its replacement gets ready), once with the default
 #      ready = exec.
 #  (b) a busy but progressing worker (one connection at a time, 200 ms each,
@@ -48,6 +49,7 @@ sub cluster {
 	mkdir($dir);
 	my $port = free_port();
 	my $s = "[clusterd]\nworkers = $o{workers}\ncontrol = $dir/ctl\n";
+	$s .= "stop_timeout = $o{stop_timeout}\n" if defined $o{stop_timeout};
 	$s .= "hang_timeout = $o{hang_timeout}\n" if defined $o{hang_timeout};
 	$s .= "[socket:http]\nlisten = 127.0.0.1:$port\n";
 	$s .= "reuseport = yes\n" if $o{reuseport};
@@ -201,11 +203,12 @@ sub hung_re {
 	return qr/^clusterd: worker $id \(pid $pid\): hung: (\d+) connections wait in its queue and it accepted none for (\d+\.\d)s \(queue (\d+) of (\d+)\): replacing it$/m;
 }
 
-# Its exit after the stop signal and SIGCONT (the line may say why it was
-# stopped after it).
-sub exited0_re {
+# A hung worker's end: SIGSTOPped, it does not act on the stop signal and
+# gets no SIGCONT, so it is killed once stop_timeout is over (the line may
+# say why it was stopped after it).
+sub killed_re {
 	my ($id, $pid) = @_;
-	return qr/^clusterd: worker $id \(pid $pid\) exited with status 0(?: \(.*\))?$/m;
+	return qr/^clusterd: worker $id \(pid $pid\) killed by signal 9(?: \(.*\))?$/m;
 }
 
 # === (b) first: the busy but progressing worker, 60 s in the background ===
@@ -260,7 +263,7 @@ END {
 
 # === (d) hang_timeout on, every queue empty: 0 wake-ups; then (a) on the
 # ===     same clusterd: a stopped worker with 5 connections waiting ===
-my $A = cluster('hang', workers => 4, reuseport => 1, hang_timeout => "${HT}s",
+my $A = cluster('hang', workers => 4, reuseport => 1, hang_timeout => "${HT}s", stop_timeout => '2s',
     ready => '1s');
 my $ast = wait_settled($A->{ctl}, 4, undef, 10);
 ok($ast, 'hang: 4 of 4 workers ready') or BAIL_OUT('clusterd did not start');
@@ -326,8 +329,8 @@ ok($A->{c}->log_matches(qr/^clusterd: worker 1 \(pid $victim\): starting its rep
     "hang: log: worker 1 (pid $victim): starting its replacement (hung: no connection accepted for ${HT}s)");
 ok($hung_row, 'hang: status --json showed "hung": true for the stopped worker');
 ok(!alive($victim), 'hang: the stopped worker is gone');
-ok($A->{c}->log_matches(exited0_re(1, $victim)),
-    'hang: ... it exited 0: it got the stop signal and SIGCONT');
+ok($A->{c}->log_matches(killed_re(1, $victim)),
+    'hang: ... killed after stop_timeout: the stop signal, and no SIGCONT') or diag(log_text($A->{c}));
 $st = wait_settled($A->{ctl}, 4, undef, 10);
 my $now_pids = slot_pids($st);
 my $new = $now_pids->{1} // 0;
@@ -351,7 +354,8 @@ stop_ok($A->{c}, 'hang');
 # === (a) again with ready = exec (the default): the replacement is ready at
 # ===     once and the old worker is stopped at once; the queue is still
 # ===     the replacement's to serve ===
-my $E = cluster('hang-exec', workers => 4, reuseport => 1, hang_timeout => "${HT}s");
+my $E = cluster('hang-exec', workers => 4, reuseport => 1, hang_timeout => "${HT}s",
+    stop_timeout => '2s');
 my $est = wait_settled($E->{ctl}, 4);
 ok($est, 'hang, ready = exec: 4 of 4 workers ready') or BAIL_OUT('clusterd did not start');
 my $epids = slot_pids($est);
@@ -380,8 +384,8 @@ my %by;
 $by{ join(' ', answer_of($_)) }++ for grep { answer_of($_) } @waiting;
 is(join(', ', sort keys %by), "1 $new", "hang, ready = exec: all by the replacement (worker 1, pid $new), "
     . "none by the hung one (pid $victim)") or diag(join(', ', map { "$_: $by{$_}" } sort keys %by));
-ok($E->{c}->log_matches(exited0_re(1, $victim)),
-    'hang, ready = exec: the stopped worker exited 0 (stop signal and SIGCONT)');
+ok($E->{c}->log_matches(killed_re(1, $victim)),
+    'hang, ready = exec: the stopped worker was killed after stop_timeout (no SIGCONT)');
 close($_->{s}) for grep { $_->{s} } @$conns;
 stop_ok($E->{c}, 'hang, ready = exec');
 
