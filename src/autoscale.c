@@ -134,7 +134,11 @@ autoscale_down(struct autoscale *a, const struct autoscale_in *in, double now,
 
 	if (at == 0 || now < at)
 		return 0;
-	idle = in->inflight < 0 ? -1 : (int)in->n - in->inflight;
+	/* Unread, it may be busy: never down on a guess. Without a TCP
+	 * socket (UNIX ones only) the queue is all there is to go by. */
+	if (in->inflight == AUTOSCALE_UNREAD)
+		return 0;
+	idle = in->inflight == AUTOSCALE_NO_TCP ? -1 : (int)in->n - in->inflight;
 	if (idle >= 0 && idle < 2)
 		return 0;
 	if (idle >= 0)

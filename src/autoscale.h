@@ -33,8 +33,13 @@ struct autoscale_in {
 	const struct config *cfg;
 	size_t		 n;		/* workers wanted now */
 	int		 ready;		/* of them ready */
-	int		 inflight;	/* accepted connections open; -1 unknown */
+	int		 inflight;	/* accepted connections open; AUTOSCALE_UNREAD
+					 * when the kernel did not say, AUTOSCALE_NO_TCP
+					 * without a TCP socket to ask about */
 };
+
+#define AUTOSCALE_UNREAD	(-1)
+#define AUTOSCALE_NO_TCP	(-2)
 
 void	autoscale_init(struct autoscale *);
 void	autoscale_free(struct autoscale *);

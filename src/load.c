@@ -348,7 +348,7 @@ scale_in(struct load *ld, int inflight)
 	return in;
 }
 
-/* Accepted connections open on the cluster's TCP ports, or -1. */
+/* Accepted connections open on the cluster's TCP ports (autoscale.h). */
 static int
 inflight(struct load *ld)
 {
@@ -360,12 +360,15 @@ inflight(struct load *ld)
 
 		if (!stream(g->lst[i]) || g->lst[i]->port == 0)
 			continue;
-		if ((k = queue_inflight(g->lst[i]->port)) < 0)
-			return -1;
+		if ((k = queue_inflight(g->lst[i]->port)) < 0) {
+			log_debug("autoscale: cannot read the connections open on port %d",
+			    g->lst[i]->port);
+			return AUTOSCALE_UNREAD;
+		}
 		n += k;
 		any = 1;
 	}
-	return any ? n : -1;
+	return any ? n : AUTOSCALE_NO_TCP;
 }
 
 static void
@@ -418,7 +421,7 @@ sample(struct load *ld, double now)
 	if (!autoscale_range(&ld->as, cfg, &lo, &hi))
 		return;
 	autoscale_sample(&ld->as, now, total);
-	struct autoscale_in in = scale_in(ld, -1);
+	struct autoscale_in in = scale_in(ld, AUTOSCALE_UNREAD);
 
 	if ((to = autoscale_up(&ld->as, &in, now, why, sizeof(why))) > 0) {
 		scale_to(ld, to, why, now);
@@ -541,7 +544,7 @@ down_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct load *ld = container_of(t, struct load, down);
 	double now = mono_now();
-	struct autoscale_in in = scale_in(ld, -1);
+	struct autoscale_in in = scale_in(ld, AUTOSCALE_UNREAD);
 	char why[160];
 	size_t to;
 
@@ -559,7 +562,7 @@ down_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void
 arm_down(struct load *ld, double now)
 {
-	struct autoscale_in in = scale_in(ld, -1);
+	struct autoscale_in in = scale_in(ld, AUTOSCALE_UNREAD);
 	double at;
 
 	ev_timer_stop(ld->loop, &ld->down);

@@ -164,7 +164,9 @@ reload(struct ops *ops)
 		    ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
 	if (restart && ck.n[EFFECT_WORKERS])
 		log_info("reload: %s changed", ck.list[EFFECT_WORKERS].s);
-	workers_changed = cfg->workers != old_workers || cfg->workers_max != old_max;
+	/* A `scale MIN..MAX` range lasts until a reload, any reload. */
+	workers_changed = cfg->workers != old_workers || cfg->workers_max != old_max ||
+	    sup->load.as.hi > 0;
 	if (workers_changed) {
 		char was[32], now[32];
 
