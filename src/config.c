@@ -546,7 +546,7 @@ config_shim_path(void)
 	return shim;
 }
 
-static int	load(struct config *, const struct cli *, struct parse *,
+static int	build(struct config *, const struct cli *, struct parse *,
 		    struct strv *);
 
 int
@@ -554,7 +554,7 @@ config_load(struct config *cfg, const struct cli *cli, struct strv *errors)
 {
 	struct parse ps = { 0 };
 
-	return load(cfg, cli, &ps, errors);
+	return build(cfg, cli, &ps, errors);
 }
 
 int
@@ -565,11 +565,11 @@ config_load_text(struct config *cfg, const struct cli *cli, const char *text,
 
 	ps.text = text ? text : "";
 	ps.textlen = text ? len : 0;
-	return load(cfg, cli, &ps, errors);
+	return build(cfg, cli, &ps, errors);
 }
 
 static int
-load(struct config *cfg, const struct cli *cli, struct parse *psp, struct strv *errors)
+build(struct config *cfg, const struct cli *cli, struct parse *psp, struct strv *errors)
 {
 	struct parse ps = *psp;
 

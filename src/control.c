@@ -164,6 +164,7 @@ dispatch(struct ctl_conn *c, char *line)
 	case CTL_STATUS:
 		ready = sup_ready_count(sup);
 		code = ready >= (int)sup->slots.n ? 0 : 3;
+		load_check_limits(&sup->load);	/* a limit shown is a limit noticed */
 		(req.json ? status_json : status_text)(sup, &body);
 		snprintf(msg, sizeof(msg), "%s: %d of %zu workers ready",
 		    code ? "degraded" : "ok", ready, sup->slots.n);

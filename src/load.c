@@ -35,6 +35,7 @@
 #include "worker.h"
 
 static void	go_idle(struct load *);
+static void	limits_check(struct load *);
 static void	update(struct load *);
 static void	settle_cb(struct ev_loop *, ev_timer *, int);
 static void	arm_down(struct load *, double now);
@@ -309,8 +310,14 @@ limit_check(const struct listener *cl, int fd, const struct config *cfg)
 		    l->qlimit, hint, l->qlimit);
 	else
 		log_warnx("socket %s: its queue limit is %d, not the %d clusterd set: a "
-		    "worker called listen() on it again (see its backlog option)",
-		    l->cfg->name, limit, l->qlimit);
+		    "worker called listen() on it again", l->cfg->name, limit, l->qlimit);
+}
+
+void
+load_check_limits(struct load *ld)
+{
+	if (*ld->cur != NULL)
+		limits_check(ld);
 }
 
 static void
@@ -404,6 +411,10 @@ sample(struct load *ld, double now)
 			hang_check(ld, s, depth, limit, now);
 	}
 	ld->quiet = total == 0 ? ld->quiet + 1 : 0;
+	if (ld->quiet == 0 && now - ld->limits_at >= 1) {
+		ld->limits_at = now;
+		limits_check(ld);
+	}
 	if (!autoscale_range(&ld->as, cfg, &lo, &hi))
 		return;
 	autoscale_sample(&ld->as, now, total);

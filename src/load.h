@@ -49,13 +49,17 @@ struct load {
 	struct stall	*stall;
 	size_t		 nstall;
 	struct autoscale as;
-	int		 warned_limit;	/* a worker's listen() was reported: its limit */
+	double		 limits_at;	/* the last limits_check() while sampling */
 };
 
 void	load_init(struct load *, struct ev_loop *, struct slots *, struct gen *const *cur,
 	    const struct load_hooks *, void *owner);
 /* The settings, the sockets or the slots changed: watch what there is now. */
 void	load_update(struct load *);
+/* Whether a worker's own listen() changed a socket's queue limit (warned
+ * once): done when workers start and stop, while sampling, and when the
+ * figures are shown. */
+void	load_check_limits(struct load *);
 /* The worker count changed by request (scale, TTIN/TTOU, reload). */
 void	load_count_changed(struct load *, size_t from, size_t to);
 void	load_free(struct load *);

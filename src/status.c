@@ -432,6 +432,14 @@ status_json(const struct supervisor *sup, struct sbuf *b)
 		sbuf_add(b, ",\"queue\":", 9);
 		json_queue(b, g->lst[i]->cfg->reuseport > 0 ? -1 : g->lst[i]->fd,
 		    load_stalled(&sup->load, i));
+		/* What the kernel counts of accepted ones: those still open. */
+		int open = g->lst[i]->addr.type == SOCK_STREAM && g->lst[i]->port > 0 ?
+		    queue_inflight(g->lst[i]->port) : -1;
+
+		if (open >= 0)
+			sbuf_printf(b, ",\"connections\":%d", open);
+		else
+			sbuf_printf(b, ",\"connections\":null");
 		sbuf_add(b, "}", 1);
 	}
 	sbuf_add(b, "]", 1);

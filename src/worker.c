@@ -519,6 +519,26 @@ fail:
 	return NULL;
 }
 
+/* Whether pid is stopped by a signal (state T; t is a tracer's stop). */
+static int
+job_stopped(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The state follows the command name's closing parenthesis. */
+	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'T';
+}
+
 void
 worker_stop(struct worker *w, const char *why)
 {
@@ -535,9 +555,13 @@ worker_stop(struct worker *w, const char *why)
 	 * hear it too. */
 	if (wcg_signal(&w->cg, ctx->stop_signal) == 0 && kill(-w->pid, ctx->stop_signal) == -1)
 		kill(w->pid, ctx->stop_signal);
-	/* A stopped worker (a hung one, a debugger's) would hold the signal
-	 * until stop_timeout runs out: as systemd does, SIGCONT after it. */
-	if (wcg_signal(&w->cg, SIGCONT) == 0 && kill(-w->pid, SIGCONT) == -1)
+	/* A worker stopped by SIGSTOP would hold the signal until
+	 * stop_timeout runs out: SIGCONT after it, as systemd sends. Only to
+	 * one that is stopped (a process traced at exit, as a leak checker
+	 * does, must not be woken), and never to a hung one: woken, it would
+	 * take its queue before its successor, which is there to serve it. */
+	if (!w->hung && job_stopped(w->pid) &&
+	    wcg_signal(&w->cg, SIGCONT) == 0 && kill(-w->pid, SIGCONT) == -1)
 		kill(w->pid, SIGCONT);
 	ev_timer_stop(ctx->loop, &w->timer);
 	ev_timer_stop(ctx->loop, &w->watchdog);

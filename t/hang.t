@@ -5,7 +5,8 @@
 #      its slot's queue is logged as hung within hang_timeout + 1 s, shows
 #      "hung": true in status, and is replaced; the replacement (same slot
 #      id, same socket) answers all 5; the stopped one gets the stop signal
-#      and SIGCONT, so it exits 0.  Once with ready = 1s (the hung row stays
+#      and no SIGCONT (woken, it would take its queue before its successor),
+#      so SIGKILL after stop_timeout (2s here).  Once with ready = 1s (the hung row stays
 #      in status while its replacement gets ready), once with the default
 #      ready = exec.
 #  (b) a busy but progressing worker (one connection at a time, 200 ms each,
@@ -48,6 +49,7 @@ sub cluster {
 	mkdir($dir);
 	my $port = free_port();
 	my $s = "[clusterd]\nworkers = $o{workers}\ncontrol = $dir/ctl\n";
+	$s .= "stop_timeout = $o{stop_timeout}\n" if defined $o{stop_timeout};
 	$s .= "hang_timeout = $o{hang_timeout}\n" if defined $o{hang_timeout};
 	$s .= "[socket:http]\nlisten = 127.0.0.1:$port\n";
 	$s .= "reuseport = yes\n" if $o{reuseport};
@@ -111,54 +113,6 @@ sub holds {
 	return $cond->() ? 1 : 0;
 }
 
-# Requests that stay open: a connection with "GET /" sent, read by
-# poll_conns as answers come.
-sub open_conns {
-	my ($port, $n) = @_;
-	my @c;
-	for (1 .. $n) {
-		my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port,
-		    Proto => 'tcp', Timeout => 2);
-		if (!$s) {
-			push(@c, { done => 1, err => "connect: $!", buf => '' });
-			next;
-		}
-		syswrite($s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-		push(@c, { s => $s, buf => '', done => 0 });
-	}
-	return @c;
-}
-
-# Read what has arrived; returns how many are done (answered or failed).
-sub poll_conns {
-	my ($conns) = @_;
-	for my $c (grep { !$_->{done} } @$conns) {
-		my $sel = IO::Select->new($c->{s});
-		while ($sel->can_read(0)) {
-			my $r = sysread($c->{s}, $c->{buf}, 65536, length($c->{buf}));
-			if (!defined $r) {
-				$c->{err} = "read: $!";
-				$c->{done} = 1;
-			} elsif ($r == 0) {
-				$c->{done} = 1;
-			}
-			last if $c->{done};
-		}
-	}
-	return scalar(grep { $_->{done} } @$conns);
-}
-
-# (worker id, pid) of an answered request, or ().
-sub answer_of {
-	my ($c) = @_;
-	return () if $c->{err};
-	return $c->{buf} =~ m{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nhello world from worker (\d+) \(pid (\d+)\)\n\z}s;
-}
-
-sub describe {
-	my ($c) = @_;
-	return $c->{err} // ('"' . substr($c->{buf} =~ s/\r?\n/ /gr, 0, 80) . '"');
-}
 
 # Open connections until $n wait in the queue of the socket whose inode is
 # $ino (the others, steered to other slots, are answered at once), in
@@ -201,11 +155,12 @@ sub hung_re {
 	return qr/^clusterd: worker $id \(pid $pid\): hung: (\d+) connections wait in its queue and it accepted none for (\d+\.\d)s \(queue (\d+) of (\d+)\): replacing it$/m;
 }
 
-# Its exit after the stop signal and SIGCONT (the line may say why it was
-# stopped after it).
-sub exited0_re {
+# A hung worker's end: SIGSTOPped, it does not act on the stop signal and
+# gets no SIGCONT, so it is killed once stop_timeout is over (the line may
+# say why it was stopped after it).
+sub killed_re {
 	my ($id, $pid) = @_;
-	return qr/^clusterd: worker $id \(pid $pid\) exited with status 0(?: \(.*\))?$/m;
+	return qr/^clusterd: worker $id \(pid $pid\) killed by signal 9(?: \(.*\))?$/m;
 }
 
 # === (b) first: the busy but progressing worker, 60 s in the background ===
@@ -260,7 +215,7 @@ END {
 
 # === (d) hang_timeout on, every queue empty: 0 wake-ups; then (a) on the
 # ===     same clusterd: a stopped worker with 5 connections waiting ===
-my $A = cluster('hang', workers => 4, reuseport => 1, hang_timeout => "${HT}s",
+my $A = cluster('hang', workers => 4, reuseport => 1, hang_timeout => "${HT}s", stop_timeout => '2s',
     ready => '1s');
 my $ast = wait_settled($A->{ctl}, 4, undef, 10);
 ok($ast, 'hang: 4 of 4 workers ready') or BAIL_OUT('clusterd did not start');
@@ -326,8 +281,8 @@ ok($A->{c}->log_matches(qr/^clusterd: worker 1 \(pid $victim\): starting its rep
     "hang: log: worker 1 (pid $victim): starting its replacement (hung: no connection accepted for ${HT}s)");
 ok($hung_row, 'hang: status --json showed "hung": true for the stopped worker');
 ok(!alive($victim), 'hang: the stopped worker is gone');
-ok($A->{c}->log_matches(exited0_re(1, $victim)),
-    'hang: ... it exited 0: it got the stop signal and SIGCONT');
+ok($A->{c}->log_matches(killed_re(1, $victim)),
+    'hang: ... killed after stop_timeout: the stop signal, and no SIGCONT') or diag(log_text($A->{c}));
 $st = wait_settled($A->{ctl}, 4, undef, 10);
 my $now_pids = slot_pids($st);
 my $new = $now_pids->{1} // 0;
@@ -351,7 +306,8 @@ stop_ok($A->{c}, 'hang');
 # === (a) again with ready = exec (the default): the replacement is ready at
 # ===     once and the old worker is stopped at once; the queue is still
 # ===     the replacement's to serve ===
-my $E = cluster('hang-exec', workers => 4, reuseport => 1, hang_timeout => "${HT}s");
+my $E = cluster('hang-exec', workers => 4, reuseport => 1, hang_timeout => "${HT}s",
+    stop_timeout => '2s');
 my $est = wait_settled($E->{ctl}, 4);
 ok($est, 'hang, ready = exec: 4 of 4 workers ready') or BAIL_OUT('clusterd did not start');
 my $epids = slot_pids($est);
@@ -380,8 +336,8 @@ my %by;
 $by{ join(' ', answer_of($_)) }++ for grep { answer_of($_) } @waiting;
 is(join(', ', sort keys %by), "1 $new", "hang, ready = exec: all by the replacement (worker 1, pid $new), "
     . "none by the hung one (pid $victim)") or diag(join(', ', map { "$_: $by{$_}" } sort keys %by));
-ok($E->{c}->log_matches(exited0_re(1, $victim)),
-    'hang, ready = exec: the stopped worker exited 0 (stop signal and SIGCONT)');
+ok($E->{c}->log_matches(killed_re(1, $victim)),
+    'hang, ready = exec: the stopped worker was killed after stop_timeout (no SIGCONT)');
 close($_->{s}) for grep { $_->{s} } @$conns;
 stop_ok($E->{c}, 'hang, ready = exec');
 

@@ -415,4 +415,27 @@ END
 	    "hypercorn: --backlog $default_limit");
 }
 
+# Accepted connections still open on the port, as the kernel counts them:
+# hello (no HELLO_SERIAL) takes all at once and answers each after 3 s,
+# then closes it (the requests say Connection: close).
+{
+	my $port = free_port();
+	my $conf = write_file("$TMPDIR/open.conf", "[clusterd]\nworkers = 2\n"
+	    . "control = $TMPDIR/open.sock\n[socket:http]\nlisten = 127.0.0.1:$port\n"
+	    . "[program]\ncommand = $HELLO\n[env]\nHELLO_DELAY_MS = 3000\n");
+	my $c = start_clusterd(args => ['-c', $conf]);
+	ok($c->wait_log(qr/2 workers ready/m), 'connections: 2 workers ready');
+	my $sock = sub { (ctl_status("$TMPDIR/open.sock") // {})->{sockets}[0] // {} };
+	is($sock->()->{connections}, 0, 'connections: 0 open at first');
+	my @held = open_tcp($port, 7);
+	is(scalar(@held), 7, 'connections: 7 opened, each with a request');
+	ok(wait_for(sub { ($sock->()->{connections} // -1) == 7 }, 5, '7 open'),
+	    'connections: status says 7 accepted and open') or diag(explain($sock->()));
+	is($sock->()->{queue}{depth}, 0, 'connections: and none waits in the queue');
+	ok(wait_for(sub { ($sock->()->{connections} // -1) == 0 }, 10, '0 open'),
+	    'connections: 0 once they are answered and closed');
+	close($_) for @held;
+	stop_ok($c, 'connections');
+}
+
 done_testing();

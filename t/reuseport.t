@@ -45,54 +45,6 @@ sub wait_slots {
 
 sub hello_ready_pid { Clusterd::hello_ready($_[0]) }
 
-# Requests that stay open: each a connection with "GET /" sent, read by
-# poll_conns as answers come.
-sub open_conns {
-	my ($port, $n) = @_;
-	my @c;
-	for (1 .. $n) {
-		my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port,
-		    Proto => 'tcp', Timeout => 2);
-		if (!$s) {
-			push(@c, { done => 1, err => "connect: $!", buf => '' });
-			next;
-		}
-		syswrite($s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-		push(@c, { s => $s, buf => '', done => 0 });
-	}
-	return @c;
-}
-
-# Read what has arrived; returns how many are done (answered or failed).
-sub poll_conns {
-	my ($conns) = @_;
-	for my $c (grep { !$_->{done} } @$conns) {
-		my $sel = IO::Select->new($c->{s});
-		while ($sel->can_read(0)) {
-			my $r = sysread($c->{s}, $c->{buf}, 65536, length($c->{buf}));
-			if (!defined $r) {
-				$c->{err} = "read: $!";
-				$c->{done} = 1;
-			} elsif ($r == 0) {
-				$c->{done} = 1;
-			}
-			last if $c->{done};
-		}
-	}
-	return scalar(grep { $_->{done} } @$conns);
-}
-
-# (worker id, pid) of an answered request, or ().
-sub answer_of {
-	my ($c) = @_;
-	return () if $c->{err};
-	return $c->{buf} =~ m{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nhello world from worker (\d+) \(pid (\d+)\)\n\z}s;
-}
-
-sub describe {
-	my ($c) = @_;
-	return $c->{err} // ('"' . substr($c->{buf} =~ s/\r?\n/ /gr, 0, 80) . '"');
-}
 
 # --- The sockets: one per slot, held by clusterd, kept across deaths and
 # --- generations ---
