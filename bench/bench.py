@@ -1944,6 +1944,9 @@ def report(res, args, t_total, loads):
     if "upgrade" in res:
         report_upgrade(res, w, summary)
 
+    if "autoscale" in res:
+        AUTOSCALE.report(res, w, summary)
+
     head = ["## Summary: targets\n",
             "| figure | measured | target | |", "|---|---|---|---|"]
     for name, val, target, ok in summary:
@@ -2861,12 +2864,27 @@ def merge_results(old, new, parts):
 
 # -------------------------------------------------------------------- main
 
+def part(name):
+    """bench/NAME, a part kept in its own file (its bench(res) and
+    report(res, w, summary)), with this module as its B."""
+    from importlib.machinery import SourceFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
+    path = os.path.join(BENCH, name)
+    spec = spec_from_loader(f"bench_{name}", SourceFileLoader(f"bench_{name}", path))
+    mod = module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.B = sys.modules[__name__]
+    return mod
+
+
+AUTOSCALE = part("autoscale")       # issue 15
+
 BENCHES = [("throughput", bench_throughput), ("memory", bench_memory_idle),
            ("respawn", bench_respawn), ("scale", bench_scale),
            ("spawnlat", bench_spawnlat),
            ("balance", bench_balance), ("rolling", bench_rolling),
            ("relay", bench_relay), ("cgroups", bench_cgroups),
-           ("upgrade", bench_upgrade)]
+           ("upgrade", bench_upgrade), ("autoscale", AUTOSCALE.bench)]
 
 
 def snapshot_binaries():

@@ -4,6 +4,8 @@
 # never committed), builds the helpers, runs bench/bench.py.
 #
 #	top_srcdir=. top_builddir=. sh bench/run.sh [--quick] [--only NAME,...]
+#
+# bench/autoscale (issue 15) runs this with --only=autoscale.
 set -eu
 
 : "${top_srcdir:=.}"
@@ -16,9 +18,9 @@ peers=$bench/.peers
 
 say() { echo "bench: $*"; }
 
-# --only relay, cgroups and upgrade need none of the peers: no wrk, node or
-# PM2 to install (cgroups and upgrade need strace, for the explanation of a
-# miss; upgrade also uses perf when it is there).
+# --only relay, cgroups, upgrade and autoscale need none of the peers: no
+# wrk, node or PM2 to install (cgroups and upgrade need strace, for the
+# explanation of a miss; upgrade also uses perf when it is there).
 peers_needed=yes
 upgrade_needed=yes
 prev=
@@ -34,7 +36,7 @@ for a in "$@"; do
 		for p in $(echo "$parts" | tr , ' '); do
 			case $p in
 			upgrade) upgrade_needed=yes ;;
-			relay|cgroups) ;;
+			relay|cgroups|autoscale) ;;
 			*) peers_needed=yes ;;
 			esac
 		done

@@ -162,3 +162,9 @@ TESTS += \
 TESTS += \
 	t/queue.t \
 	t/hang.t
+
+# Issue 15: the adaptive worker count (workers = MIN..MAX) and staggered
+# recycling by age (max_age).
+TESTS += \
+	t/autoscale.t \
+	t/max-age.t
