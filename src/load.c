@@ -233,7 +233,13 @@ hang_check(struct load *ld, struct slot *s, int depth, int limit, double now)
 	struct watch wt = { &w->hangw.since, &w->hangw.depth, &w->hangw.taken,
 	    &w->hangw.at, &w->hangw.sig };
 
-	if (w->hung || w->recycle || !stuck(&wt, depth, now, cfg->hang_timeout, sig_worker, w))
+	/* Being replaced already: no watch (a watch left half-done would
+	 * keep the sampling going while the cluster is idle). */
+	if (w->hung || w->recycle) {
+		w->hangw.since = 0;
+		return;
+	}
+	if (!stuck(&wt, depth, now, cfg->hang_timeout, sig_worker, w))
 		return;
 	w->hung = 1;
 	log_warnx("worker %u (pid %d): hung: %d connection%s wait%s in its queue and it "
@@ -412,6 +418,8 @@ sample(struct load *ld, double now)
 		if (cfg->hang_timeout > 0 && s->w && s->w->state == W_READY &&
 		    s->state == SLOT_READY)
 			hang_check(ld, s, depth, limit, now);
+		else if (s->w)
+			s->w->hangw.since = 0;
 	}
 	ld->quiet = total == 0 ? ld->quiet + 1 : 0;
 	if (ld->quiet == 0 && now - ld->limits_at >= 1) {
