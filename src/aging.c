@@ -8,6 +8,7 @@
 
 #include "aging.h"
 #include "config.h"
+#include "gen.h"
 #include "log.h"
 #include "slot.h"
 #include "strv.h"
@@ -18,12 +19,13 @@
 static void	timer_cb(struct ev_loop *, ev_timer *, int);
 
 void
-aging_init(struct aging *a, struct ev_loop *loop, struct slots *t)
+aging_init(struct aging *a, struct ev_loop *loop, struct slots *t, struct gen *const *cur)
 {
 	a->loop = loop;
 	a->slots = t;
 	a->last = 0;
-	a->cfg = NULL;
+	a->cur = cur;
+	a->max_age = 0;
 	a->paused = 0;
 	ev_init(&a->timer, timer_cb);
 }
@@ -51,7 +53,7 @@ due(const struct config *cfg, struct worker *w)
 static void
 check(struct aging *a)
 {
-	const struct config *cfg = a->cfg;
+	const struct config *cfg = *a->cur ? (*a->cur)->cfg : NULL;
 	struct slots *t = a->slots;
 	struct worker *next = NULL;
 	double now = mono_now(), at, gap;
@@ -110,9 +112,16 @@ timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 void
-aging_update(struct aging *a, const struct config *cfg, int rolling)
+aging_update(struct aging *a, int rolling)
 {
-	a->cfg = cfg;
+	struct slots *t = a->slots;
+
+	if (*a->cur && (*a->cur)->cfg->max_age != a->max_age) {
+		a->max_age = (*a->cur)->cfg->max_age;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->v[i]->w)
+				t->v[i]->w->recycle_at = 0;
+	}
 	a->paused = rolling;
 	check(a);
 }

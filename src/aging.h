@@ -12,6 +12,7 @@
 #include <ev.h>
 
 struct config;
+struct gen;
 struct slots;
 
 struct aging {
@@ -19,13 +20,15 @@ struct aging {
 	struct slots	*slots;
 	ev_timer	 timer;		/* the next recycle due, or the spacing's end */
 	double		 last;		/* mono_now() when the last one began */
-	const struct config *cfg;
+	struct gen *const *cur;		/* the supervisor's current generation */
+	double		 max_age;	/* the setting the limits were drawn for */
 	int		 paused;	/* a rolling restart runs */
 };
 
-void	aging_init(struct aging *, struct ev_loop *, struct slots *);
-/* The settings, the workers or the rolling state changed: look again. */
-void	aging_update(struct aging *, const struct config *, int rolling);
+void	aging_init(struct aging *, struct ev_loop *, struct slots *, struct gen *const *cur);
+/* The settings, the workers or the rolling state changed: look again (a
+ * new max_age draws every limit again). */
+void	aging_update(struct aging *, int rolling);
 void	aging_stop(struct aging *);
 /* The spacing between two recycles, for cfg and n workers. */
 double	aging_spacing(const struct config *, size_t n);

@@ -68,12 +68,7 @@ sup_set_gen(struct supervisor *sup, struct gen *g, int every_slot)
 	worker_ctx_settings(&sup->wctx, cfg->prog.stop_signal, cfg->stop_timeout,
 	    cfg->prog.cpu_affinity);
 	leftover_settings(cfg->prog.stop_signal, cfg->stop_timeout);
-	/* A new max_age: each worker's limit is drawn again. */
-	if (sup->aging.cfg && sup->aging.cfg->max_age != cfg->max_age)
-		for (size_t i = 0; i < sup->slots.n; i++)
-			if (sup->slots.v[i]->w)
-				sup->slots.v[i]->w->recycle_at = 0;
-	aging_update(&sup->aging, cfg, sup->rolling);
+	aging_update(&sup->aging, sup->rolling);
 	load_update(&sup->load);
 }
 
@@ -91,7 +86,7 @@ sup_rolling(struct supervisor *sup, int on)
 		recycle_yield(&sup->recycle);
 	else	/* recycles held back for the rollout */
 		recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, 0);
-	aging_update(&sup->aging, sup->cur->cfg, on);
+	aging_update(&sup->aging, on);
 }
 
 /* Say once when every slot has a ready worker (again after a scale-up);
@@ -176,7 +171,7 @@ slots_changed(struct slots *t)
 	sup_check_ready(sup);
 	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
 	load_update(&sup->load);
-	aging_update(&sup->aging, sup->cur->cfg, sup->rolling);
+	aging_update(&sup->aging, sup->rolling);
 }
 
 static void
@@ -377,7 +372,7 @@ setup(struct supervisor *sup, struct ev_loop *loop, const struct cli *cli)
 	slots_init(&sup->slots, loop, &sup->wctx, &sup->pool, &slot_hooks, sup);
 	recycle_init(&sup->recycle, &sup->slots);
 	load_init(&sup->load, loop, &sup->slots, &sup->cur, &load_hooks, sup);
-	aging_init(&sup->aging, loop, &sup->slots);
+	aging_init(&sup->aging, loop, &sup->slots, &sup->cur);
 	sup->cg.basefd = sup->cg.v1memfd = sup->cg.inotify = -1;
 	sdnotify_init(loop);
 	if ((sup->wctx.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
@@ -805,6 +800,6 @@ sup_run_adopted(struct supervisor *sup)
 	recycle_kick(&sup->recycle, sup->cur->cfg->recycle_batch, sup->rolling);
 	/* Watches start again: the queues, the age limits (drawn anew). */
 	load_update(&sup->load);
-	aging_update(&sup->aging, sup->cur->cfg, sup->rolling);
+	aging_update(&sup->aging, sup->rolling);
 	return run_loop(sup);
 }
