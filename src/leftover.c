@@ -154,6 +154,14 @@ read_stat(pid_t pid, struct pinfo *pi)
 	return 0;
 }
 
+char
+leftover_proc_state(pid_t pid)
+{
+	struct pinfo pi;
+
+	return read_stat(pid, &pi) == 0 ? pi.state : 0;
+}
+
 /* A zombie has closed all it had: it holds no socket. */
 static int
 exited(const struct pinfo *pi)

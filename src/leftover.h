@@ -45,4 +45,8 @@ int	leftover_pending(void);
 /* Forget them all, at exit. */
 void	leftover_free_all(void);
 
+/* pid's state letter in /proc/PID/stat (R, S, T for stopped by a signal,
+ * t for a tracer's stop...), or 0 when it cannot be read. */
+char	leftover_proc_state(pid_t);
+
 #endif

@@ -519,26 +519,6 @@ fail:
 	return NULL;
 }
 
-/* Whether pid is stopped by a signal (state T; t is a tracer's stop). */
-static int
-job_stopped(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* The state follows the command name's closing parenthesis. */
-	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'T';
-}
-
 void
 worker_stop(struct worker *w, const char *why)
 {
@@ -560,7 +540,7 @@ worker_stop(struct worker *w, const char *why)
 	 * one that is stopped (a process traced at exit, as a leak checker
 	 * does, must not be woken), and never to a hung one: woken, it would
 	 * take its queue before its successor, which is there to serve it. */
-	if (!w->hung && job_stopped(w->pid) &&
+	if (!w->hung && leftover_proc_state(w->pid) == 'T' &&
 	    wcg_signal(&w->cg, SIGCONT) == 0 && kill(-w->pid, SIGCONT) == -1)
 		kill(w->pid, SIGCONT);
 	ev_timer_stop(ctx->loop, &w->timer);
