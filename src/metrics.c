@@ -1,8 +1,6 @@
 /*
  * The exposition: see metrics.h.
  */
-#include "config.h"
-
 #include "metrics.h"
 #include "strv.h"
 #include "supervisor.h"
