@@ -166,6 +166,7 @@ print_key(FILE *fp, const struct key *k, const void *base)
 		break;
 	case K_STRING:
 	case K_LISTEN:
+	case K_ADDR:
 		print_str(fp, k->name, *(char *const *)field);
 		break;
 	case K_SIGNAL:

@@ -17,6 +17,7 @@
 #include "control.h"
 #include "inherit.h"
 #include "log.h"
+#include "metricsrv.h"
 #include "ops.h"
 #include "signals.h"
 #include "sink.h"
@@ -25,11 +26,38 @@
 #include "values.h"
 #include "supervisor.h"
 
-/* The control socket's part of an upgrade's state. */
+/* What clients reach clusterd through: the control socket, the metrics
+ * endpoint. */
+struct clients {
+	struct ctl	*ctl;
+	struct metricsrv *metrics;
+};
+
+/* Their part of an upgrade's state. */
 static void
-save_clients(const void *ctl, struct state_out *so, const void *waiting)
+save_clients(const void *arg, struct state_out *so, const void *waiting)
 {
-	ctl_save(ctl, so, waiting);
+	const struct clients *cl = arg;
+
+	ctl_save(cl->ctl, so, waiting);
+	metricsrv_save(cl->metrics, so);
+}
+
+/* The metrics endpoint, where the config says; a new cluster fails to
+ * start when it cannot be bound, an adopted one runs on without it. */
+static int
+metrics_start(struct supervisor *sup, struct metricsrv *ms, int adopted)
+{
+	char err[512];
+
+	if (metricsrv_set(ms, sup->cur->cfg->metrics, err, sizeof(err)) == 0)
+		return 0;
+	if (adopted) {
+		log_warnx("%s; running without the metrics endpoint", err);
+		return 0;
+	}
+	log_errx("%s", err);
+	return -1;
 }
 
 /* The cluster runs: a new one, or (st) one an upgrade carried over. */
@@ -40,7 +68,7 @@ run(struct cli *cli, struct config *cfg, const struct state_in *st)
 	struct signals sigs;
 	struct ops ops;
 	struct upgrade up;
-	struct ctl *ctl = NULL;
+	struct clients cl = { NULL, NULL };
 	struct ev_loop *loop;
 	char msg[512];
 	int status = 2, code;
@@ -56,29 +84,34 @@ run(struct cli *cli, struct config *cfg, const struct state_in *st)
 	} else if (sup_init(&sup, loop, cli, cfg) == -1)
 		return 2;
 	ops_init(&ops, &sup);
+	cl.metrics = ops.metrics = metricsrv_new(&sup);
 	upgrade_init(&up, loop, &sup, &ops);
 	if (st) {
-		if (ctl_adopt(&sup, &ops, state_first(st, "ctl"), &ctl) == -1 ||
-		    ops_adopt(&ops, st, ctl_adopt_waiter, ctl) == -1)
+		if (ctl_adopt(&sup, &ops, state_first(st, "ctl"), &cl.ctl) == -1 ||
+		    ops_adopt(&ops, st, ctl_adopt_waiter, cl.ctl) == -1)
 			upgrade_restore_failed();
 		sup_adopt_release(&sup);
-		ctl_set_upgrade(ctl, &up);
-		upgrade_set_clients(&up, ctl, save_clients, ctl_conn_fd);
+		metricsrv_adopt(cl.metrics, state_first(st, "metrics"));
+		metrics_start(&sup, cl.metrics, 1);
+		ctl_set_upgrade(cl.ctl, &up);
+		upgrade_set_clients(&up, &cl, save_clients, ctl_conn_fd);
 		sigs.up = &up;
 		upgrade_restore_done(&code, msg, sizeof(msg));
-		ctl_adopt_reply(ctl, state_first(st, "ctl"), code, msg);
+		ctl_adopt_reply(cl.ctl, state_first(st, "ctl"), code, msg);
 		upgrade_restore_end();
 		status = sup_run_adopted(&sup);
-	} else if (ctl_start(&sup, &ops, &ctl) == 0 && sup_write_pidfile(&sup) == 0) {
-		ctl_set_upgrade(ctl, &up);
-		upgrade_set_clients(&up, ctl, save_clients, ctl_conn_fd);
+	} else if (metrics_start(&sup, cl.metrics, 0) == 0 &&
+	    ctl_start(&sup, &ops, &cl.ctl) == 0 && sup_write_pidfile(&sup) == 0) {
+		ctl_set_upgrade(cl.ctl, &up);
+		upgrade_set_clients(&up, &cl, save_clients, ctl_conn_fd);
 		sigs.up = &up;
 		status = sup_run(&sup);
 	}
 	sigs.up = NULL;
 	upgrade_free(&up);
 	ops_free(&ops);
-	ctl_close(ctl);
+	metricsrv_free(cl.metrics);
+	ctl_close(cl.ctl);
 	signals_stop(&sigs, loop);
 	sup_free(&sup);
 	return status;

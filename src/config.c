@@ -217,6 +217,23 @@ set_value(struct parse *ps, const struct key *k, char *base, const char *v)
 		*(unsigned *)field = bits;
 		return ret;
 	}
+	case K_ADDR: {
+		struct addr a;
+		char err[256];
+
+		if (addr_parse(v, &a, err, sizeof(err)) == -1) {
+			perr(ps, ps->line, "bad address \"%s\" for %s: %s", v, k->name, err);
+			return -1;
+		}
+		if (a.type != SOCK_STREAM) {
+			perr(ps, ps->line, "bad address \"%s\" for %s: it serves HTTP, "
+			    "over TCP or a UNIX stream socket, not udp:", v, k->name);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(v);
+		return 0;
+	}
 	case K_LISTEN: {
 		struct sock_cfg *sc = (struct sock_cfg *)base;
 		char err[256];
@@ -271,6 +288,7 @@ key_default(const struct key *k, char *base)
 		break;
 	case K_STRING:
 	case K_LISTEN:
+	case K_ADDR:
 	case K_COMMAND:
 		*(char **)field = NULL;
 		break;

@@ -57,6 +57,7 @@ struct config {
 	int		 workers;	/* with a range, its low end: what starts */
 	int		 workers_max;	/* a range's high end (autoscale.c), or -1 */
 	char		*control;
+	char		*metrics;	/* the metrics endpoint's address, or NULL: off */
 	char		*pidfile;
 	char		*name;
 	double		 stop_timeout;

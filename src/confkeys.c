@@ -13,6 +13,8 @@
  * start-up reads. A socket's address and identity are WORKERS: a new
  * socket reaches workers through a rolling restart (gen.c binds it); its
  * tuning (backlog, buffers, TCP options) is made on the open socket, LIVE.
+ * The metrics endpoint is clusterd's own, not the workers': a new address
+ * is bound by the reload itself (metricsrv.c), LIVE.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -53,6 +55,7 @@ const struct key clusterd_keys[] = {
 	{ "workers",	K_WORKERS,	C(workers),	LIVE,	.def = NULL,	.max = MAX_WORKERS },
 	{ "name",	K_STRING,	C(name),	CLUSTERD, .def = NULL },
 	{ "control",	K_STRING,	C(control),	CLUSTERD, .def = NULL },
+	{ "metrics",	K_ADDR,		C(metrics),	LIVE,	.def = NULL },
 	{ "pidfile",	K_STRING,	C(pidfile),	CLUSTERD, .def = NULL },
 	{ "stop_timeout", K_DURATION,	C(stop_timeout), LIVE,	.def = "8s" },
 	{ "give_up_after", K_INT,	C(give_up_after), LIVE,	.def = "0",	.max = 1000000 },
@@ -192,6 +195,7 @@ key_equal(const struct key *k, const void *a, const void *b)
 		return *(const double *)x == *(const double *)y;
 	case K_STRING:
 	case K_LISTEN:
+	case K_ADDR:
 		return str_equal(*(char *const *)x, *(char *const *)y);
 	case K_COMMAND:
 		/* The words the worker gets, however they were quoted. */

@@ -40,6 +40,7 @@ enum ktype {
 	K_COMMAND,	/* struct program_cfg's command, compared as argv */
 	K_COMPAT,	/* unsigned enum compat bits */
 	K_LISTEN,	/* struct sock_cfg's listen and addr */
+	K_ADDR,		/* char *, a stream address addr_parse() reads, unset NULL */
 };
 
 /* One word of a K_ENUM key; a value given twice is an alias, read but

@@ -11,6 +11,7 @@
 #include "gen.h"
 #include "confkeys.h"
 #include "log.h"
+#include "metricsrv.h"
 #include "sdnotify.h"
 #include "state.h"
 #include "ops.h"
@@ -147,10 +148,24 @@ reload(struct ops *ops)
 		refuse(ops, "reload refused", &errors);
 		return;
 	}
-	if ((g = gen_new(&sup->pool, cfg, 0, &errors)) == NULL) {
+	/* A new metrics address is bound now; one that cannot be refuses
+	 * the reload, and the old one stays. */
+	if (ops->metrics &&
+	    metricsrv_prepare(ops->metrics, cfg->metrics, msg, sizeof(msg)) == -1) {
+		strv_pushf(&errors, "%s", msg);
+		config_free(cfg);
+		free(cfg);
 		refuse(ops, "reload refused", &errors);
 		return;
 	}
+	if ((g = gen_new(&sup->pool, cfg, 0, &errors)) == NULL) {
+		if (ops->metrics)
+			metricsrv_abort(ops->metrics);
+		refuse(ops, "reload refused", &errors);
+		return;
+	}
+	if (ops->metrics)
+		metricsrv_commit(ops->metrics, cfg->metrics);
 	/* A new program (or a socket the workers see change): the next
 	 * generation number and a rolling restart; settings only: the same. */
 	restart = gen_program_differs(g, sup->cur);

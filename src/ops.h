@@ -16,10 +16,13 @@ enum op_kind { OP_RESTART, OP_RELOAD };
 
 typedef void	request_cb(int code, const char *msg, const char *body, void *cookie);
 
+struct metricsrv;
+
 struct ops {
 	struct supervisor *sup;
 	struct rollout	 ro;
 	struct op	*head;		/* the running one first, when ro.active */
+	struct metricsrv *metrics;	/* a reload moves it (clusterd.c sets it) */
 };
 
 void	ops_init(struct ops *, struct supervisor *);

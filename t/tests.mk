@@ -168,3 +168,7 @@ TESTS += \
 TESTS += \
 	t/autoscale.t \
 	t/max-age.t
+
+# Issue 16: the metrics endpoint (HTTP, hostile scrapers, reload, upgrade).
+TESTS += \
+	t/metrics-http.t
