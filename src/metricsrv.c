@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@
 #define MS_LINGER_MAX	65536	/* bytes read and dropped after the reply */
 #define MS_ACCEPTS	MS_CONNS	/* accepted per wake-up */
 #define MS_PAUSE	1.0	/* out of descriptors: accept again after this */
+#define MS_DEFER	2	/* seconds a connection may wait for its request
+				 * before accept() sees it (TCP_DEFER_ACCEPT) */
 
 #define CT_TEXT	"text/plain; version=0.0.4; charset=utf-8"
 #define CT_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -122,7 +125,7 @@ sock_open(struct ms_sock *s, const char *addr, int *inuse, char *err, size_t len
 	struct addr a;
 	char why[PATH_MAX + 64];
 	const struct sockaddr_un *sun = (const struct sockaddr_un *)&a.ss;
-	int one = 1, zero = 0, busy = 0;
+	int one = 1, zero = 0, busy = 0, defer = MS_DEFER;
 
 	sock_init(s);
 	*inuse = 0;
@@ -163,12 +166,19 @@ sock_open(struct ms_sock *s, const char *addr, int *inuse, char *err, size_t len
 	if (a.dualstack &&
 	    setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == -1)
 		goto fail;
-	/* A deep backlog: a flood waits there, accepted and evicted at once,
-	 * rather than turning a scraper's SYN away. */
+	/* A connection is not handed to accept() before its request came
+	 * (or MS_DEFER passed): one that says nothing costs nothing, and a
+	 * scraper's request is there to be read at once, before a flood of
+	 * newer connections could evict it. */
+	if (a.family != AF_UNIX && setsockopt(s->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT,
+	    &defer, sizeof(defer)) == -1)
+		goto fail;
 	if (bind(s->fd, (struct sockaddr *)&a.ss, a.len) == -1) {
 		*inuse = errno == EADDRINUSE;
 		goto fail;
 	}
+	/* A deep backlog: a flood waits there, accepted and evicted at once,
+	 * rather than turning a scraper's SYN away. */
 	if (listen(s->fd, SOMAXCONN) == -1 ||
 	    getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == -1)
 		goto fail;
