@@ -14,6 +14,8 @@ use Test::More;
 use Clusterd;
 use IO::Socket::IP;
 use IO::Select;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 
@@ -451,5 +453,44 @@ like($err, qr/^clusterd: metrics 127\.0\.0\.1:$mport: Address already in use$/m,
     'it says which and why') or diag($err);
 unlike($err, qr/worker \d+ .* started/, 'no worker was started');
 close($busy);
+
+# --- Out of descriptors: accept() pauses instead of spinning ---
+my $PRLIMIT = '/usr/bin/prlimit';
+SKIP: {
+	skip('no prlimit (util-linux)', 6) unless -x $PRLIMIT;
+	my $ectl = "$TMPDIR/e.ctl";
+	my $eport = free_port();
+	# prlimit execs clusterd in its own process: $e->pid is clusterd's.
+	my $e = start_clusterd(binary => $PRLIMIT, args => ['--nofile=48:48', $CLUSTERD,
+	    '-c', conf("$TMPDIR/e.conf", ctl => $ectl, port => free_port(),
+	    metrics => "127.0.0.1:$eport")]);
+	ok($e->wait_log(qr/^clusterd: 2 workers ready$/m), 'EMFILE: 2 workers ready');
+	my @held;
+	for (1 .. 80) {
+		my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $ectl) or last;
+		push(@held, $s);
+	}
+	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $eport,
+	    Proto => 'tcp');
+	syswrite($s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n") if $s;
+	ok($e->wait_log(qr/^clusterd: metrics: accept: Too many open files; not accepting connections until a descriptor is free$/m),
+	    'EMFILE: the metrics endpoint stops accepting, and says so');
+	my $cpu0 = proc_cpu($e->pid);
+	my $t0 = time();
+	wait_for(sub { time() - $t0 >= 2 }, 3, 'a 2 s window');
+	my $cpu = proc_cpu($e->pid) - $cpu0;
+	cmp_ok($cpu, '<=', timeout(0.1), "EMFILE: clusterd idle (${cpu}s CPU in 2 s)");
+	is(scalar(() = $e->log_text =~ /metrics: accept: Too many/g), 1, 'EMFILE: logged once');
+	@held = ();
+	my $a = '';
+	my $sel = IO::Select->new($s);
+	my $end = time() + timeout(5);
+	while ($s && time() < $end && $sel->can_read($end - time())) {
+		last unless sysread($s, $a, 65536, length($a));
+	}
+	is(status_of($a), 200, 'EMFILE: once descriptors are free, the waiting scrape is answered');
+	kill(TERM => $e->pid);
+	is(wait_exit($e, 10), 0, 'EMFILE: SIGTERM: exit 0');
+}
 
 done_testing();
