@@ -145,6 +145,7 @@ key_free(const struct key *k, void *base)
 	switch (k->type) {
 	case K_STRING:
 	case K_LISTEN:
+	case K_ADDR:
 	case K_COMMAND:
 		free(*(char **)field);
 		*(char **)field = NULL;
