@@ -100,8 +100,8 @@ run(struct cli *cli, struct config *cfg, const struct state_in *st)
 		ctl_adopt_reply(cl.ctl, state_first(st, "ctl"), code, msg);
 		upgrade_restore_end();
 		status = sup_run_adopted(&sup);
-	} else if (metrics_start(&sup, cl.metrics, 0) == 0 &&
-	    ctl_start(&sup, &ops, &cl.ctl) == 0 && sup_write_pidfile(&sup) == 0) {
+	} else if (ctl_start(&sup, &ops, &cl.ctl) == 0 &&
+	    metrics_start(&sup, cl.metrics, 0) == 0 && sup_write_pidfile(&sup) == 0) {
 		ctl_set_upgrade(cl.ctl, &up);
 		upgrade_set_clients(&up, &cl, save_clients, ctl_conn_fd);
 		sigs.up = &up;
