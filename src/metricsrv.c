@@ -358,10 +358,25 @@ bad_request_line(const char *s, size_t len, size_t *mlen, size_t *tstart, size_t
 	t = ++i;
 	while (i < len && s[i] > ' ' && s[i] < 0x7f)
 		i++;
-	if (i == t || i == len || s[i] != ' ' || s[t] != '/')
+	if (i == t || i == len || s[i] != ' ')
 		return 400;
 	*tstart = t;
 	*tlen = i - t;
+	/* The absolute form a proxy sends, "http://HOST/metrics": its path. */
+	if (s[t] != '/') {
+		size_t p = t;
+
+		if (i - t > 7 && strncasecmp(s + t, "http://", 7) == 0)
+			p = t + 7;
+		else if (i - t > 8 && strncasecmp(s + t, "https://", 8) == 0)
+			p = t + 8;
+		else
+			return 400;
+		while (p < i && s[p] != '/')
+			p++;
+		*tstart = p;
+		*tlen = i - p;
+	}
 	i++;
 	if (len - i != 8 || strncmp(s + i, "HTTP/", 5) != 0 || s[i + 6] != '.' ||
 	    s[i + 5] < '0' || s[i + 5] > '9' || s[i + 7] < '0' || s[i + 7] > '9')

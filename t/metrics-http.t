@@ -183,6 +183,10 @@ for my $what (sort keys %bad) {
 	is(status_of($a), 400, "$what: 400") or diag(substr($a, 0, 80));
 }
 is(status_of(raw($mport, "GET /metrics HTTP/2.0\r\n\r\n")), 505, 'HTTP/2.0: 505');
+is(status_of(raw($mport, "GET http://127.0.0.1:$mport/metrics HTTP/1.1\r\n\r\n")), 200,
+    'the absolute form (http://HOST/metrics): 200');
+is(status_of(raw($mport, "GET http://127.0.0.1:$mport HTTP/1.1\r\n\r\n")), 404,
+    'the absolute form without a path: 404');
 is(status_of(raw($mport, "GET /metrics HTTP/1.1\nHost: x\n\n")), 200,
     'bare LF line ends: 200');
 my $big = raw($mport, "GET /metrics HTTP/1.1\r\nX: " . ('a' x 9000) . "\r\n\r\n");
