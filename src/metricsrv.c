@@ -43,6 +43,7 @@
 #define MS_LINGER_MAX	65536	/* bytes read and dropped after the reply */
 #define MS_ACCEPTS	MS_CONNS	/* accepted per wake-up */
 #define MS_PAUSE	1.0	/* out of descriptors: accept again after this */
+#define MS_SNDBUF_MAX	(4 << 20)	/* the socket buffer a big reply may ask for */
 #define MS_DEFER	2	/* seconds a connection may wait for its request
 				 * before accept() sees it (TCP_DEFER_ACCEPT) */
 
@@ -279,6 +280,13 @@ conn_reply(struct ms_conn *c, int code, const char *reason, const char *extra,
 		sbuf_add(&c->out, body, len);
 	c->outoff = 0;
 	c->state = C_WRITE;
+	/* A reply the socket takes whole leaves the slot free for eviction
+	 * however slowly the client reads (up to the kernel's wmem_max). */
+	if (c->out.len > 65536) {
+		int n = c->out.len > MS_SNDBUF_MAX ? MS_SNDBUF_MAX : (int)c->out.len;
+
+		(void)setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n));
+	}
 	conn_watch(c, EV_WRITE);
 	conn_flush(c);
 }
@@ -673,7 +681,16 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			}
 			return;
 		}
-		c = make_room(ms);
+		if ((c = make_room(ms)) == NULL) {
+			/* The one that could go was answered instead, and its
+			 * reply waits for its reader: no room after all. */
+			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+			    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
+		}
 		c->state = C_READ;
 		c->seq = ++ms->seq;
 		c->inlen = 0;
