@@ -91,7 +91,7 @@ run(struct cli *cli, struct config *cfg, const struct state_in *st)
 		    ops_adopt(&ops, st, ctl_adopt_waiter, cl.ctl) == -1)
 			upgrade_restore_failed();
 		sup_adopt_release(&sup);
-		metricsrv_adopt(cl.metrics, state_first(st, "metrics"));
+		metricsrv_adopt(cl.metrics, state_first(st, "metricsrv"));
 		metrics_start(&sup, cl.metrics, 1);
 		ctl_set_upgrade(cl.ctl, &up);
 		upgrade_set_clients(&up, &cl, save_clients, ctl_conn_fd);

@@ -844,7 +844,7 @@ metricsrv_save(const struct metricsrv *ms, struct state_out *so)
 {
 	if (ms == NULL || ms->sock.fd < 0)
 		return;
-	state_rec(so, "metrics");
+	state_rec(so, "metricsrv");
 	state_str(so, "addr", ms->sock.addr);
 	state_str(so, "bound", ms->sock.bound);
 	state_fd(so, "fd", ms->sock.fd);
