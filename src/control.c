@@ -26,6 +26,7 @@
 #include "control.h"
 #include "ctlpath.h"
 #include "ctlproto.h"
+#include "acceptor.h"
 #include "log.h"
 #include "ops.h"
 #include "rundir.h"
@@ -37,7 +38,7 @@
 
 #define CTL_IDLE	10.0
 #define CTL_MAX_CONNS	1024
-#define CTL_PAUSE	1.0	/* out of descriptors: accept again after this */
+#define CTL_ACCEPTS	64	/* per wake-up: a connection flood cannot starve the rest */
 
 struct ctl_conn {
 	LIST_ENTRY(ctl_conn) entry;
@@ -58,9 +59,7 @@ struct ctl {
 	struct supervisor *sup;
 	struct ops	*ops;
 	struct upgrade	*up;
-	ev_io		 io;		/* the listening socket; fd -1 once lost */
-	ev_timer	 pause;		/* EMFILE: when to try accept() again */
-	int		 paused;	/* out of descriptors since the backlog was last empty */
+	struct acceptor	 acc;		/* the listening socket; fd -1 once lost */
 	char		*path;
 	char		*dir;
 	int		 own_dir;	/* the default directory: checked as at start */
@@ -73,8 +72,6 @@ struct ctl {
 	int		 nconns;
 	LIST_HEAD(, ctl_conn) conns;
 };
-
-static void accept_resume(struct ctl *);
 
 static void
 conn_close(struct ctl_conn *c)
@@ -91,8 +88,7 @@ conn_close(struct ctl_conn *c)
 	LIST_REMOVE(c, entry);
 	c->ctl->nconns--;
 	/* A descriptor is free again: accept() may work now. */
-	if (ev_is_active(&c->ctl->pause))
-		accept_resume(c->ctl);
+	acceptor_resume(&c->ctl->acc);
 	sbuf_free(&c->out);
 	free(c);
 }
@@ -269,49 +265,6 @@ peer_allowed(int fd)
 	return cred.uid == 0 || cred.uid == geteuid();
 }
 
-/*
- * Out of descriptors (EMFILE, ENFILE): the pending connection stays in the
- * backlog and the socket stays readable, so accepting again at once would
- * spin. Stop listening until a second has passed or a connection closed,
- * as OpenBSD's relayd and httpd do.
- */
-static void
-accept_pause(struct ctl *ctl, int err)
-{
-	struct ev_loop *loop = ctl->sup->loop;
-
-	ev_io_stop(loop, &ctl->io);
-	ev_timer_set(&ctl->pause, CTL_PAUSE, 0);
-	ev_timer_start(loop, &ctl->pause);
-	if (!ctl->paused)
-		log_warnx("control socket: accept: %s; not accepting connections "
-		    "until a descriptor is free", strerror(err));
-	ctl->paused = 1;
-}
-
-/*
- * Linux's accept() takes a descriptor before it looks at the backlog, so
- * EMFILE can mean the backlog was already empty: the socket is then not
- * readable and only a try now, not a readiness event, ends the pause.
- */
-static void
-accept_resume(struct ctl *ctl)
-{
-	ev_timer_stop(ctl->sup->loop, &ctl->pause);
-	if (ctl->io.fd >= 0) {
-		ev_io_start(ctl->sup->loop, &ctl->io);
-		ev_feed_event(ctl->sup->loop, &ctl->io, EV_READ);
-	}
-}
-
-static void
-pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)loop;
-	(void)revents;
-	accept_resume(container_of(t, struct ctl, pause));
-}
-
 /* A client's connection, read from now on. */
 static struct ctl_conn *
 conn_new(struct ctl *ctl, int fd)
@@ -327,49 +280,29 @@ conn_new(struct ctl *ctl, int fd)
 	return c;
 }
 
+/* A connection to the control socket: a client, if it may be one. */
 static void
-accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+ctl_take(struct acceptor *a, int fd)
 {
-	struct ctl *ctl = container_of(io, struct ctl, io);
+	struct ctl *ctl = container_of(a, struct ctl, acc);
 	struct ctl_conn *c;
-	int fd;
 
-	(void)revents;
-	/* A bounded batch per wake-up: a connection flood cannot starve the rest. */
-	for (int i = 0; i < 64; i++) {
-		if ((fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				accept_pause(ctl, errno);
-			else if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			else if (errno == EAGAIN && ctl->paused) {
-				/* The backlog is drained: that pause is over. */
-				ctl->paused = 0;
-				log_info("control socket: accepting connections again");
-			}
-			return;
-		}
-		if (!peer_allowed(fd)) {
-			static const char denied[] = "1 permission denied\n";
+	if (!peer_allowed(fd)) {
+		static const char denied[] = "1 permission denied\n";
 
-			(void)!send(fd, denied, sizeof(denied) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
-			continue;
-		}
-		if (ctl->nconns >= CTL_MAX_CONNS) {
-			static const char busy[] = "1 too many control connections\n";
-
-			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
-			continue;
-		}
-		c = conn_new(ctl, fd);
-		ev_timer_again(loop, &c->idle);
+		(void)!send(fd, denied, sizeof(denied) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
 	}
-	/* A full batch may have emptied the backlog: only EAGAIN says so. */
-	if (ctl->paused)
-		ev_feed_event(loop, io, EV_READ);
+	if (ctl->nconns >= CTL_MAX_CONNS) {
+		static const char busy[] = "1 too many control connections\n";
+
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	c = conn_new(ctl, fd);
+	ev_timer_again(ctl->sup->loop, &c->idle);
 }
 
 /* A listening socket at path, created 0600; -1 with errno. The caller
@@ -419,11 +352,7 @@ ctl_give_up(struct ctl *ctl, const char *why)
 {
 	log_warnx("control socket %s: %s; running without one", ctl->path, why);
 	rundir_unwatch(&ctl->watch);
-	ev_io_stop(ctl->sup->loop, &ctl->io);
-	ev_timer_stop(ctl->sup->loop, &ctl->pause);
-	if (ctl->io.fd >= 0)
-		close(ctl->io.fd);
-	ev_io_set(&ctl->io, -1, EV_READ);
+	acceptor_close(&ctl->acc);
 	if (ctl->lock >= 0)
 		close(ctl->lock);
 	ctl->lock = -1;
@@ -442,9 +371,9 @@ ctl_check(struct rundir_watch *wt)
 	struct ctl *ctl = container_of(wt, struct ctl, watch);
 	char lock[PATH_MAX], err[PATH_MAX + 128];
 	struct stat st, lst;
-	int fd, busy;
+	int fd, busy, old;
 
-	if (ctl->io.fd < 0)
+	if (ctl->acc.io.fd < 0)
 		return;
 	if (lstat(ctl->dir, &st) == -1 || st.st_dev != ctl->dir_dev ||
 	    st.st_ino != ctl->dir_ino) {
@@ -488,11 +417,9 @@ ctl_check(struct rundir_watch *wt)
 		ctl_give_up(ctl, err);
 		return;
 	}
-	ev_io_stop(ctl->sup->loop, &ctl->io);
-	close(ctl->io.fd);
-	ev_io_set(&ctl->io, fd, EV_READ);
-	if (!ev_is_active(&ctl->pause))
-		ev_io_start(ctl->sup->loop, &ctl->io);
+	old = ctl->acc.io.fd;
+	acceptor_set_fd(&ctl->acc, fd);
+	close(old);
 	remember(ctl->path, &ctl->dev, &ctl->ino);
 	log_warnx("control socket %s was removed; listening on it again", ctl->path);
 }
@@ -502,9 +429,9 @@ static void
 ctl_listen(struct ctl *ctl, int fd)
 {
 	LIST_INIT(&ctl->conns);
-	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
-	ev_io_start(ctl->sup->loop, &ctl->io);
-	ev_timer_init(&ctl->pause, pause_cb, CTL_PAUSE, 0);
+	acceptor_init(&ctl->acc, ctl->sup->loop, "control socket", CTL_ACCEPTS,
+	    ctl_take, NULL);
+	acceptor_set_fd(&ctl->acc, fd);
 	/* The socket and its lock; not every file of a shared directory. */
 	ctl->watch.prefix = strrchr(ctl->path, '/') ? strrchr(ctl->path, '/') + 1 : ctl->path;
 	rundir_watch(ctl->sup->loop, &ctl->watch, ctl->dir, ctl_check);
@@ -590,10 +517,7 @@ ctl_close(struct ctl *ctl)
 		conn_close(c);
 	}
 	rundir_unwatch(&ctl->watch);
-	ev_io_stop(ctl->sup->loop, &ctl->io);
-	ev_timer_stop(ctl->sup->loop, &ctl->pause);
-	if (ctl->io.fd >= 0)
-		close(ctl->io.fd);
+	acceptor_close(&ctl->acc);
 	sockpath_release(ctl->path, ctl->lock, ctl->dev, ctl->ino);
 	free(ctl->path);
 	free(ctl->dir);
@@ -612,13 +536,13 @@ ctl_save(const struct ctl *ctl, struct state_out *so, const void *waiting)
 {
 	const struct ctl_conn *c;
 
-	if (ctl == NULL || ctl->io.fd < 0)
+	if (ctl == NULL || ctl->acc.io.fd < 0)
 		return;
 	state_rec(so, "ctl");
 	state_str(so, "path", ctl->path);
 	state_str(so, "dir", ctl->dir);
 	state_int(so, "own_dir", ctl->own_dir);
-	state_fd(so, "fd", ctl->io.fd);
+	state_fd(so, "fd", ctl->acc.io.fd);
 	state_fd(so, "lock", ctl->lock);
 	state_int(so, "dev", (long long)ctl->dev);
 	state_int(so, "ino", (long long)ctl->ino);

@@ -28,6 +28,7 @@
 
 #include "addr.h"
 #include "ctlpath.h"
+#include "acceptor.h"
 #include "log.h"
 #include "metrics.h"
 #include "metricsrv.h"
@@ -42,7 +43,6 @@
 #define MS_LINGER	1.0	/* after the reply: for the client's close */
 #define MS_LINGER_MAX	65536	/* bytes read and dropped after the reply */
 #define MS_ACCEPTS	MS_CONNS	/* accepted per wake-up */
-#define MS_PAUSE	1.0	/* out of descriptors: accept again after this */
 #define MS_SNDBUF_MAX	(4 << 20)	/* the socket buffer a big reply may ask for */
 #define MS_DEFER	2	/* seconds a connection may wait for its request
 				 * before accept() sees it (TCP_DEFER_ACCEPT) */
@@ -82,15 +82,10 @@ struct metricsrv {
 	struct ms_sock	 sock;
 	struct ms_sock	 next;		/* bound by a reload, until it is applied */
 	char		*displaced;	/* the address next had to close to bind */
-	ev_io		 io;		/* accepting on sock.fd */
-	ev_timer	 pause;		/* EMFILE: when to try accept() again */
-	int		 paused;	/* out of descriptors since the backlog was last empty */
-	int		 full;		/* every slot is answering: not accepting */
+	struct acceptor	 acc;		/* on sock.fd; full: every slot is answering */
 	unsigned long	 seq;
 	struct ms_conn	 conns[MS_CONNS];
 };
-
-static void	accept_resume(struct metricsrv *);
 
 static void
 sock_init(struct ms_sock *s)
@@ -214,8 +209,7 @@ conn_close(struct ms_conn *c)
 	sbuf_free(&c->out);
 	c->state = C_FREE;
 	/* A slot, and a descriptor, are free again. */
-	if (ms->full || ev_is_active(&ms->pause))
-		accept_resume(ms);
+	acceptor_resume(&ms->acc);
 }
 
 static void
@@ -244,8 +238,8 @@ conn_linger(struct ms_conn *c)
 	ev_timer_set(&c->timer, MS_LINGER, 0);
 	ev_timer_start(ms->sup->loop, &c->timer);
 	/* A lingering connection may be evicted: a waiting one may come in. */
-	if (ms->full)
-		accept_resume(ms);
+	if (ms->acc.full)
+		acceptor_resume(&ms->acc);
 }
 
 /* Write what the socket takes; the rest when it is writable again. */
@@ -608,105 +602,42 @@ make_room(struct metricsrv *ms)
 }
 
 static int
-can_take(struct metricsrv *ms)
+ms_room(struct acceptor *a)
 {
+	struct metricsrv *ms = container_of(a, struct metricsrv, acc);
+
+	/* When not, every slot is answering, which the deadline bounds. */
 	return free_slot(ms) != NULL || oldest_evictable(ms) != NULL;
 }
 
-/* Out of descriptors: the connection stays in the backlog, which stays
- * readable, so stop accepting until a second passed or a connection
- * closed (as control.c does). */
 static void
-accept_pause(struct metricsrv *ms, int err)
+ms_take(struct acceptor *a, int fd)
 {
-	struct ev_loop *loop = ms->sup->loop;
-
-	ev_io_stop(loop, &ms->io);
-	ev_timer_set(&ms->pause, MS_PAUSE, 0);
-	ev_timer_start(loop, &ms->pause);
-	if (!ms->paused)
-		log_warnx("metrics: accept: %s; not accepting connections until a "
-		    "descriptor is free", strerror(err));
-	ms->paused = 1;
-}
-
-/* Try now: EMFILE may have come with an empty backlog (control.c). */
-static void
-accept_resume(struct metricsrv *ms)
-{
-	struct ev_loop *loop = ms->sup->loop;
-
-	ms->full = 0;
-	ev_timer_stop(loop, &ms->pause);
-	if (ms->sock.fd >= 0) {
-		ev_io_start(loop, &ms->io);
-		ev_feed_event(loop, &ms->io, EV_READ);
-	}
-}
-
-static void
-pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)loop;
-	(void)revents;
-	accept_resume(container_of(t, struct metricsrv, pause));
-}
-
-static void
-accept_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-	struct metricsrv *ms = container_of(io, struct metricsrv, io);
+	struct metricsrv *ms = container_of(a, struct metricsrv, acc);
 	struct ms_conn *c;
-	int fd;
 
-	(void)revents;
-	if (ev_is_active(&ms->pause))
-		return;	/* a fed event while paused */
-	for (int i = 0; i < MS_ACCEPTS; i++) {
-		if (!can_take(ms)) {
-			/* Every slot is answering, which the deadline bounds. */
-			ev_io_stop(loop, io);
-			ms->full = 1;
-			return;
-		}
-		if ((fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				accept_pause(ms, errno);
-			else if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			else if (errno == EAGAIN && ms->paused) {
-				ms->paused = 0;
-				log_info("metrics: accepting connections again");
-			}
-			return;
-		}
-		if ((c = make_room(ms)) == NULL) {
-			/* The one that could go was answered instead, and its
-			 * reply waits for its reader: no room after all. */
-			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-			    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	if ((c = make_room(ms)) == NULL) {
+		/* The one that could go was answered instead, and its
+		 * reply waits for its reader: no room after all. */
+		static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\n\r\n";
 
-			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
-			continue;
-		}
-		c->state = C_READ;
-		c->seq = ++ms->seq;
-		c->inlen = 0;
-		c->spoke = 0;
-		c->outoff = 0;
-		memset(&c->out, 0, sizeof(c->out));
-		ev_io_init(&c->io, conn_cb, fd, EV_READ);
-		ev_io_start(loop, &c->io);
-		ev_timer_init(&c->timer, timer_cb, MS_DEADLINE, 0);
-		ev_timer_start(loop, &c->timer);
-		/* The request often came with the connection. */
-		conn_read(c);
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
 	}
-	/* A full batch may have emptied the backlog: only EAGAIN says so. */
-	if (ms->paused)
-		ev_feed_event(loop, io, EV_READ);
+	c->state = C_READ;
+	c->seq = ++ms->seq;
+	c->inlen = 0;
+	c->spoke = 0;
+	c->outoff = 0;
+	memset(&c->out, 0, sizeof(c->out));
+	ev_io_init(&c->io, conn_cb, fd, EV_READ);
+	ev_io_start(a->loop, &c->io);
+	ev_timer_init(&c->timer, timer_cb, MS_DEADLINE, 0);
+	ev_timer_start(a->loop, &c->timer);
+	/* The request often came with the connection. */
+	conn_read(c);
 }
 
 /* --- The endpoint --- */
@@ -719,8 +650,7 @@ metricsrv_new(struct supervisor *sup)
 	ms->sup = sup;
 	sock_init(&ms->sock);
 	sock_init(&ms->next);
-	ev_io_init(&ms->io, accept_cb, -1, EV_READ);
-	ev_timer_init(&ms->pause, pause_cb, MS_PAUSE, 0);
+	acceptor_init(&ms->acc, sup->loop, "metrics", MS_ACCEPTS, ms_take, ms_room);
 	for (size_t i = 0; i < MS_CONNS; i++)
 		ms->conns[i].ms = ms;
 	return ms;
@@ -730,18 +660,11 @@ metricsrv_new(struct supervisor *sup)
 static void
 listen_on(struct metricsrv *ms, struct ms_sock *s)
 {
-	struct ev_loop *loop = ms->sup->loop;
-
-	ev_io_stop(loop, &ms->io);
-	ev_timer_stop(loop, &ms->pause);
-	ms->paused = ms->full = 0;
+	acceptor_set_fd(&ms->acc, -1);
 	sock_close(&ms->sock);
 	ms->sock = *s;
 	sock_init(s);
-	if (ms->sock.fd >= 0) {
-		ev_io_set(&ms->io, ms->sock.fd, EV_READ);
-		ev_io_start(loop, &ms->io);
-	}
+	acceptor_set_fd(&ms->acc, ms->sock.fd);
 }
 
 /* Bind addr into ms->next, unless it is what ms->sock is bound to. When
@@ -762,7 +685,7 @@ metricsrv_prepare(struct metricsrv *ms, const char *addr, char *err, size_t len)
 	if (!inuse || ms->sock.fd < 0)
 		return -1;
 	old = xstrdup(ms->sock.addr);
-	ev_io_stop(ms->sup->loop, &ms->io);
+	acceptor_set_fd(&ms->acc, -1);
 	sock_close(&ms->sock);
 	if (sock_open(&ms->next, addr, &inuse, err, len) == 0) {
 		ms->displaced = old;
@@ -831,8 +754,7 @@ metricsrv_free(struct metricsrv *ms)
 	for (size_t i = 0; i < MS_CONNS; i++)
 		if (ms->conns[i].state != C_FREE)
 			conn_close(&ms->conns[i]);
-	ev_io_stop(ms->sup->loop, &ms->io);
-	ev_timer_stop(ms->sup->loop, &ms->pause);
+	acceptor_stop(&ms->acc);
 	sock_close(&ms->sock);
 	sock_close(&ms->next);
 	free(ms->displaced);
