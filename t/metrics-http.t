@@ -72,38 +72,6 @@ sub raw {
 
 sub status_of { my ($a) = @_; return $a =~ m{\AHTTP/1\.1 (\d{3}) } ? $1 : 0 }
 
-# Voluntary context switches of every thread of $pid: each time it slept
-# and woke (as t/hang.t counts them).
-sub wakeups {
-	my ($pid) = @_;
-	my $n = 0;
-	for my $f (glob("/proc/$pid/task/*/status")) {
-		my ($v) = (slurp($f) // '') =~ /^voluntary_ctxt_switches:\s*(\d+)$/m;
-		$n += $v // 0;
-	}
-	return $n;
-}
-
-sub settle {
-	my ($pid) = @_;
-	my ($last, $since) = (-1, time());
-	wait_for(sub {
-		my $v = wakeups($pid);
-		($last, $since) = ($v, time()) if $v != $last;
-		return time() - $since >= 0.5;
-	}, 5, "clusterd $pid to be quiet for 0.5 s");
-	return $last;
-}
-
-sub holds {
-	my ($cond, $secs) = @_;
-	my $end = time() + $secs;
-	while (time() < $end) {
-		return 0 unless $cond->();
-		sleep(0.05);
-	}
-	return $cond->();
-}
 
 sub conf {
 	my ($file, %o) = @_;

@@ -42,6 +42,7 @@ our @EXPORT = qw(
 	ctl_status live_workers worker_gens wait_generation
 	start_load load_progress wait_load stop_load stop_loads hello_ids stop_ok
 	open_conns poll_conns answer_of describe
+	wakeups settle holds
 );
 
 our $SLOW = $ENV{CLUSTERD_TEST_SLOW} || 1;
@@ -1294,6 +1295,44 @@ sub wait_family {
 		$seen{$pid} = $st->{starttime};
 	}
 	return $f;
+}
+
+
+# Voluntary context switches of all of $pid's threads: each time it slept
+# and woke up.
+sub wakeups {
+	my ($pid) = @_;
+	my $n = 0;
+	for my $f (glob("/proc/$pid/task/*/status")) {
+		my ($v) = (slurp($f) // '') =~ /^voluntary_ctxt_switches:\s*(\d+)$/m;
+		$n += $v // 0;
+	}
+	return $n;
+}
+
+# Wait until $pid has not woken for half a second: what our own last
+# requests to it (a status, the close of its connection) made it do is
+# over.  Returns the count of wake-ups then.
+sub settle {
+	my ($pid) = @_;
+	my ($last, $since) = (-1, time());
+	wait_for(sub {
+		my $v = wakeups($pid);
+		($last, $since) = ($v, time()) if $v != $last;
+		return time() - $since >= 0.5;
+	}, 5, "clusterd $pid to be quiet for 0.5 s");
+	return $last;
+}
+
+# True if $cond stays true, looked at every 50 ms, for $secs.
+sub holds {
+	my ($cond, $secs) = @_;
+	my $end = time() + $secs;
+	while (time() < $end) {
+		return 0 unless $cond->();
+		sleep(0.05);
+	}
+	return $cond->() ? 1 : 0;
 }
 
 1;
