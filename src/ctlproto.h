@@ -15,7 +15,11 @@
 #define CTL_ID_MAX	1000000
 
 enum ctl_cmd { CTL_STATUS, CTL_RELOAD, CTL_RESTART, CTL_SCALE, CTL_STOP, CTL_SIGNAL,
-	CTL_UPGRADE };
+	CTL_UPGRADE, CTL_METRICS };
+#define CTL_NCMD	(CTL_METRICS + 1)
+
+/* The commands' words, by enum ctl_cmd. */
+extern const char *const ctl_cmd_names[CTL_NCMD];
 
 struct ctl_req {
 	enum ctl_cmd	 cmd;
