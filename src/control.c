@@ -191,7 +191,7 @@ dispatch(struct ctl_conn *c, char *line)
 		ctl_reply(c, r == 0 ? 0 : 1, msg, NULL);
 		break;
 	case CTL_METRICS:
-		metrics_render(sup, &body, 0);
+		metrics_render(sup, &body, req.openmetrics);
 		ctl_reply(c, 0, "ok", body.s);
 		sbuf_free(&body);
 		break;

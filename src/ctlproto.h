@@ -24,6 +24,7 @@ extern const char *const ctl_cmd_names[CTL_NCMD];
 struct ctl_req {
 	enum ctl_cmd	 cmd;
 	int		 json;	/* status */
+	int		 openmetrics;	/* metrics: OpenMetrics, not the text format */
 	long		 n;	/* scale: workers, or a range's low end */
 	long		 hi;	/* scale MIN..MAX: its high end; 0: a count */
 	int		 sig;	/* signal */
