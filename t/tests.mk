@@ -168,3 +168,7 @@ TESTS += \
 TESTS += \
 	t/autoscale.t \
 	t/max-age.t
+
+# Issue 16: the metrics, through clusterctl metrics.
+TESTS += \
+	t/metrics.t
