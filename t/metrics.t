@@ -27,6 +27,18 @@ sub scrape {
 	my ($ctl, @opt) = @_;
 	my ($code, $out, $err) = clusterctl($ctl, 'metrics', @opt);
 	is($code, 0, "clusterctl metrics @opt exits 0") or diag($err);
+	return parse($out);
+}
+
+# The same, untested, for polling (clusterd may not answer yet).
+sub peek {
+	my ($ctl) = @_;
+	my ($code, $out) = clusterctl($ctl, 'metrics');
+	return parse($code == 0 ? $out : '');
+}
+
+sub parse {
+	my ($out) = @_;
 	my %v;
 	for (split /\n/, $out) {
 		next if /^#/;
@@ -76,7 +88,8 @@ sub config {
 	    . "[socket:http]\nlisten = 127.0.0.1:$port\n"
 	    . "[program]\ncommand = $HELLO\nready = 300ms\n"
 	    . ($o{bad} ? "worker = 3\n" : '')
-	    . "[env]\nGREETING = " . ($o{greeting} // 'one') . "\n");
+	    . "[env]\nGREETING = " . ($o{greeting} // 'one') . "\n"
+	    . ($o{fail} ? "HELLO_FAIL = 1\n" : ''));
 }
 
 # --- a cluster at rest ---
@@ -198,6 +211,31 @@ like($text, qr/^# TYPE clusterd_worker_exits_total counter$/m, 'text format: a c
 	is($b->{'clusterd_reloads_total{result="refused"}'}, 1, 'reloads refused still 1');
 }
 
+# --- a reload whose rolling restart is rolled back ---
+{
+	my (undef, $a) = scrape($ctl);
+	config(fail => 1);
+	my ($code) = clusterctl($ctl, 'reload');
+	is($code, 1, 'reload to a program that fails: exit 1 (rolled back)');
+	ok(wait_settled($ctl, 2, 2), 'back to generation 2, 2 ready');
+	my ($t, $b) = scrape($ctl);
+	promtool_ok($t, 'after a rollback');
+	is($b->{'clusterd_reloads_total{result="failed"}'}, 1, 'reloads failed 1');
+	is($b->{'clusterd_rollouts_total{outcome="started"}'}, 2, 'rollouts started 2');
+	is($b->{'clusterd_rollouts_total{outcome="rolled_back"}'}, 1, 'rollouts rolled_back 1');
+	is($b->{'clusterd_rollouts_total{outcome="succeeded"}'}, 1, 'rollouts succeeded still 1');
+	is($b->{clusterd_generation}, 2, 'generation back to 2');
+	is(exits($b, 0, 'exited') - exits($a, 0, 'exited'), 1,
+	    'slot 0: the failed new worker counted as exited');
+	is(($b->{'clusterd_worker_exit_codes_total{code="1"}'} // 0)
+	    - ($a->{'clusterd_worker_exit_codes_total{code="1"}'} // 0), 1, 'exit_codes{code=1} +1');
+	is($b->{'clusterd_worker_restarts_total{slot="0"}'},
+	    $a->{'clusterd_worker_restarts_total{slot="0"}'}, 'a failed successor is no restart');
+	config();
+	($code) = clusterctl($ctl, 'reload');
+	is($code, 0, 'reload of the first config again: exit 0');
+}
+
 # --- a scale change: the scaled-away workers stopped, no crash ---
 {
 	my (undef, $a) = scrape($ctl);
@@ -213,7 +251,7 @@ like($text, qr/^# TYPE clusterd_worker_exits_total counter$/m, 'text format: a c
 	promtool_ok($t, 'while scaling down');
 	is($mid->{clusterd_workers_desired}, 1, 'workers_desired 1');
 	ok(wait_settled($ctl, 1), '1 ready');
-	ok(wait_for(sub { my (undef, $x) = scrape($ctl);
+	ok(wait_for(sub { my (undef, $x) = peek($ctl);
 	    ($x->{'clusterd_workers{state="stopping"}'} // 1) == 0 }, 10, 'stops'),
 	    'no worker stopping');
 	my $b;
@@ -294,7 +332,7 @@ like($text, qr/^# TYPE clusterd_worker_exits_total counter$/m, 'text format: a c
 	my $v;
 	my $ok = 0;
 	ok(wait_for(sub {
-		my ($t, $x) = scrape($cctl);
+		my ($t, $x) = peek($cctl);
 		$v = $x;
 		promtool_ok($t, 'during a crash loop') if exits($x, 0, 'exited') == 1 && !$ok++;
 		return exits($x, 0, 'exited') >= 3;
@@ -308,6 +346,25 @@ like($text, qr/^# TYPE clusterd_worker_exits_total counter$/m, 'text format: a c
 	    'exit_codes{code=3} = exits');
 	kill(TERM => $cc->pid);
 	is($cc->wait_exit(10), 0, 'the crash-looping clusterd stops: exit 0');
+}
+
+# --- the watchdog and ready_timeout reasons ---
+for my $case (['watchdog', "watchdog = 500ms\n"],
+    ['ready_timeout', "ready = notify\nready_timeout = 300ms\n"]) {
+	my ($reason, $keys) = @$case;
+	my $wctl = "$TMPDIR/$reason.sock";
+	my $wconf = write_file("$TMPDIR/$reason.conf", "[clusterd]\nworkers = 1\n"
+	    . "control = $wctl\n[socket:http]\nlisten = 127.0.0.1:" . free_port()
+	    . "\n[program]\ncommand = $HELLO\n$keys");
+	my $wc = start_clusterd(args => ['-c', $wconf]);
+	my $v;
+	ok(wait_for(sub { (undef, $v) = peek($wctl); exits($v, 0, $reason) >= 1 }, 10,
+	    "an exit for $reason"), "$reason: counted");
+	is(other_exits($v, 0, $reason), 0, "$reason: nothing else counted");
+	is($v->{'clusterd_worker_restarts_total{slot="0"}'}, exits($v, 0, $reason),
+	    "$reason: each one restarted");
+	kill(TERM => $wc->pid);
+	is($wc->wait_exit(10), 0, "$reason: clusterd stops");
 }
 
 # --- counters across clusterctl upgrade ---
