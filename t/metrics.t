@@ -400,6 +400,11 @@ SKIP: {
 	ok(wait_settled($octl, 2, 1), 'old: the cluster still runs');
 	my (undef, $b) = scrape($octl);
 	is(starts($b, 0), 0, 'old: the counters start at zero');
+	kill(TERM => $oc->pid);
+	is($oc->wait_exit(15), 0, 'old: clusterd stops, exit 0');
 }
+
+kill(TERM => $c->pid);
+is($c->wait_exit(15), 0, 'the first clusterd stops, exit 0');
 
 done_testing();
