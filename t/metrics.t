@@ -370,6 +370,31 @@ for my $case (['watchdog', "watchdog = 500ms\n"],
 	is($wc->wait_exit(10), 0, "$reason: clusterd stops");
 }
 
+# --- a hung worker (reuseport, hang_timeout): counted as a hang, its exit as hang ---
+{
+	my $hctl = "$TMPDIR/hang.sock";
+	my $hport = free_port();
+	my $hconf = write_file("$TMPDIR/hang.conf", "[clusterd]\nworkers = 1\n"
+	    . "control = $hctl\nstop_timeout = 1s\nhang_timeout = 1s\n"
+	    . "[socket:http]\nlisten = 127.0.0.1:$hport\nreuseport = yes\n"
+	    . "[program]\ncommand = $HELLO\n");
+	my $hc = start_clusterd(args => ['-c', $hconf]);
+	my $st = wait_settled($hctl, 1, 1);
+	ok($st, 'hang: 1 ready');
+	my $pid = $st->{workers}[0]{pid};
+	kill(STOP => $pid);
+	my @conns = open_conns($hport, 3);
+	my $v;
+	ok(wait_for(sub { (undef, $v) = peek($hctl); exits($v, 0, 'hang') >= 1 }, 15,
+	    'the hung worker replaced and gone'), 'hang: the hung worker\'s exit counted as hang');
+	is($v->{'clusterd_worker_hangs_total{slot="0"}'}, 1, 'hang: hangs_total{slot=0} 1');
+	is(other_exits($v, 0, 'hang'), 0, 'hang: nothing else counted');
+	is(starts($v, 0), 2, 'hang: its successor started');
+	close($_->{s}) for grep { $_->{s} } @conns;
+	kill(TERM => $hc->pid);
+	is($hc->wait_exit(10), 0, 'hang: clusterd stops');
+}
+
 # --- counters across clusterctl upgrade ---
 my $ALT = "$TOP_BUILDDIR/t/alt/clusterd";
 SKIP: {
