@@ -307,24 +307,36 @@ like($text, qr/^# TYPE clusterd_worker_exits_total counter$/m, 'text format: a c
 	like($t, qr/^clusterd_build_info\{version=/m, 'OpenMetrics: clusterd_build_info sample');
 }
 
-# --- per-worker cgroup figures, where clusterd has cgroups ---
+# --- per-worker cgroup figures, where clusterd has cgroups (memory with a
+# memory limit: on a cgroup v1 memory hierarchy only limited workers get a
+# memory cgroup) ---
 {
-	my $st = ctl_status($ctl);
-	my ($w0) = grep { $_->{id} == 0 } @{ $st->{workers} };
-	my (undef, $b) = scrape($ctl);
+	my $mctl = "$TMPDIR/mem.sock";
+	my $mconf = write_file("$TMPDIR/mem.conf", "[clusterd]\nworkers = 2\n"
+	    . "control = $mctl\n[socket:http]\nlisten = 127.0.0.1:" . free_port()
+	    . "\n[program]\ncommand = $HELLO\nmemory_max = 256M\n");
+	my $mc = start_clusterd(args => ['-c', $mconf]);
+	my $st = wait_settled($mctl, 2, 1);
+	my ($w0) = grep { $_->{id} == 0 } @{ ($st // {})->{workers} // [] };
+	my ($t, $b) = scrape($mctl);
 	SKIP: {
-		skip("clusterd runs without cgroups here: $st->{cgroups}{reason}", 3)
-		    unless $w0->{cgroup};
-		ok(defined $b->{'clusterd_worker_cpu_seconds_total{slot="0"}'},
-		    'slot 0: cpu seconds');
-		ok(($b->{'clusterd_worker_pids{slot="0"}'} // 0) >= 1, 'slot 0: pids >= 1');
+		skip('clusterd runs without cgroups here: '
+		    . (($st // {})->{cgroups}{reason} // 'no status'), 6) unless $w0 && $w0->{cgroup};
+		promtool_ok($t, 'with cgroups');
+		for my $slot (0, 1) {
+			ok(defined $b->{"clusterd_worker_cpu_seconds_total{slot=\"$slot\"}"},
+			    "slot $slot: cpu seconds");
+			ok(($b->{"clusterd_worker_pids{slot=\"$slot\"}"} // 0) >= 1, "slot $slot: pids >= 1");
+		}
 		SKIP: {
-			skip('the workers\' cgroups have no memory controller here', 1)
+			skip('the workers\' cgroups have no memory figures here', 1)
 			    unless defined $w0->{cgroup}{memory_current};
 			ok(($b->{'clusterd_worker_memory_bytes{slot="0"}'} // 0) > 0,
-			    'slot 0: memory bytes');
+			    "slot 0: memory bytes ($b->{'clusterd_worker_memory_bytes{slot=\"0\"}'})");
 		}
 	}
+	kill(TERM => $mc->pid);
+	is($mc->wait_exit(10), 0, 'cgroups: clusterd stops');
 }
 
 # --- a crash loop: a worker that exits 3 ---
