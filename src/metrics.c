@@ -398,7 +398,7 @@ render_events(struct out *o)
 		sample(o, "clusterd_rollouts", "_total", num(v, sizeof(v), mx.rollouts[i]),
 		    "outcome", rollout_names[i], NULL);
 	family(o, "clusterd_reloads", "counter", "Configuration reloads, by result: applied, "
-	    "refused (a bad config, nothing changed), failed (its rolling restart rolled back).");
+	    "refused (a bad config, nothing changed), failed (its rolling restart did not finish).");
 	for (int i = 0; i < MX_NRELOAD; i++)
 		sample(o, "clusterd_reloads", "_total", num(v, sizeof(v), mx.reloads[i]),
 		    "result", reload_names[i], NULL);
