@@ -56,7 +56,7 @@ struct mx_slot {
 /* One set per process, as clusterd runs one cluster. */
 static struct {
 	struct mx_slot	*slot;		/* by slot id, every id seen so far */
-	size_t		 nslot;
+	size_t		 nslot, cap;
 	unsigned long long rollouts[MX_NROLLOUT];
 	unsigned long long reloads[MX_NRELOAD];
 	unsigned long long autoscale[2];	/* down, up */
@@ -70,11 +70,17 @@ static struct mx_slot *
 slot_of(unsigned id)
 {
 	if (id >= mx.nslot) {
-		size_t n = id + 1;
+		/* Doubled: a scale to thousands adds ids one by one. */
+		if (id >= mx.cap) {
+			size_t cap = mx.cap ? mx.cap : 16;
 
-		mx.slot = xgrow(mx.slot, n, sizeof(*mx.slot));
-		memset(mx.slot + mx.nslot, 0, (n - mx.nslot) * sizeof(*mx.slot));
-		mx.nslot = n;
+			while (cap <= id)
+				cap *= 2;
+			mx.slot = xreallocarray(mx.slot, cap, sizeof(*mx.slot));
+			mx.cap = cap;
+		}
+		memset(mx.slot + mx.nslot, 0, (id + 1 - mx.nslot) * sizeof(*mx.slot));
+		mx.nslot = id + 1;
 	}
 	return &mx.slot[id];
 }
