@@ -11,10 +11,10 @@
 #include "gen.h"
 #include "confkeys.h"
 #include "log.h"
-#include "metrics.h"
 #include "sdnotify.h"
 #include "state.h"
 #include "ops.h"
+#include "metrics.h"
 #include "supervisor.h"
 #include "util.h"
 
