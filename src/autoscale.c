@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "autoscale.h"
+#include "metrics.h"
 #include "config.h"
 #include "strv.h"
 #include "util.h"
@@ -156,6 +157,7 @@ autoscale_changed(struct autoscale *a, double now, size_t from, size_t to,
 	a->last_change = now;
 	a->n = 0;	/* a new window for the new count */
 	if (why) {
+		metrics_autoscale(to > from);
 		a->last.wall = ev_time();
 		a->last.from = from;
 		a->last.to = to;

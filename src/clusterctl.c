@@ -34,6 +34,8 @@ static const char usage_text[] =
 "\n"
 "Commands:\n"
 "  status [--json]     workers, sockets and generation (exit 3: degraded)\n"
+"  metrics [--openmetrics]\n"
+"                      clusterd's metrics in the Prometheus text format\n"
 "  reload              reload the configuration file, wait until applied\n"
 "  restart             rolling restart of all workers, wait until done\n"
 "  scale N             run N workers\n"

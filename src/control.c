@@ -28,6 +28,7 @@
 #include "ctlproto.h"
 #include "acceptor.h"
 #include "log.h"
+#include "metrics.h"
 #include "ops.h"
 #include "rundir.h"
 #include "state.h"
@@ -50,6 +51,7 @@ struct ctl_conn {
 	int		 answered;	/* the request was read; only the reply is left */
 	int		 waiting;	/* a restart/reload will answer */
 	int		 upgrade;	/* ... or an upgrade */
+	int		 cmd;		/* enum ctl_cmd read; -1: none understood */
 	struct request	*req;		/* ... this one */
 	struct sbuf	 out;
 	size_t		 outoff;
@@ -122,6 +124,7 @@ ctl_reply(struct ctl_conn *c, int code, const char *msg, const char *body)
 	c->waiting = 0;
 	c->req = NULL;
 	c->answered = 1;
+	metrics_control(c->cmd, code);
 	sbuf_printf(&c->out, "%d %s\n", code, msg);
 	if (body)
 		sbuf_add(&c->out, body, strlen(body));
@@ -156,6 +159,7 @@ dispatch(struct ctl_conn *c, char *line)
 		ctl_reply(c, 2, msg, NULL);
 		return;
 	}
+	c->cmd = (int)req.cmd;
 	switch (req.cmd) {
 	case CTL_STATUS:
 		ready = sup_ready_count(sup);
@@ -181,6 +185,11 @@ dispatch(struct ctl_conn *c, char *line)
 		r = req.hi > 0 ? sup_scale_range(sup, (int)req.n, (int)req.hi, msg, sizeof(msg)) :
 		    sup_scale(sup, (size_t)req.n, msg, sizeof(msg));
 		ctl_reply(c, r == 0 ? 0 : 1, msg, NULL);
+		break;
+	case CTL_METRICS:
+		metrics_render(sup, &body, req.openmetrics);
+		ctl_reply(c, 0, "ok", body.s);
+		sbuf_free(&body);
 		break;
 	case CTL_STOP:
 		ctl_reply(c, 0, "stopping", NULL);
@@ -272,6 +281,7 @@ conn_new(struct ctl *ctl, int fd)
 	struct ctl_conn *c = xcalloc(1, sizeof(*c));
 
 	c->ctl = ctl;
+	c->cmd = -1;
 	ev_io_init(&c->io, conn_cb, fd, EV_READ);
 	ev_io_start(ctl->sup->loop, &c->io);
 	ev_timer_init(&c->idle, idle_cb, 0, CTL_IDLE);
@@ -599,6 +609,7 @@ ctl_adopt_reply(struct ctl *ctl, const struct state_rec *r, int code, const char
 		return;
 	}
 	c = conn_new(ctl, fd);
+	c->cmd = CTL_UPGRADE;
 	ctl_reply(c, code, msg, NULL);
 }
 

@@ -12,7 +12,13 @@
 #define MAX_WORDS	4	/* the longest request plus one, to see extras */
 
 static const char usage[] =
-    "(status, reload, restart, scale N, stop, signal SIG [ID])";
+    "(status, reload, restart, scale N, stop, signal SIG [ID], upgrade [PATH], metrics [--openmetrics])";
+
+const char *const ctl_cmd_names[CTL_NCMD] = {
+	[CTL_STATUS] = "status", [CTL_RELOAD] = "reload", [CTL_RESTART] = "restart",
+	[CTL_SCALE] = "scale", [CTL_STOP] = "stop", [CTL_SIGNAL] = "signal",
+	[CTL_UPGRADE] = "upgrade", [CTL_METRICS] = "metrics",
+};
 
 /* A printable prefix of s for a message: the log and the terminal stay readable. */
 static const char *
@@ -87,6 +93,19 @@ ctl_parse_words(int argc, char **argv, struct ctl_req *req, char *err, size_t er
 			return -1;
 		}
 		req->json = argc == 2;
+		return 0;
+	}
+	if (strcmp(cmd, "metrics") == 0) {
+		req->cmd = CTL_METRICS;
+		if (nargs(argc, argv, 0, 1, err, errlen) == -1)
+			return -1;
+		if (argc == 2 && strcmp(argv[1], "openmetrics") != 0 &&
+		    strcmp(argv[1], "--openmetrics") != 0) {
+			snprintf(err, errlen, "metrics: unexpected argument \"%s\" "
+			    "(--openmetrics)", shown(argv[1], a, sizeof(a)));
+			return -1;
+		}
+		req->openmetrics = argc == 2;
 		return 0;
 	}
 	if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "restart") == 0 ||
@@ -169,6 +188,8 @@ ctl_format(const struct ctl_req *req, char *buf, size_t len)
 		return snprintf(buf, len, "restart\n");
 	case CTL_STOP:
 		return snprintf(buf, len, "stop\n");
+	case CTL_METRICS:
+		return snprintf(buf, len, "metrics%s\n", req->openmetrics ? " openmetrics" : "");
 	case CTL_SCALE:
 		if (req->hi > 0)
 			return snprintf(buf, len, "scale %ld..%ld\n", req->n, req->hi);

@@ -15,11 +15,16 @@
 #define CTL_ID_MAX	1000000
 
 enum ctl_cmd { CTL_STATUS, CTL_RELOAD, CTL_RESTART, CTL_SCALE, CTL_STOP, CTL_SIGNAL,
-	CTL_UPGRADE };
+	CTL_UPGRADE, CTL_METRICS };
+#define CTL_NCMD	(CTL_METRICS + 1)
+
+/* The commands' words, by enum ctl_cmd. */
+extern const char *const ctl_cmd_names[CTL_NCMD];
 
 struct ctl_req {
 	enum ctl_cmd	 cmd;
 	int		 json;	/* status */
+	int		 openmetrics;	/* metrics: OpenMetrics, not the text format */
 	long		 n;	/* scale: workers, or a range's low end */
 	long		 hi;	/* scale MIN..MAX: its high end; 0: a count */
 	int		 sig;	/* signal */

@@ -27,6 +27,7 @@
 #include "gen.h"
 #include "load.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "slot.h"
 #include "sockpool.h"
@@ -242,6 +243,7 @@ hang_check(struct load *ld, struct slot *s, int depth, int limit, double now)
 	if (!stuck(&wt, depth, now, cfg->hang_timeout, sig_worker, w))
 		return;
 	w->hung = 1;
+	metrics_worker_hang(w->id);
 	log_warnx("worker %u (pid %d): hung: %d connection%s wait%s in its queue and it "
 	    "accepted none for %.1fs (queue %d of %d): replacing it", w->id, (int)w->pid,
 	    depth, depth == 1 ? "" : "s", depth == 1 ? "s" : "", now - w->hangw.since,

@@ -15,6 +15,7 @@
 #include "sdnotify.h"
 #include "state.h"
 #include "ops.h"
+#include "metrics.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -81,6 +82,8 @@ rolled(int code, const char *msg, void *arg)
 {
 	struct ops *ops = arg;
 
+	if (ops->head && ops->head->kind == OP_RELOAD)
+		metrics_reload(code == 0 ? MX_RELOAD_APPLIED : MX_RELOAD_FAILED);
 	finish(ops, code, msg, NULL);
 	run_next(ops);
 }
@@ -90,6 +93,7 @@ refuse(struct ops *ops, const char *msg, struct strv *errors)
 {
 	struct sbuf body = { 0 };
 
+	metrics_reload(MX_RELOAD_REFUSED);
 	for (size_t i = 0; i < errors->n; i++) {
 		log_errx("reload refused: %s", errors->v[i]);
 		sbuf_printf(&body, "%s\n", errors->v[i]);
@@ -209,6 +213,7 @@ reload(struct ops *ops)
 			log_info("reload: no changes");
 		}
 		changed_keys_free(&ck);
+		metrics_reload(MX_RELOAD_APPLIED);
 		finish(ops, 0, msg, NULL);
 		return;
 	}

@@ -14,6 +14,7 @@
 
 #include "gen.h"
 #include "log.h"
+#include "metrics.h"
 #include "rollout.h"
 #include "slot.h"
 #include "state.h"
@@ -59,6 +60,7 @@ rollout_start(struct rollout *ro, struct gen *to, rollout_done_cb *done, void *a
 	ro->done = done;
 	ro->done_arg = arg;
 	ro->rollback = 0;
+	metrics_rollout(MX_RO_STARTED);
 	begin(ro, to);
 }
 
@@ -107,6 +109,7 @@ over(struct rollout *ro)
 		    ro->to->number);
 		log_info("%s", msg);
 	}
+	metrics_rollout(ro->rollback ? MX_RO_ROLLED_BACK : MX_RO_SUCCEEDED);
 	finish(ro, code, msg);
 }
 
@@ -119,8 +122,10 @@ step(struct rollout *ro)
 	int batch = ro->to->cfg->restart_batch > 0 ? ro->to->cfg->restart_batch : 1;
 
 	if (sup->stopping) {
-		if (ro->inflight == 0)
+		if (ro->inflight == 0) {
+			metrics_rollout(MX_RO_ABORTED);
 			finish(ro, 1, "clusterd is stopping");
+		}
 		return;
 	}
 	while (ro->active && ro->inflight < batch && ro->next < sup->slots.n) {

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "sink.h"
 #include "state.h"
 #include "strv.h"
@@ -187,6 +188,7 @@ lose(struct sink *k, unsigned long lines, int err)
 	if (k->lost == 0)
 		k->lost_told = mono_now();	/* a repeated error is said once a minute */
 	k->lost += lines;
+	metrics_log_dropped(k == &sinks[0] ? 1 : 2, err, lines);
 	if (err)
 		k->lost_err = err;
 }

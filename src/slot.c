@@ -14,6 +14,7 @@
 
 #include "gen.h"
 #include "log.h"
+#include "metrics.h"
 #include "slot.h"
 #include "slotpriv.h"
 #include "sockpool.h"
@@ -199,6 +200,7 @@ died(struct slot *s, struct worker *w, int status, const char *what)
 		return;
 	}
 	s->restarts++;
+	metrics_worker_restart(s->id);
 	delay = slot_backoff_delay(s);
 	if (delay == 0) {
 		log_warnx("worker %u (pid %d) %s; restarting now", s->id, (int)pid, what);
@@ -301,6 +303,7 @@ ev_exited(struct slot *s, struct worker *w, int status)
 		    (int)w->pid, what);
 		s->w = NULL;
 		s->restarts++;
+		metrics_worker_restart(s->id);
 		worker_free(w);
 		slot_changed(s);
 		return;

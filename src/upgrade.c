@@ -29,6 +29,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "sink.h"
 #include "state.h"
 #include "supervisor.h"
@@ -57,6 +58,7 @@ static const char *const known[] = {
 #ifdef CLUSTERD_TEST_FORMAT2
 	"format2",
 #endif
+	"metrics", "metrics_slot",	/* the counters (metrics.c) */
 	NULL,
 };
 
@@ -231,6 +233,7 @@ state_build(struct upgrade *up, const void *waiting)
 	sup_save(up->sup, so, waiting == CHECK_STATE ? NULL :
 	    upgrade_owners(up->sup, up->ops), extra);
 	ops_save(up->ops, so, up->client_fd);
+	metrics_save(so);
 	if (up->client_save)
 		up->client_save(up->clients, so, waiting == CHECK_STATE ? NULL : waiting);
 	/* Last: the lines logged up to here go with it. */
@@ -713,6 +716,7 @@ upgrade_restore_begin(int fd, int fallback, struct state_in **inp)
 		exit(3);
 	}
 	sink_adopt(&ad.in);
+	metrics_adopt(&ad.in);
 	if (!fallback && getenv("CLUSTERD_TEST_RESTORE_FAIL")) {
 		log_errx("upgrade: CLUSTERD_TEST_RESTORE_FAIL is set");
 		fall_back(&ad.in, fd, 0);

@@ -18,6 +18,7 @@
 #include "gen.h"
 #include "leftover.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "rundir.h"
 #include "state.h"
@@ -188,6 +189,7 @@ finish_exit(struct worker *w)
 
 	ev_timer_stop(loop, &w->timer);
 	ev_timer_stop(loop, &w->watchdog);
+	metrics_worker_exit(w, w->wstatus);
 	w->hooks->exited(w, w->wstatus);
 	leftover_start();
 }
@@ -294,6 +296,7 @@ timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	} else if (w->state == W_STARTING) {
 		format_duration(dur, sizeof(dur), cfg->prog.ready_timeout);
 		snprintf(why, sizeof(why), "not ready within %s", dur);
+		w->timed_out = WT_READY;
 		w->hooks->timeout(w, why);
 	} else if (w->state == W_STOPPING && !w->killed) {
 		format_duration(dur, sizeof(dur), w->stop_timeout);
@@ -320,6 +323,7 @@ watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	format_duration(dur, sizeof(dur), w->gen->cfg->prog.watchdog);
 	snprintf(why, sizeof(why), "watchdog timeout (no WATCHDOG=1 within %s)", dur);
+	w->timed_out = WT_WATCHDOG;
 	w->hooks->timeout(w, why);
 }
 
@@ -497,6 +501,7 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 		output_start(ctx->loop, &w->out[1], ws->id, pid);
 	}
 	TAILQ_INSERT_TAIL(&ctx->all, w, entry);
+	metrics_worker_start(ws->id);
 	if (g->number > 1)
 		log_info("worker %u (pid %d) started (generation %u)", ws->id, (int)pid,
 		    g->number);
@@ -655,6 +660,7 @@ worker_save(const struct worker *w, struct state_out *so)
 	state_dbl(so, "watchdog", left_of(loop, (ev_timer *)&w->watchdog));
 	state_dbl(so, "stop_timeout", w->stop_timeout);
 	state_int(so, "killed", w->killed);
+	state_int(so, "timed_out", w->timed_out);
 	state_str(so, "why", w->why);
 	state_str(so, "recycle", w->recycle);
 	state_int(so, "recycle_failed", w->recycle_failed);
@@ -712,6 +718,7 @@ worker_adopt(struct worker_ctx *ctx, const struct worker_spec *ws, const struct 
 	w->started = rec_dbl(r, "started", mono_now());
 	w->stop_timeout = rec_dbl(r, "stop_timeout", ctx->stop_timeout);
 	w->killed = rec_int(r, "killed", 0) != 0;
+	w->timed_out = (enum worker_timeout)rec_int(r, "timed_out", WT_NONE);
 	w->why = rec_dup(r, "why");
 	w->recycle = rec_dup(r, "recycle");
 	w->recycle_failed = rec_int(r, "recycle_failed", 0) != 0;

@@ -23,6 +23,8 @@ struct sockpool;
 struct worker;
 
 enum worker_state { W_STARTING, W_READY, W_STOPPING };
+/* A timeout it was stopped for, which its exit is counted as (metrics.c). */
+enum worker_timeout { WT_NONE, WT_READY, WT_WATCHDOG };
 
 /* What a worker tells its owner (the slot it fills). */
 struct worker_hooks {
@@ -81,6 +83,7 @@ struct worker {
 	int		 failed;	/* the child reported why it could not exec */
 	struct spawn_report fail;
 	int		 killed;	/* SIGKILL was sent */
+	enum worker_timeout timed_out;
 	char		*why;		/* why clusterd stopped it, for the exit line */
 	char		*recycle;	/* why it should be replaced, or NULL */
 	int		 hung;		/* load.c found it hung: steered around */

@@ -158,6 +158,11 @@ EXTRA_DIST += t/lib/VM.pm t/vm/init.c
 TESTS += \
 	t/upgrade.t
 
+# Issue 16: the metrics, through clusterctl metrics (the counters across
+# an upgrade too).
+TESTS += \
+	t/metrics.t
+
 # Issue 15: accept-queue figures against ss, hang and stall detection.
 TESTS += \
 	t/queue.t \
