@@ -119,6 +119,9 @@ main(int argc, char **argv)
 		fallback = upgrade_flag(&argc, &argv, "--upgrade-fallback", NULL);
 	cli_parse(&cli, argc, argv);
 	log_set_verbosity(cli.verbosity);
+	/* From the first line on: the file's log_format comes once it is read. */
+	if (cli.log_format >= 0)
+		log_set_format(cli.log_format);
 	if (check >= 0) {
 		status = upgrade_check_main((int)check, &cli);
 		free(cfg);

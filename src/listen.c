@@ -482,7 +482,8 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	l->cfg = sock_cfg_dup(sc);
 	l->qlimit = queue_limit(fd);
 	addr_format((struct sockaddr *)&ss, len, a->type, l->bound, sizeof(l->bound));
-	log_info("%s %s (%s)%s", stored ? "adopted the stored socket" : "listening on",
+	log_ev(LOG_LVL_INFO, LOG_EV_LISTENING, "%s %s (%s)%s",
+	    stored ? "adopted the stored socket" : "listening on",
 	    l->bound, sc->name, sc->reuseport > 0 ? ", a socket per worker (reuseport)" : "");
 	/* The manager keeps the one it passed back; it goes in again only
 	 * when a removal of its name took it out. */

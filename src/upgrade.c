@@ -333,7 +333,7 @@ do_exec(struct upgrade *up)
 		finish(up, 1, "upgrade refused: %s; try again later", why);
 		return;
 	}
-	log_info("upgrading to %s (%s, state format %d)", up->path,
+	log_ev(LOG_LVL_INFO, LOG_EV_UPGRADE, "upgrading to %s (%s, state format %d)", up->path,
 	    up->said[0] ? up->said : "?", up->format);
 	so = state_build(up, up->cookie);
 	if ((memfd = state_out_finish(so, err, sizeof(err))) == -1) {
@@ -586,7 +586,7 @@ upgrade_request(struct upgrade *up, const char *path, request_cb *done, void *co
 		finish(up, 1, "upgrade refused: %s: not an executable file", path);
 		return;
 	}
-	log_info("upgrade to %s asked for: checking it", path);
+	log_ev(LOG_LVL_INFO, LOG_EV_UPGRADE, "upgrade to %s asked for: checking it", path);
 	check(up);
 }
 
