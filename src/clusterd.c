@@ -143,6 +143,9 @@ main(int argc, char **argv)
 		config_print(cfg, stdout);
 		status = 0;
 	} else {
+		/* The file's log_format for the lines of set-up too. */
+		log_set_format(cfg->log_format);
+		log_set_name(cfg->name);
 		/* The supervisor's generations own cfg from here on. */
 		status = run(&cli, cfg, NULL);
 		cfg = NULL;

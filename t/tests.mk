@@ -168,3 +168,9 @@ TESTS += \
 TESTS += \
 	t/autoscale.t \
 	t/max-age.t
+
+# Issue 16: journald fields (the native protocol) and JSON logs.
+TESTS += \
+	t/journal.t \
+	t/json-log.t
+EXTRA_DIST += t/bin/journal-recv
