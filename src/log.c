@@ -467,7 +467,11 @@ vlog(enum log_level lvl, int errnum, const struct log_fields *f, const char *fmt
 	if (m >= sizeof(msg))
 		m = sizeof(msg) - 1;
 	if (out == OUT_NATIVE) {
-		jfield(&o, "MESSAGE", msg, m);
+		char full[sizeof(msg) + 16];
+		int fl = snprintf(full, sizeof(full), "clusterd: %s", msg);
+
+		/* "clusterd: " as the stream had it: what was found stays so. */
+		jfield(&o, "MESSAGE", full, fl > 0 ? (size_t)fl : 0);
 		jfieldf(&o, "PRIORITY", "%d", prio[lvl]);
 		jfield(&o, "SYSLOG_IDENTIFIER", "clusterd", 8);
 		if (errnum)

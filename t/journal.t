@@ -114,7 +114,7 @@ my $by = sub {
 	my ($k, $v) = @_;
 	return grep { ($_->{$k} // '') eq $v } entries($out);
 };
-ok(wait_for(sub { $by->('MESSAGE', '2 workers ready') }, 10, '2 workers ready'),
+ok(wait_for(sub { $by->('MESSAGE', 'clusterd: 2 workers ready') }, 10, '2 workers ready'),
     'started: "2 workers ready" is an entry') or diag(slurp($c->log_file));
 ok(wait_for(sub { grep { $_->{_memfd} } entries($out) }, 5, 'the long line'),
     'a 70000-byte line: its first 64 KiB came as a memfd');
@@ -125,8 +125,8 @@ is(scalar(grep { $_->{_errors} } @all), 0, 'every entry decodes by the protocol'
 is(scalar(grep { !defined $_->{MESSAGE} || !defined $_->{PRIORITY} } @all), 0,
     'every entry has MESSAGE and PRIORITY');
 my @own = grep { ($_->{SYSLOG_IDENTIFIER} // '') eq 'clusterd' } @all;
-my ($listen) = grep { $_->{MESSAGE} =~ /^listening on 127\.0\.0\.1:\d+ \(listen0\)$/ } @own;
-ok($listen, 'MESSAGE is the line without "clusterd: "');
+my ($listen) = grep { $_->{MESSAGE} =~ /^clusterd: listening on 127\.0\.0\.1:\d+ \(listen0\)$/ } @own;
+ok($listen, 'MESSAGE is the line as it was on the stream, "clusterd: " and all');
 is($listen->{PRIORITY}, 6, 'info: PRIORITY=6');
 is($listen->{CLUSTERD_EVENT}, 'listening', 'CLUSTERD_EVENT=listening');
 is($listen->{CLUSTERD_NAME}, 'web', 'CLUSTERD_NAME=web');
@@ -135,7 +135,7 @@ is(scalar(@started), 2, 'two worker_started entries');
 my %pid_of = map { ($_->{CLUSTERD_WORKER_ID} => $_->{CLUSTERD_WORKER_PID}) } @started;
 is_deeply([sort keys %pid_of], [0, 1], 'CLUSTERD_WORKER_ID 0 and 1');
 for my $e (@started) {
-	like($e->{MESSAGE}, qr/^worker $e->{CLUSTERD_WORKER_ID} \(pid $e->{CLUSTERD_WORKER_PID}\) started$/,
+	like($e->{MESSAGE}, qr/^clusterd: worker $e->{CLUSTERD_WORKER_ID} \(pid $e->{CLUSTERD_WORKER_PID}\) started$/,
 	    "worker $e->{CLUSTERD_WORKER_ID}: the fields are the message's");
 	is($e->{CLUSTERD_GENERATION}, 1, 'CLUSTERD_GENERATION=1');
 }
@@ -172,7 +172,7 @@ is($exit->{CLUSTERD_WORKER_PID}, $pid_of{1}, 'exit: its pid');
 is($exit->{CLUSTERD_GENERATION}, 1, 'exit: its generation');
 is($exit->{PRIORITY}, 4, 'exit and restart: PRIORITY=4');
 my $p1 = $pid_of{1};
-like($exit->{MESSAGE}, qr/^worker 1 \(pid $p1\) killed by signal 9; restarting now$/,
+like($exit->{MESSAGE}, qr/^clusterd: worker 1 \(pid $p1\) killed by signal 9; restarting now$/,
     'exit: the message as ever');
 
 # A reload of a bad file: refused, at error level.
@@ -187,7 +187,7 @@ write_file($conf, $good);
 
 kill(TERM => $c->pid);
 is(wait_exit($c, 10), 0, 'exit 0');
-ok($by->('MESSAGE', 'stopped'), '"stopped" is an entry');
+ok($by->('MESSAGE', 'clusterd: stopped'), '"stopped" is an entry');
 is(slurp($c->log_file), '', 'nothing went to stderr (the journal wins over json)');
 
 # 2. A value with a newline (a program named so): the binary-safe form.
