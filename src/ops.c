@@ -90,7 +90,8 @@ refuse(struct ops *ops, const char *msg, struct strv *errors)
 	struct sbuf body = { 0 };
 
 	for (size_t i = 0; i < errors->n; i++) {
-		log_ev(LOG_LVL_ERR, LOG_EV_RELOAD_REFUSED, "reload refused: %s", errors->v[i]);
+		log_ev(LOG_LVL_ERR, LOG_EV_RELOAD_REFUSED, "reload refused: %s",
+		    errors->v[i]);
 		sbuf_printf(&body, "%s\n", errors->v[i]);
 	}
 	finish(ops, 1, msg, body.s);
@@ -161,10 +162,12 @@ reload(struct ops *ops)
 		    "reload: %s take%s effect when clusterd itself restarts",
 		    ck.list[EFFECT_CLUSTERD].s, ck.n[EFFECT_CLUSTERD] == 1 ? "s" : "");
 	if (ck.n[EFFECT_LIVE])
-		log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: %s appl%s now", ck.list[EFFECT_LIVE].s,
+		log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: %s appl%s now",
+		    ck.list[EFFECT_LIVE].s,
 		    ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
 	if (restart && ck.n[EFFECT_WORKERS])
-		log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: %s changed", ck.list[EFFECT_WORKERS].s);
+		log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: %s changed",
+		    ck.list[EFFECT_WORKERS].s);
 	/* A `scale MIN..MAX` range lasts until a reload, any reload. */
 	workers_changed = cfg->workers != old_workers || cfg->workers_max != old_max ||
 	    sup->load.as.hi > 0;

@@ -85,7 +85,8 @@ recycle_kick(struct recycler *r, int batch, int paused)
 			continue;
 		}
 		log_worker(LOG_LVL_INFO, LOG_EV_RECYCLE, s->id, s->w->pid,
-		    s->w->gen->number, "worker %u (pid %d): starting its replacement (%s)", s->id,
+		    s->w->gen->number,
+		    "worker %u (pid %d): starting its replacement (%s)", s->id,
 		    (int)s->w->pid, s->w->recycle);
 		/* What its exit line says, now that it is replaced for it. */
 		worker_note_why(s->w, s->w->recycle);

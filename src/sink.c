@@ -475,10 +475,12 @@ say_lost(struct sink *k)
 	k->lost_told = mono_now();
 	saying = 1;
 	if (err)
-		log_ev(LOG_LVL_WARN, LOG_EV_LOG_DROPPED, "%lu line%s of output to %s dropped: %s", n,
+		log_ev(LOG_LVL_WARN, LOG_EV_LOG_DROPPED,
+		    "%lu line%s of output to %s dropped: %s", n,
 		    n == 1 ? "" : "s", k->name, strerror(err));
 	else
-		log_ev(LOG_LVL_WARN, LOG_EV_LOG_DROPPED, "%lu log line%s dropped: %s did not take them in time "
+		log_ev(LOG_LVL_WARN, LOG_EV_LOG_DROPPED,
+		    "%lu log line%s dropped: %s did not take them in time "
 		    "(its reader did not keep up)", n, n == 1 ? "" : "s", k->name);
 	saying = 0;
 }
