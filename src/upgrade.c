@@ -54,6 +54,7 @@ static int	 self_fd = -1;	/* this binary, for a fallback */
 static const char *const known[] = {
 	"clusterd", "sup", "gen", "listener", "cgroups", "notifydir", "ctl", "slots",
 	"slot", "worker", "worker_out", "sink", "rollout", "op",
+	"jsink",	/* sink.c: what was queued for the journal */
 #ifdef CLUSTERD_TEST_FORMAT2
 	"format2",
 #endif
