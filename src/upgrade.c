@@ -762,12 +762,12 @@ upgrade_restore_done(int *code, char *msg, size_t len)
 	if (ad.fallback) {
 		snprintf(msg, len, "upgrade failed: the new binary could not take over; "
 		    "clusterd %s goes on", upgrade_version());
-		log_warnx("%s", msg);
+		log_ev(LOG_LVL_WARN, LOG_EV_UPGRADE, "%s", msg);
 	} else {
 		snprintf(msg, len, "upgraded from %s to %s in %.0f ms",
 		    rec_str(c, "version") ? rec_str(c, "version") : "?",
 		    upgrade_version(), ms);
-		log_info("%s", msg);
+		log_ev(LOG_LVL_INFO, LOG_EV_UPGRADE, "%s", msg);
 	}
 }
 

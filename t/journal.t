@@ -185,6 +185,15 @@ ok($refused, 'a refused reload is an entry');
 is($refused->{PRIORITY}, 3, 'error: PRIORITY=3');
 write_file($conf, $good);
 
+# An upgrade in place: the new image speaks to the journal too.
+my ($ucode, $uout, $uerr) = clusterctl($ctl, 'upgrade', $CLUSTERD);
+is($ucode, 0, 'clusterctl upgrade') or diag($uout, $uerr);
+my ($upgraded) = ();
+wait_for(sub { ($upgraded) = grep { ($_->{MESSAGE} // '') =~ /^clusterd: upgraded from / }
+    entries($out); $upgraded }, 10, 'the upgraded entry');
+ok($upgraded, 'after an upgrade the new image\'s lines are entries');
+is($upgraded->{CLUSTERD_EVENT}, 'upgrade', 'CLUSTERD_EVENT=upgrade');
+
 kill(TERM => $c->pid);
 is(wait_exit($c, 10), 0, 'exit 0');
 ok($by->('MESSAGE', 'clusterd: stopped'), '"stopped" is an entry');
