@@ -223,7 +223,8 @@ adopt(struct listener *l, const struct sock_cfg *sc)
 	if (sc->carried)
 		log_debug("kept %s (%s) over the upgrade", l->bound, sc->name);
 	else
-		log_info("adopted %s (%s) from the service manager", l->bound, sc->name);
+		log_ev(LOG_LVL_INFO, LOG_EV_LISTENING,
+		    "adopted %s (%s) from the service manager", l->bound, sc->name);
 	return 0;
 }
 
