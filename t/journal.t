@@ -118,6 +118,9 @@ ok(wait_for(sub { $by->('MESSAGE', 'clusterd: 2 workers ready') }, 10, '2 worker
     'started: "2 workers ready" is an entry') or diag(slurp($c->log_file));
 ok(wait_for(sub { grep { $_->{_memfd} } entries($out) }, 5, 'the long line'),
     'a 70000-byte line: its first 64 KiB came as a memfd');
+ok(wait_for(sub { $by->('MESSAGE', 'out line from 0') && $by->('MESSAGE', 'an error of worker 1')
+    && grep { ($_->{MESSAGE} // '') =~ /^x{4464}$/ } entries($out) }, 5, 'the workers\' lines'),
+    'the workers\' lines came in');
 
 my @all = entries($out);
 is(scalar(grep { $_->{_errors} } @all), 0, 'every entry decodes by the protocol')

@@ -48,7 +48,8 @@ config('json');
 my $c = start_clusterd(args => ['-n', 2, '-l', '127.0.0.1:0', '-c', $conf]);
 ok(wait_log($c, qr/"message":"2 workers ready"/), 'started') or diag(log_text($c));
 ok(wait_for(sub { my $n = () = log_text($c) =~ /"stream":"stderr"/g; $n >= 2 }, 5,
-    'the odd lines'), 'both workers wrote their odd line');
+    'the odd lines') && wait_log($c, qr/"message":"hello from 0"/),
+    'both workers wrote their lines');
 my @o = objects(log_text($c));
 is(scalar(grep { !ref } @o), 0, 'every line parses as a JSON object')
     or diag(explain([grep { !ref } @o]));
