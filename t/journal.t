@@ -2,7 +2,8 @@
 # speaks the journal's native protocol: entries with MESSAGE, PRIORITY,
 # SYSLOG_IDENTIFIER and the CLUSTERD_* fields; worker output (log_prefix)
 # as entries with the worker's fields; an entry too big for a datagram as
-# a sealed memfd; a value with a newline in the binary-safe form; plain
+# a sealed memfd; a value with a newline in the binary-safe form; a
+# stalled journal holds up nothing (entries queue, or are counted); plain
 # "<N>" lines on stderr when no journal listens, or when it goes away.
 #
 # The journal is t/bin/journal-recv, which decodes entries exactly as the
@@ -33,6 +34,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
+use Time::HiRes ();
 use Clusterd;
 
 my $SOCK = '/run/systemd/journal/socket';
@@ -229,7 +231,41 @@ ok(wait_log($c, qr/^<6>clusterd: worker 0 \(pid \d+\) started$/m),
 kill(TERM => $c->pid);
 is(wait_exit($c, 10), 0, 'exit 0');
 
-# 4. No journal: no socket file, then a socket nobody reads (ENOENT,
+# 4. A stalled journal (its reader stopped): supervision goes on, the
+# entries wait in clusterd's queue (past what the socket holds, 512
+# datagrams by default), and come out, or are counted, once it reads again.
+sub restarts {
+	my $st = ctl_status($ctl) or return -1;
+	my $n = 0;
+	$n += $_->{restarts} // 0 for @{ $st->{workers} // [] };
+	return $n;
+}
+$out = "$TMPDIR/journal-5.jsonl";
+$j = start_journal($out);
+my $crash = write_file("$TMPDIR/crash.conf",
+    "[program]\nstable_after = 1ms\nbackoff_initial = 1ms\nbackoff_max = 1ms\n");
+$c = start_clusterd(journal_args('-c', $crash, '-s', $ctl, '-n', 4, '-l', 'none',
+    '--', '/bin/false'));
+ok(wait_for(sub { $by->('CLUSTERD_EVENT', 'worker_exited') }, 10, 'a crash'),
+    'a crash loop, in the journal');
+kill(STOP => $j);
+my $r0 = restarts();
+ok(wait_for(sub { restarts() >= $r0 + 400 }, 60, '400 respawns'),
+    'the journal stalled: respawns go on (400 more, 800 lines)');
+my $t0 = Time::HiRes::time();
+my ($scode) = clusterctl($ctl, 'status');
+ok(defined($scode) && Time::HiRes::time() - $t0 < timeout(1),
+    'clusterctl status answers at once');
+kill(CONT => $j);
+ok(wait_for(sub { scalar(grep { ($_->{MESSAGE} // '') =~ /\(pid \d+\) exited with status 1; restarting/ }
+    entries($out)) > 400 || $by->('CLUSTERD_EVENT', 'log_dropped') }, 20, 'the queued entries'),
+    'the journal reads again: the queued entries come out, or their loss is counted');
+kill(TERM => $c->pid);
+is(wait_exit($c, 10), 0, 'exit 0');
+is(slurp($c->log_file), '', 'nothing went to stderr');
+stop_journal($j);
+
+# 5. No journal: no socket file, then a socket nobody reads (ENOENT,
 # ECONNREFUSED): "<N>" lines on stderr, as before.
 unlink($SOCK);
 for my $case ('no socket file', 'nobody listening') {
