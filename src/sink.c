@@ -388,7 +388,8 @@ chunk(const struct sink *k)
 }
 
 /* The journal cannot be written to (not EAGAIN): lines go to stderr from
- * now on, and what was queued for the journal is counted there. */
+ * now on. What was queued for the journal, and what the relays that were
+ * writing to it add, is counted and said at exit. */
 static void
 journal_lost(struct sink *k, int err)
 {
