@@ -95,7 +95,8 @@ check(struct aging *a)
 	char age[32];
 
 	format_duration(age, sizeof(age), cfg->max_age);
-	log_info("worker %u (pid %d): max_age %s reached (age %.1fs): recycling it",
+	log_worker(LOG_LVL_INFO, LOG_EV_RECYCLE, next->id, next->pid, next->gen->number,
+	    "worker %u (pid %d): max_age %s reached (age %.1fs): recycling it",
 	    next->id, (int)next->pid, age, now - next->started);
 	a->last = now;
 	worker_recycle(next, xasprintf("max_age %s reached", age));

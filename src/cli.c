@@ -14,7 +14,7 @@ static const char usage_text[] =
 "usage: clusterd [-n N] [-l [NAME=]ADDR]... [-c FILE] [-s CTLSOCK] [--reuseport]\n"
 "                [-t STOP_TIMEOUT] [--ready=exec|notify|DURATION] [-e KEY=VALUE]...\n"
 "                [-u USER[:GROUP]] [-d DIR] [--subreaper] [--bind-shim]\n"
-"                [--cgroups=auto|yes|no] [--check]\n"
+"                [--cgroups=auto|yes|no] [--log-format=text|json] [--check]\n"
 "                [-q|-v] [-V] [-h] [--] COMMAND [ARG...]\n"
 "\n"
 "Run N copies of COMMAND sharing the listening sockets (LISTEN_FDS, fd 3 on).\n"
@@ -35,6 +35,7 @@ static const char usage_text[] =
 "      --subreaper          reap orphaned descendants (PR_SET_CHILD_SUBREAPER)\n"
 "      --bind-shim          let workers' own bind() take the shared sockets\n"
 "      --cgroups=MODE       a cgroup per worker: auto, yes or no (default auto)\n"
+"      --log-format=FORMAT  text or json lines on stderr (default text)\n"
 "      --check              check the settings, print them, and exit\n"
 "  -q, --quiet              log warnings and errors only\n"
 "  -v, --verbose            log debugging detail\n"
@@ -60,7 +61,7 @@ void
 cli_parse(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_READY = 256, OPT_SUBREAPER, OPT_CHECK, OPT_REUSEPORT, OPT_BIND_SHIM,
-		OPT_CGROUPS };
+		OPT_CGROUPS, OPT_LOG_FORMAT };
 	static const struct option longopts[] = {
 		{ "workers",	required_argument, NULL, 'n' },
 		{ "listen",	required_argument, NULL, 'l' },
@@ -76,6 +77,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 		{ "reuseport",	no_argument,	   NULL, OPT_REUSEPORT },
 		{ "bind-shim",	no_argument,	   NULL, OPT_BIND_SHIM },
 		{ "cgroups",	required_argument, NULL, OPT_CGROUPS },
+		{ "log-format",	required_argument, NULL, OPT_LOG_FORMAT },
 		{ "quiet",	no_argument,	   NULL, 'q' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "version",	no_argument,	   NULL, 'V' },
@@ -88,6 +90,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 	cli->workers = cli->workers_max = -1;
 	cli->stop_timeout = -1;
 	cli->cgroups = -1;
+	cli->log_format = -1;
 	opterr = 0;
 	/* "+": the worker command's own options are not ours. */
 	while ((c = getopt_long(argc, argv, "+:n:l:c:s:t:e:u:d:qvVh", longopts, NULL)) != -1) {
@@ -154,6 +157,15 @@ cli_parse(struct cli *cli, int argc, char **argv)
 				cli->cgroups = CGROUPS_NO;
 			else
 				usage_error("--cgroups: expected auto, yes or no, got \"%s\"",
+				    optarg);
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				cli->log_format = LOG_FMT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				cli->log_format = LOG_FMT_JSON;
+			else
+				usage_error("--log-format: expected text or json, got \"%s\"",
 				    optarg);
 			break;
 		case 'q':

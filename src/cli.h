@@ -21,6 +21,7 @@ struct cli {
 	int		 reuseport;
 	int		 check;
 	int		 verbosity;
+	int		 log_format;	/* enum log_format, -1: unset */
 	struct strv	 argv;		/* worker command */
 };
 

@@ -152,6 +152,9 @@ main(int argc, char **argv)
 		fallback = upgrade_flag(&argc, &argv, "--upgrade-fallback", NULL);
 	cli_parse(&cli, argc, argv);
 	log_set_verbosity(cli.verbosity);
+	/* From the first line on: the file's log_format comes once it is read. */
+	if (cli.log_format >= 0)
+		log_set_format(cli.log_format);
 	if (check >= 0) {
 		status = upgrade_check_main((int)check, &cli);
 		free(cfg);
@@ -173,6 +176,9 @@ main(int argc, char **argv)
 		config_print(cfg, stdout);
 		status = 0;
 	} else {
+		/* The file's log_format for the lines of set-up too. */
+		log_set_format(cfg->log_format);
+		log_set_name(cfg->name);
 		/* The supervisor's generations own cfg from here on. */
 		status = run(&cli, cfg, NULL);
 		cfg = NULL;

@@ -76,6 +76,7 @@ struct config {
 	double		 hang_timeout;	/* 0: off */
 	double		 max_age;	/* 0: off */
 	int		 max_age_jitter;	/* percent */
+	int		 log_format;	/* enum log_format */
 	struct sock_cfg	*socks;
 	size_t		 nsocks;
 	struct program_cfg prog;

@@ -9,7 +9,8 @@
  * worker was started with and cannot change (its command, environment,
  * credentials, limits, readiness protocol), LIVE for what clusterd reads
  * when it next acts (timeouts, backoff, policies) and for what new workers
- * pick up (log_prefix, bind_shim, ready_timeout), CLUSTERD for what only
+ * pick up (log_prefix, bind_shim, ready_timeout) or what clusterd's next
+ * line shows (log_format), CLUSTERD for what only
  * start-up reads. A socket's address and identity are WORKERS: a new
  * socket reaches workers through a rolling restart (gen.c binds it); its
  * tuning (backlog, buffers, TCP options) is made on the open socket, LIVE.
@@ -22,6 +23,7 @@
 
 #include "confparse.h"
 #include "confkeys.h"
+#include "log.h"
 
 #define MAX_WORKERS	100000
 
@@ -36,6 +38,7 @@
 /* K_ENUM stores an enum through an int. */
 _Static_assert(sizeof(enum restart_policy) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum restart_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum log_format) == sizeof(int), "enum size");
 
 static const struct kname restart_names[] = {
 	{ "always", RESTART_ALWAYS }, { "on-failure", RESTART_ON_FAILURE },
@@ -46,6 +49,9 @@ static const struct kname restart_mode_names[] = {
 };
 static const struct kname cgroups_names[] = {
 	{ "auto", CGROUPS_AUTO }, { "yes", CGROUPS_YES }, { "no", CGROUPS_NO }, { NULL, 0 },
+};
+static const struct kname log_format_names[] = {
+	{ "text", LOG_FMT_TEXT }, { "json", LOG_FMT_JSON }, { NULL, 0 },
 };
 static const struct kname affinity_names[] = {
 	{ "auto", 1 }, { "none", 0 }, { "no", 0 }, { NULL, 0 },
@@ -78,6 +84,8 @@ const struct key clusterd_keys[] = {
 	{ "max_age",	K_DURATION,	C(max_age),	LIVE,	.def = "0",	.flags = KF_OFF_ZERO },
 	{ "max_age_jitter", K_INT,	C(max_age_jitter), LIVE, .def = "10%",	.min = 0,
 	    .max = 100, .flags = KF_PERCENT },
+	{ "log_format",	K_ENUM,		C(log_format),	LIVE,	.def = "text",
+	    .names = log_format_names, .hint = "text or json" },
 };
 
 /* listen first: merge.c looks for it there. */

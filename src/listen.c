@@ -223,7 +223,8 @@ adopt(struct listener *l, const struct sock_cfg *sc)
 	if (sc->carried)
 		log_debug("kept %s (%s) over the upgrade", l->bound, sc->name);
 	else
-		log_info("adopted %s (%s) from the service manager", l->bound, sc->name);
+		log_ev(LOG_LVL_INFO, LOG_EV_LISTENING,
+		    "adopted %s (%s) from the service manager", l->bound, sc->name);
 	return 0;
 }
 
@@ -482,7 +483,8 @@ listener_open(struct listener *l, const struct sock_cfg *sc)
 	l->cfg = sock_cfg_dup(sc);
 	l->qlimit = queue_limit(fd);
 	addr_format((struct sockaddr *)&ss, len, a->type, l->bound, sizeof(l->bound));
-	log_info("%s %s (%s)%s", stored ? "adopted the stored socket" : "listening on",
+	log_ev(LOG_LVL_INFO, LOG_EV_LISTENING, "%s %s (%s)%s",
+	    stored ? "adopted the stored socket" : "listening on",
 	    l->bound, sc->name, sc->reuseport > 0 ? ", a socket per worker (reuseport)" : "");
 	/* The manager keeps the one it passed back; it goes in again only
 	 * when a removal of its name took it out. */

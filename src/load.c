@@ -244,7 +244,8 @@ hang_check(struct load *ld, struct slot *s, int depth, int limit, double now)
 		return;
 	w->hung = 1;
 	metrics_worker_hang(w->id);
-	log_warnx("worker %u (pid %d): hung: %d connection%s wait%s in its queue and it "
+	log_worker(LOG_LVL_WARN, LOG_EV_HANG, w->id, w->pid, w->gen->number,
+	    "worker %u (pid %d): hung: %d connection%s wait%s in its queue and it "
 	    "accepted none for %.1fs (queue %d of %d): replacing it", w->id, (int)w->pid,
 	    depth, depth == 1 ? "" : "s", depth == 1 ? "s" : "", now - w->hangw.since,
 	    depth, limit);

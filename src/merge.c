@@ -86,6 +86,8 @@ merge_cli(struct parse *ps, const struct cli *cli)
 		cfg->bind_shim = 1;
 	if (cli->cgroups >= 0)
 		cfg->cgroups = cli->cgroups;
+	if (cli->log_format >= 0)
+		cfg->log_format = cli->log_format;
 	if (cli->ready) {
 		ps->line = 0;
 		set_ready(ps, &cfg->prog, cli->ready);

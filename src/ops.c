@@ -95,7 +95,8 @@ refuse(struct ops *ops, const char *msg, struct strv *errors)
 
 	metrics_reload(MX_RELOAD_REFUSED);
 	for (size_t i = 0; i < errors->n; i++) {
-		log_errx("reload refused: %s", errors->v[i]);
+		log_ev(LOG_LVL_ERR, LOG_EV_RELOAD_REFUSED, "reload refused: %s",
+		    errors->v[i]);
 		sbuf_printf(&body, "%s\n", errors->v[i]);
 	}
 	finish(ops, 1, msg, body.s);
@@ -176,13 +177,16 @@ reload(struct ops *ops)
 	g->number = restart ? sup_take_number(sup) : sup->cur->number;
 	config_diff(sup->cur->cfg, cfg, changed_key, &ck);
 	if (ck.n[EFFECT_CLUSTERD])
-		log_warnx("reload: %s take%s effect when clusterd itself restarts",
+		log_ev(LOG_LVL_WARN, LOG_EV_RELOAD,
+		    "reload: %s take%s effect when clusterd itself restarts",
 		    ck.list[EFFECT_CLUSTERD].s, ck.n[EFFECT_CLUSTERD] == 1 ? "s" : "");
 	if (ck.n[EFFECT_LIVE])
-		log_info("reload: %s appl%s now", ck.list[EFFECT_LIVE].s,
+		log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: %s appl%s now",
+		    ck.list[EFFECT_LIVE].s,
 		    ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
 	if (restart && ck.n[EFFECT_WORKERS])
-		log_info("reload: %s changed", ck.list[EFFECT_WORKERS].s);
+		log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: %s changed",
+		    ck.list[EFFECT_WORKERS].s);
 	/* A `scale MIN..MAX` range lasts until a reload, any reload. */
 	workers_changed = cfg->workers != old_workers || cfg->workers_max != old_max ||
 	    sup->load.as.hi > 0;
@@ -192,7 +196,7 @@ reload(struct ops *ops)
 		workers_format(was, sizeof(was), old_workers, old_max);
 		workers_format(now, sizeof(now), cfg->workers, cfg->workers_max);
 		snprintf(msg, sizeof(msg), "reload: workers %s -> %s", was, now);
-		log_info("%s", msg);
+		log_ev(LOG_LVL_INFO, LOG_EV_SCALE, "%s", msg);
 	}
 	if (!restart) {
 		/* Settings only: they take effect for what happens next. */
@@ -210,7 +214,7 @@ reload(struct ops *ops)
 			    ck.list[EFFECT_LIVE].s, ck.n[EFFECT_LIVE] == 1 ? "ies" : "y");
 		} else {
 			snprintf(msg, sizeof(msg), "reloaded: no changes");
-			log_info("reload: no changes");
+			log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: no changes");
 		}
 		changed_keys_free(&ck);
 		metrics_reload(MX_RELOAD_APPLIED);
@@ -218,7 +222,7 @@ reload(struct ops *ops)
 		return;
 	}
 	changed_keys_free(&ck);
-	log_info("reload: program changed; rolling restart");
+	log_ev(LOG_LVL_INFO, LOG_EV_RELOAD, "reload: program changed; rolling restart");
 	rollout_start(&ops->ro, g, rolled, ops);
 	gen_unref(&sup->pool, g);
 	if (workers_changed)

@@ -25,9 +25,15 @@
  * it would writing to the file itself. Nothing is dropped. The sink says
  * in which order relays are pumped (sink.c: a quiet worker's line waits
  * behind at most one read of a flooder's output written after it).
+ *
+ * The prefix is the text format's. With log_format = json each line
+ * becomes a JSON object, and when the sink is the journal an entry with
+ * the worker's fields (log.c formats both); the format is the one in force
+ * when the line is queued, so a reload that changes it applies at once.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +65,9 @@ struct relay {
 	struct ev_loop	*loop;
 	char		 head[48];	/* "worker ID (pid PID): " */
 	size_t		 hlen;
+	struct log_fields fields;	/* the same for JSON and the journal */
+	char		 ident[64];	/* SYSLOG_IDENTIFIER: the program's name */
+	int		 to;		/* 1 stdout, 2 stderr */
 	char		*buf;		/* read, not yet queued: buf[off, off + len) */
 	size_t		 off, len, size;
 	size_t		 psize;		/* what the pipe holds: one read's most */
@@ -186,6 +195,26 @@ relay_free(struct relay *r)
 	free(r);
 }
 
+/* A line in JSON, or as a journal entry after its length: the bytes it
+ * took at q, or 0 when it does not fit in room. */
+static size_t
+format(struct relay *r, enum log_out kind, char *q, size_t room, const char *p,
+    size_t n)
+{
+	size_t frame = kind == LOG_OUT_JOURNAL ? sizeof(uint32_t) : 0, need;
+	uint32_t len;
+
+	if (room < frame + n + 1)
+		return 0;
+	need = log_output_line(kind, q + frame, room - frame, &r->fields,
+	    r->ident[0] ? r->ident : NULL, r->to, p, n);
+	if (frame + need > room)
+		return 0;
+	len = (uint32_t)need;
+	memcpy(q, &len, frame);
+	return frame + need;
+}
+
 /* Move whole lines into the sink's queue while it has room: a line, a
  * piece of OUTPUT_PIECE bytes of a longer one, or, once the pipe is
  * closed, the last line without its newline. 1 if lines are left for
@@ -194,8 +223,10 @@ static int
 pump(struct sink_feed *f)
 {
 	struct relay *r = container_of(f, struct relay, feed);
-	size_t room, used = 0, n, adv;
+	size_t room, used = 0, n, adv, took;
 	char *q = sink_space(r->sink, &room), *p, *nl;
+	enum log_out kind = sink_journal(r->sink) ? LOG_OUT_JOURNAL :
+	    log_get_format() == LOG_FMT_JSON ? LOG_OUT_JSON : LOG_OUT_TEXT;
 	int more = 0;
 
 	while (r->len > 0) {
@@ -207,6 +238,16 @@ pump(struct sink_feed *f)
 			adv = n;
 		else
 			break;	/* the rest of the line is still to come */
+		if (kind != LOG_OUT_TEXT) {
+			if ((took = format(r, kind, q + used, room - used, p, n)) == 0) {
+				more = 1;
+				break;
+			}
+			used += took;
+			r->off += adv;
+			r->len -= adv;
+			continue;
+		}
 		if (used + r->hlen + n + 1 > room) {
 			more = 1;
 			break;
@@ -277,7 +318,8 @@ output_open(struct output *o, int to, int *child_end)
 }
 
 void
-output_start(struct ev_loop *loop, struct output *o, unsigned id, pid_t pid)
+output_start(struct ev_loop *loop, struct output *o, unsigned id, pid_t pid,
+    unsigned gen, const char *ident)
 {
 	struct relay *r;
 	int n;
@@ -293,6 +335,14 @@ output_start(struct ev_loop *loop, struct output *o, unsigned id, pid_t pid)
 	r->psize = o->psize;
 	n = snprintf(r->head, sizeof(r->head), "worker %u (pid %d): ", id, (int)pid);
 	r->hlen = n > 0 && (size_t)n < sizeof(r->head) ? (size_t)n : 0;
+	r->fields = (struct log_fields){ .event = LOG_EV_OUTPUT, .worker = (int)id,
+	    .pid = pid, .generation = gen };
+	if (ident) {
+		const char *base = strrchr(ident, '/');
+
+		snprintf(r->ident, sizeof(r->ident), "%s", base ? base + 1 : ident);
+	}
+	r->to = o->to;
 	o->relay = r;
 	ev_io_set(&o->io, o->io.fd, EV_READ);
 	ev_io_start(loop, &o->io);
@@ -362,7 +412,7 @@ output_save(const struct output *o, struct state_out *so, const char *kind)
 
 int
 output_adopt(struct ev_loop *loop, struct output *o, const struct state_rec *rec,
-    unsigned id, pid_t pid)
+    unsigned id, pid_t pid, unsigned gen, const char *ident)
 {
 	const struct state_field *pend = rec_field(rec, "pending");
 	struct relay *r;
@@ -378,7 +428,7 @@ output_adopt(struct ev_loop *loop, struct output *o, const struct state_rec *rec
 	if (o->psize < 4096 || o->psize > OUTPUT_BIG)
 		o->psize = OUTPUT_PIECE;
 	o->open = 1;
-	output_start(loop, o, id, pid);
+	output_start(loop, o, id, pid, gen, ident);
 	r = o->relay;
 	/* An enlarged pipe keeps its size: taken as it is. */
 	r->grown = o->psize > OUTPUT_PIECE;

@@ -22,7 +22,10 @@ struct output {
 
 /* Make the pipe; *child_end is for the worker's fd 1 or 2. -1 on error. */
 int	output_open(struct output *, int to, int *child_end);
-void	output_start(struct ev_loop *, struct output *, unsigned id, pid_t pid);
+/* Relay the pipe's lines for worker id, pid of generation gen; ident: the
+ * program (its base name is SYSLOG_IDENTIFIER in the journal). */
+void	output_start(struct ev_loop *, struct output *, unsigned id, pid_t pid,
+	    unsigned gen, const char *ident);
 /* Take what is left in the pipe and close it; what was read is still
  * written, a last line without newline too. */
 void	output_close(struct ev_loop *, struct output *);
@@ -32,7 +35,7 @@ struct state_rec;
  * the same taken over by the new image (-1: the pipe is not there). */
 void	output_save(const struct output *, struct state_out *, const char *kind);
 int	output_adopt(struct ev_loop *, struct output *, const struct state_rec *,
-	    unsigned id, pid_t pid);
+	    unsigned id, pid_t pid, unsigned gen, const char *ident);
 /* At exit (final): say how many lines were dropped and not yet said. */
 void	output_report(int final);
 

@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 
+#include "gen.h"
 #include "log.h"
 #include "recycle.h"
 #include "slot.h"
@@ -28,7 +29,9 @@ outcome(struct slot *s, enum replace_outcome o, const char *why, void *arg)
 	r->wanted = 1;
 	if (o == REPLACE_FAILED && s->w && s->w->recycle) {
 		/* It keeps serving; asking again would loop on the same failure. */
-		log_warnx("worker %u (pid %d): recycling failed: %s; it keeps serving",
+		log_worker(LOG_LVL_WARN, LOG_EV_RECYCLE, s->id, s->w->pid,
+		    s->w->gen->number,
+		    "worker %u (pid %d): recycling failed: %s; it keeps serving",
 		    s->id, (int)s->w->pid, why ? why : "");
 		s->w->recycle_failed = 1;
 	}
@@ -81,7 +84,9 @@ recycle_kick(struct recycler *r, int batch, int paused)
 			waiting = 1;
 			continue;
 		}
-		log_info("worker %u (pid %d): starting its replacement (%s)", s->id,
+		log_worker(LOG_LVL_INFO, LOG_EV_RECYCLE, s->id, s->w->pid,
+		    s->w->gen->number,
+		    "worker %u (pid %d): starting its replacement (%s)", s->id,
 		    (int)s->w->pid, s->w->recycle);
 		/* What its exit line says, now that it is replaced for it. */
 		worker_note_why(s->w, s->w->recycle);

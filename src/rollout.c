@@ -46,7 +46,8 @@ begin(struct rollout *ro, struct gen *to)
 	sup_set_gen(sup, to, 0);
 	sup_rolling(sup, 1);
 	if (!ro->rollback) {
-		log_info("rolling restart to generation %u (%zu worker%s, %d at a time%s)",
+		log_gen(LOG_LVL_INFO, LOG_EV_ROLLOUT_STARTED, to->number,
+		    "rolling restart to generation %u (%zu worker%s, %d at a time%s)",
 		    to->number, sup->slots.n, sup->slots.n == 1 ? "" : "s",
 		    cfg->restart_batch,
 		    cfg->prog.restart_mode == RESTART_REPLACE ? ", replace" : "");
@@ -102,12 +103,13 @@ over(struct rollout *ro)
 	if (ro->rollback) {
 		snprintf(msg, sizeof(msg), "rolling restart to generation %u failed: %s; "
 		    "rolled back", ro->failed_number, ro->failure);
-		log_warnx("rolled back to generation %u", ro->to->number);
+		log_gen(LOG_LVL_WARN, LOG_EV_ROLLBACK, ro->to->number,
+		    "rolled back to generation %u", ro->to->number);
 		code = 1;
 	} else {
 		snprintf(msg, sizeof(msg), "rolling restart to generation %u done",
 		    ro->to->number);
-		log_info("%s", msg);
+		log_gen(LOG_LVL_INFO, LOG_EV_ROLLOUT_DONE, ro->to->number, "%s", msg);
 	}
 	metrics_rollout(ro->rollback ? MX_RO_ROLLED_BACK : MX_RO_SUCCEEDED);
 	finish(ro, code, msg);
@@ -148,7 +150,8 @@ roll_back(struct rollout *ro, const char *what)
 	char *failure = xstrdup(what);
 	unsigned failed_number = ro->to->number;
 
-	log_errx("rolling restart to generation %u failed: %s; rolling back",
+	log_gen(LOG_LVL_ERR, LOG_EV_ROLLOUT_FAILED, ro->to->number,
+	    "rolling restart to generation %u failed: %s; rolling back",
 	    ro->to->number, what);
 	for (size_t i = 0; i < sup->slots.n; i++)
 		slot_cancel_replace(sup->slots.v[i], back);
@@ -176,7 +179,8 @@ outcome(struct slot *s, enum replace_outcome o, const char *why, void *arg)
 	}
 	if (o == REPLACE_FAILED)
 		/* The old program failed too: its slots restart by the usual rules. */
-		log_errx("rollback to generation %u: %s", ro->to->number, why);
+		log_gen(LOG_LVL_ERR, LOG_EV_ROLLOUT_FAILED, ro->to->number,
+		    "rollback to generation %u: %s", ro->to->number, why);
 	step(ro);
 }
 

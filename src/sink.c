@@ -34,11 +34,18 @@
  * cannot be reopened (another user's) is written a PIPE_BUF at a time
  * after poll() says there is room: no write of that size then blocks,
  * unless another process fills the pipe between the two calls.
+ *
+ * The journal's native socket (log.c) is a third sink, of entries instead
+ * of lines: each is queued with its length in front (a uint32_t) and sent
+ * as one datagram. clusterd's own lines and the relays of the files that
+ * are the journal go there while it takes them, with the same queue,
+ * drops and turns; if it fails for good, lines go to stderr again.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +61,9 @@
 #include "strv.h"
 #include "util.h"
 
-enum sink_kind { K_CLOSED, K_FILE, K_NONBLOCK, K_SOCKET, K_POLL };
+enum sink_kind { K_CLOSED, K_FILE, K_NONBLOCK, K_SOCKET, K_POLL, K_DGRAM };
+
+#define FRAME	sizeof(uint32_t)	/* a journal entry's length, in front */
 
 struct sink {
 	ev_io		 io;		/* EV_WRITE while bytes wait for room */
@@ -80,7 +89,9 @@ struct sink {
  * so that it comes out where they are missing. */
 #define SAY_ROOM	256
 
-static struct sink	 sinks[2];	/* fd 1, fd 2 (or an alias of fd 1's) */
+static struct sink	 sinks[3];	/* fd 1, fd 2 (or an alias of fd 1's), journal */
+#define JSINK		(&sinks[2])
+#define NSINKS		3
 static int		 saying;	/* say_lost() is logging */
 static int		 exiting;	/* sink_drain_all(): whole lines only */
 static struct sink	*by_fd[3];
@@ -138,7 +149,13 @@ sink_init(void)
 		setup(&sinks[1], STDERR_FILENO, "stderr");
 		by_fd[2] = &sinks[1];
 	}
-	for (int i = 0; i < 2; i++) {
+	JSINK->name = "the journal";
+	JSINK->fd = log_journal_fd();
+	TAILQ_INIT(&JSINK->ready);
+	TAILQ_INIT(&JSINK->feeds);
+	if (JSINK->fd != -1)
+		JSINK->kind = K_DGRAM;
+	for (int i = 0; i < NSINKS; i++) {
 		ev_io_init(&sinks[i].io, write_cb, sinks[i].fd, EV_WRITE);
 		ev_prepare_init(&sinks[i].prep, prepare_cb);
 	}
@@ -150,14 +167,31 @@ void
 sink_start(struct ev_loop *l)
 {
 	loop = l;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < NSINKS; i++)
 		sink_flush(&sinks[i]);
 }
 
+/* Where clusterd's own lines go. */
+static struct sink *
+log_sink(void)
+{
+	return JSINK->kind == K_DGRAM ? JSINK : by_fd[2];
+}
+
+/* Relays to stderr go to the journal while it takes entries, and so do
+ * those to stdout when it is the same file as stderr. */
 struct sink *
 sink_of(int fd)
 {
-	return by_fd[fd == 1 ? 1 : 2];
+	struct sink *k = by_fd[fd == 1 ? 1 : 2];
+
+	return k == by_fd[2] ? log_sink() : k;
+}
+
+int
+sink_journal(const struct sink *k)
+{
+	return k->kind == K_DGRAM;
 }
 
 void
@@ -178,6 +212,26 @@ count_lines(const char *p, size_t n)
 		p = nl + 1;
 	}
 	return lines + (n > 0);
+}
+
+/* What n queued bytes at p hold: lines, or journal entries. */
+static unsigned long
+count(const struct sink *k, const char *p, size_t n)
+{
+	unsigned long entries = 0;
+	uint32_t len;
+
+	if (k != JSINK)
+		return count_lines(p, n);
+	while (n >= FRAME) {
+		memcpy(&len, p, FRAME);
+		if (len > n - FRAME)
+			break;
+		entries++;
+		p += FRAME + len;
+		n -= FRAME + len;
+	}
+	return entries;
 }
 
 static void
@@ -230,7 +284,7 @@ sink_commit(struct sink *k, size_t n)
 {
 	if (k->kind == K_CLOSED) {
 		/* No file to write to: never fill up and hold the workers. */
-		lose(k, count_lines(k->buf + k->off + k->len, n), EBADF);
+		lose(k, count(k, k->buf + k->off + k->len, n), EBADF);
 		return;
 	}
 	k->len += n;
@@ -335,13 +389,56 @@ chunk(const struct sink *k)
 	return nl ? (size_t)(nl + 1 - p) : PIPE_BUF;
 }
 
+/* The journal cannot be written to (not EAGAIN): lines go to stderr from
+ * now on. What was queued for the journal, and what the relays that were
+ * writing to it add, is counted and said at exit. */
+static void
+journal_lost(struct sink *k, int err)
+{
+	if (loop && ev_is_active(&k->io))
+		ev_io_stop(loop, &k->io);
+	lose(k, count(k, k->buf + k->off, k->len), err);
+	k->off = k->len = 0;
+	k->kind = K_CLOSED;
+	k->fd = -1;
+	log_journal_lost();
+	k->failing = 1;
+	saying = 1;
+	log_warnx("the journal's socket: %s; logging to stderr", strerror(err));
+	saying = 0;
+}
+
+/* One journal entry: 2 sent, 0 no room now, -1 failed. */
+static int
+send_entry(struct sink *k)
+{
+	uint32_t len;
+
+	memcpy(&len, k->buf + k->off, FRAME);
+	if (log_journal_send(k->fd, k->buf + k->off + FRAME, len) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		journal_lost(k, errno);
+		return -1;
+	}
+	k->off += FRAME + len;
+	k->len -= FRAME + len;
+	if (k->len == 0)
+		k->off = 0;
+	return 2;
+}
+
 /* One write: 2 wrote all it tried, 1 some (the file is full), 0 none,
  * -1 failed (what was queued is dropped). */
 static int
 write_some(struct sink *k)
 {
-	size_t n = chunk(k);
+	size_t n;
 	ssize_t r;
+
+	if (k->kind == K_DGRAM)
+		return send_entry(k);
+	n = chunk(k);
 
 	if (k->kind == K_POLL) {
 		struct pollfd pfd = { .fd = k->fd, .events = POLLOUT };
@@ -357,7 +454,7 @@ write_some(struct sink *k)
 		return 0;
 	if (r <= 0) {
 		/* No reader, a full disk: what is queued is lost, counted. */
-		lose(k, count_lines(k->buf + k->off, k->len), r == 0 ? EIO : errno);
+		lose(k, count(k, k->buf + k->off, k->len), r == 0 ? EIO : errno);
 		k->off = k->len = 0;
 		k->failing = 1;
 		return -1;
@@ -381,10 +478,12 @@ say_lost(struct sink *k)
 	k->lost_told = mono_now();
 	saying = 1;
 	if (err)
-		log_warnx("%lu line%s of output to %s dropped: %s", n,
+		log_ev(LOG_LVL_WARN, LOG_EV_LOG_DROPPED,
+		    "%lu line%s of output to %s dropped: %s", n,
 		    n == 1 ? "" : "s", k->name, strerror(err));
 	else
-		log_warnx("%lu log line%s dropped: %s did not take them in time "
+		log_ev(LOG_LVL_WARN, LOG_EV_LOG_DROPPED,
+		    "%lu log line%s dropped: %s did not take them in time "
 		    "(its reader did not keep up)", n, n == 1 ? "" : "s", k->name);
 	saying = 0;
 }
@@ -443,7 +542,7 @@ sink_flush(struct sink *k)
 	if (can_say(k))
 		say_lost(k);	/* the write made room */
 	k->busy = 0;
-	if (k->failing && k->lost && mono_now() - k->lost_told >= 60 && by_fd[2] != k)
+	if (k->failing && k->lost && mono_now() - k->lost_told >= 60 && log_sink() != k)
 		say_lost(k);	/* stdout keeps failing: say so on stderr */
 	if (loop == NULL)
 		return;
@@ -483,7 +582,9 @@ prepare_cb(struct ev_loop *l, ev_prepare *w, int revents)
 void
 sink_log(const char *line, size_t n)
 {
-	struct sink *k = by_fd[2];
+	struct sink *k = log_sink();
+	size_t frame = k->kind == K_DGRAM ? FRAME : 0;
+	uint32_t len = (uint32_t)n;
 	char *p;
 
 	if (k->kind == K_CLOSED)
@@ -493,14 +594,15 @@ sink_log(const char *line, size_t n)
 	 * may come before the turn ends and its ready feeds are pumped. */
 	if (!k->busy && !saying)
 		pump_ready(k);
-	if (can_say(k) && k->len + SAY_ROOM + n <= SINK_MAX)
+	if (can_say(k) && k->len + SAY_ROOM + frame + n <= SINK_MAX)
 		say_lost(k);
-	if ((p = tail(k, n + (saying ? 0 : SAY_ROOM))) == NULL) {
+	if ((p = tail(k, frame + n + (saying ? 0 : SAY_ROOM))) == NULL) {
 		lose(k, 1, 0);
 		return;
 	}
-	memcpy(p, line, n);
-	k->len += n;
+	memcpy(p, &len, frame);
+	memcpy(p + frame, line, n);
+	k->len += frame + n;
 	sink_flush(k);
 }
 
@@ -508,7 +610,7 @@ sink_log(const char *line, size_t n)
 void
 sink_report(void)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < NSINKS; i++)
 		if (sinks[i].lost)
 			say_lost(&sinks[i]);
 }
@@ -520,7 +622,7 @@ sink_drain_all(void)
 
 	loop = NULL;	/* the loop may be gone: no watchers from here on */
 	exiting = 1;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NSINKS; i++) {
 		struct sink *k = &sinks[i];
 		struct pollfd pfd = { .fd = k->fd, .events = POLLOUT };
 		double left;
@@ -543,12 +645,14 @@ sink_drain_all(void)
 /*
  * An upgrade: what is still queued (a stalled log reader) goes over in the
  * state, and comes out first in the new image: nothing is lost or
- * reordered. Writing it out here instead could stop the loop.
+ * reordered. Writing it out here instead could stop the loop. The journal's
+ * queue is a record of its own kind ("jsink"), which images that do not
+ * know it pass over.
  */
 void
 sink_save(struct state_out *so)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NSINKS; i++) {
 		struct sink *k = &sinks[i];
 
 		if (k->kind == K_CLOSED || (i == 1 && by_fd[2] == by_fd[1]))
@@ -556,7 +660,7 @@ sink_save(struct state_out *so)
 		sink_flush(k);
 		if (k->len == 0 && k->lost == 0)
 			continue;
-		state_rec(so, "sink");
+		state_rec(so, k == JSINK ? "jsink" : "sink");
 		state_int(so, "fd", i + 1);
 		state_int(so, "lost", (long long)k->lost);
 		state_int(so, "lost_err", k->lost_err);
@@ -565,30 +669,44 @@ sink_save(struct state_out *so)
 	}
 }
 
+static void
+adopt(const struct state_rec *r, struct sink *k)
+{
+	const struct state_field *q = rec_field(r, "queued");
+	char *p;
+
+	if (k->kind == K_CLOSED)
+		return;
+	k->lost += (unsigned long)rec_int(r, "lost", 0);
+	if (k->lost && !k->lost_err)
+		k->lost_err = (int)rec_int(r, "lost_err", 0);
+	if (q == NULL || q->len == 0)
+		return;
+	if ((p = tail(k, q->len)) == NULL) {
+		lose(k, count(k, q->val, q->len), 0);
+		return;
+	}
+	memcpy(p, q->val, q->len);
+	k->len += q->len;
+	sink_flush(k);
+}
+
 void
 sink_adopt(const struct state_in *in)
 {
 	const struct state_rec *r;
 	size_t i = 0;
 
-	while ((r = state_next(in, "sink", &i)) != NULL) {
+	while ((r = state_next(in, "sink", &i)) != NULL)
+		adopt(r, by_fd[rec_int(r, "fd", 2) == 1 ? 1 : 2]);
+	/* Entries for the journal: lost if this image does not reach it. */
+	i = 0;
+	while ((r = state_next(in, "jsink", &i)) != NULL) {
 		const struct state_field *q = rec_field(r, "queued");
-		struct sink *k = sink_of(rec_int(r, "fd", 2) == 1 ? 1 : 2);
-		char *p;
 
-		if (k->kind == K_CLOSED)
-			continue;
-		k->lost += (unsigned long)rec_int(r, "lost", 0);
-		if (k->lost && !k->lost_err)
-			k->lost_err = (int)rec_int(r, "lost_err", 0);
-		if (q == NULL || q->len == 0)
-			continue;
-		if ((p = tail(k, q->len)) == NULL) {
-			lose(k, count_lines(q->val, q->len), 0);
-			continue;
-		}
-		memcpy(p, q->val, q->len);
-		k->len += q->len;
-		sink_flush(k);
+		if (JSINK->kind == K_DGRAM)
+			adopt(r, JSINK);
+		else if (q != NULL)
+			lose(log_sink(), count(JSINK, q->val, q->len), 0);
 	}
 }

@@ -38,8 +38,11 @@ struct sink_feed {
 void		 sink_init(void);
 /* From now on a blocked sink is flushed by a watcher of this loop. */
 void		 sink_start(struct ev_loop *);
-/* The sink of fd 1 or 2: one and the same when both are one file. */
+/* The sink of fd 1 or 2: one and the same when both are one file; the
+ * journal's when that file is stderr and clusterd speaks to the journal. */
 struct sink	*sink_of(int fd);
+/* Its queue holds journal entries, each after its length (a uint32_t). */
+int		 sink_journal(const struct sink *);
 /* A relay starts (+1) or ends (-1) using the sink. */
 void		 sink_use(struct sink *, int delta);
 /* Where a relay may add bytes now, and how many (0: wait your turn). */

@@ -177,13 +177,15 @@ died(struct slot *s, struct worker *w, int status, const char *what)
 	double lived = mono_now() - w->started, delay;
 	char dur[32];
 	pid_t pid = w->pid;
+	unsigned gen = w->gen->number;
 
 	ev_timer_stop(t->loop, &s->backoff);	/* a pending replace-again */
 	s->w = NULL;
 	s->failed = !clean;
 	worker_free(w);
 	if (pc->restart == RESTART_NEVER || (pc->restart == RESTART_ON_FAILURE && clean)) {
-		log_info("worker %u (pid %d) %s; not restarting (restart = %s)", s->id,
+		log_worker(LOG_LVL_INFO, LOG_EV_WORKER_EXITED, s->id, pid, gen,
+		    "worker %u (pid %d) %s; not restarting (restart = %s)", s->id,
 		    (int)pid, what, pc->restart == RESTART_NEVER ? "never" : "on-failure");
 		slot_set_state(s, SLOT_DONE);
 		slot_changed(s);
@@ -193,8 +195,10 @@ died(struct slot *s, struct worker *w, int status, const char *what)
 	s->streak = lived < pc->stable_after ? s->streak + 1 : 0;
 	if (t->cur->cfg->give_up_after > 0 &&
 	    s->streak >= (unsigned)t->cur->cfg->give_up_after) {
-		log_errx("worker %u (pid %d) %s", s->id, (int)pid, what);
-		log_errx("worker %u died %u times in a row; giving up", s->id, s->streak);
+		log_worker(LOG_LVL_ERR, LOG_EV_WORKER_EXITED, s->id, pid, gen,
+		    "worker %u (pid %d) %s", s->id, (int)pid, what);
+		log_worker(LOG_LVL_ERR, LOG_EV_GIVE_UP, s->id, pid, gen,
+		    "worker %u died %u times in a row; giving up", s->id, s->streak);
 		slot_set_state(s, SLOT_BACKOFF);
 		t->hooks->give_up(t);
 		return;
@@ -203,11 +207,13 @@ died(struct slot *s, struct worker *w, int status, const char *what)
 	metrics_worker_restart(s->id);
 	delay = slot_backoff_delay(s);
 	if (delay == 0) {
-		log_warnx("worker %u (pid %d) %s; restarting now", s->id, (int)pid, what);
+		log_worker(LOG_LVL_WARN, LOG_EV_WORKER_EXITED, s->id, pid, gen,
+		    "worker %u (pid %d) %s; restarting now", s->id, (int)pid, what);
 		slot_queue_start(s);
 	} else {
 		format_duration(dur, sizeof(dur), delay);
-		log_warnx("worker %u (pid %d) %s; restarting in %s", s->id, (int)pid,
+		log_worker(LOG_LVL_WARN, LOG_EV_WORKER_EXITED, s->id, pid, gen,
+		    "worker %u (pid %d) %s; restarting in %s", s->id, (int)pid,
 		    what, dur);
 		slot_set_state(s, SLOT_BACKOFF);
 		ev_timer_set(&s->backoff, delay, 0);
@@ -256,7 +262,8 @@ ev_exited(struct slot *s, struct worker *w, int status)
 	    mono_now() - s->drain_since < t->cur->cfg->stop_timeout) {
 		/* Scaled away, but connections still wait in its own queue: one
 		 * more worker for them (closing the socket would reset them). */
-		log_warnx("worker %u (pid %d) %s; %d connection%s still queued for it: "
+		log_worker(LOG_LVL_WARN, LOG_EV_WORKER_EXITED, s->id, w->pid, w->gen->number,
+		    "worker %u (pid %d) %s; %d connection%s still queued for it: "
 		    "restarting in 100ms", s->id, (int)w->pid, what, slot_queued(s),
 		    slot_queued(s) == 1 ? "" : "s");
 		s->w = NULL;
@@ -268,7 +275,8 @@ ev_exited(struct slot *s, struct worker *w, int status)
 	}
 	if (s->state == SLOT_HANDOVER && w == s->w) {
 		/* restart_mode = replace: the old one is gone, now the new one. */
-		log_info("worker %u (pid %d) %s", s->id, (int)w->pid, what);
+		log_worker(LOG_LVL_INFO, LOG_EV_WORKER_EXITED, s->id, w->pid, w->gen->number,
+		    "worker %u (pid %d) %s", s->id, (int)w->pid, what);
 		s->w = NULL;
 		worker_free(w);
 		if (s->done == NULL) {
@@ -299,7 +307,8 @@ ev_exited(struct slot *s, struct worker *w, int status)
 	}
 	if (w == s->w && s->state == SLOT_REPLACING) {
 		/* Its successor is on its way: that one takes the slot. */
-		log_warnx("worker %u (pid %d) %s; its successor is starting", s->id,
+		log_worker(LOG_LVL_WARN, LOG_EV_WORKER_EXITED, s->id, w->pid, w->gen->number,
+		    "worker %u (pid %d) %s; its successor is starting", s->id,
 		    (int)w->pid, what);
 		s->w = NULL;
 		s->restarts++;
@@ -309,7 +318,8 @@ ev_exited(struct slot *s, struct worker *w, int status)
 		return;
 	}
 	/* Asked to go: stopping, scaled away, or replaced. */
-	log_info("worker %u (pid %d) %s", s->id, (int)w->pid, what);
+	log_worker(LOG_LVL_INFO, LOG_EV_WORKER_EXITED, s->id, w->pid, w->gen->number,
+	    "worker %u (pid %d) %s", s->id, (int)w->pid, what);
 	if (w == s->w)
 		s->w = NULL;
 	if (w == s->next)
@@ -325,7 +335,8 @@ ev_exited(struct slot *s, struct worker *w, int status)
 static void
 ev_ready(struct slot *s, struct worker *w)
 {
-	log_debug("worker %u (pid %d) ready", s->id, (int)w->pid);
+	log_worker(LOG_LVL_DEBUG, LOG_EV_WORKER_READY, s->id, w->pid, w->gen->number,
+	    "worker %u (pid %d) ready", s->id, (int)w->pid);
 	if (w == s->next && s->state == SLOT_REPLACING) {
 		struct worker *old = s->w;
 
@@ -365,7 +376,8 @@ ev_timeout(struct slot *s, struct worker *w, const char *why)
 		slot_replace_failed(s, reason);
 		return;
 	}
-	log_warnx("worker %u (pid %d) %s; stopping it", s->id, (int)w->pid, why);
+	log_worker(LOG_LVL_WARN, LOG_EV_WORKER_TIMEOUT, s->id, w->pid, w->gen->number,
+	    "worker %u (pid %d) %s; stopping it", s->id, (int)w->pid, why);
 	worker_stop(w, why);
 }
 

@@ -142,7 +142,8 @@ slot_replace_again(struct slot *s)
 		ev_timer_start(s->table->loop, &s->backoff);
 		return;
 	}
-	log_info("worker %u (pid %d) runs generation %u, its slot %u: replacing it",
+	log_worker(LOG_LVL_INFO, LOG_EV_NONE, s->id, s->w->pid, s->w->gen->number,
+	    "worker %u (pid %d) runs generation %u, its slot %u: replacing it",
 	    s->id, (int)s->w->pid, s->w->gen->number, s->gen->number);
 	slot_ev_replace(s, &d);
 }

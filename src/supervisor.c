@@ -65,6 +65,8 @@ sup_set_gen(struct supervisor *sup, struct gen *g, int every_slot)
 		sup->cur = g;
 	}
 	slots_set_gen(&sup->slots, g, every_slot);
+	log_set_format(cfg->log_format);
+	log_set_name(cfg->name);
 	worker_ctx_settings(&sup->wctx, cfg->prog.stop_signal, cfg->stop_timeout,
 	    cfg->prog.cpu_affinity);
 	leftover_settings(cfg->prog.stop_signal, cfg->stop_timeout);
@@ -99,7 +101,8 @@ sup_check_ready(struct supervisor *sup)
 
 	if (!sup->announced && !sup->stopping && !sup->rolling && ready == (int)n) {
 		sup->announced = 1;
-		log_info("%zu worker%s ready", n, n == 1 ? "" : "s");
+		log_gen(LOG_LVL_INFO, LOG_EV_READY, sup->cur->number, "%zu worker%s ready",
+		    n, n == 1 ? "" : "s");
 		sdnotify("READY=1\nSTATUS=%d of %zu workers ready, generation %u", ready,
 		    n, sup->cur->number);
 		sup->told_ready = ready;
@@ -131,7 +134,7 @@ finish_if_done(struct supervisor *sup)
 	/* A batch pool: every slot ran out of restarts, so the job is over. */
 	if (!slots_all_done(&sup->slots, &failed))
 		return;
-	log_info("all workers have ended; exiting");
+	log_ev(LOG_LVL_INFO, LOG_EV_EXITING, "all workers have ended; exiting");
 	sup->exit_status = failed ? 1 : 0;
 	sup->stopping = 1;
 	sockpool_quiet(&sup->pool);
@@ -219,7 +222,8 @@ sup_stop(struct supervisor *sup, int status)
 			n++;
 	format_duration(dur, sizeof(dur), sup->cur->cfg->stop_timeout);
 	if (n > 0)
-		log_info("stopping %d worker%s (SIG%s, timeout %s)", n, n == 1 ? "" : "s",
+		log_ev(LOG_LVL_INFO, LOG_EV_STOPPING, "stopping %d worker%s (SIG%s, timeout %s)",
+		    n, n == 1 ? "" : "s",
 		    signal_name(sup->cur->cfg->prog.stop_signal), dur);
 	slots_stop(&sup->slots);
 	/* Escaped orphans holding a socket go with the workers. */
@@ -277,7 +281,7 @@ sup_scale(struct supervisor *sup, size_t n, char *msg, size_t len)
 		return 0;
 	}
 	snprintf(msg, len, "scaling from %zu to %zu workers", old, n);
-	log_info("%s", msg);
+	log_ev(LOG_LVL_INFO, LOG_EV_SCALE, "%s", msg);
 	resize(sup, n);
 	load_count_changed(&sup->load, old, n);
 	return 0;
@@ -300,7 +304,7 @@ sup_scale_range(struct supervisor *sup, int lo, int hi, char *msg, size_t len)
 		n = (size_t)hi;
 	snprintf(msg, len, "autoscaler: workers %d..%d until the next reload; %zu running",
 	    lo, hi, n);
-	log_info("%s", msg);
+	log_ev(LOG_LVL_INFO, LOG_EV_SCALE, "%s", msg);
 	if (n != old)
 		resize(sup, n);
 	load_count_changed(&sup->load, old, n);
@@ -333,7 +337,8 @@ autoscaled(void *owner, size_t n, const char *why)
 
 	if (sup->stopping)
 		return;
-	log_info("autoscale: %zu -> %zu workers: %s", sup->slots.n, n, why);
+	log_ev(LOG_LVL_INFO, LOG_EV_SCALE, "autoscale: %zu -> %zu workers: %s",
+	    sup->slots.n, n, why);
 	resize(sup, n);
 	load_update(&sup->load);
 }
@@ -491,7 +496,7 @@ run_loop(struct supervisor *sup)
 {
 	ev_run(sup->loop, 0);
 	if (sup->exit_status == 0)
-		log_info("stopped");
+		log_ev(LOG_LVL_INFO, LOG_EV_STOPPED, "stopped");
 	return sup->exit_status;
 }
 

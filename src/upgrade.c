@@ -55,6 +55,7 @@ static int	 self_fd = -1;	/* this binary, for a fallback */
 static const char *const known[] = {
 	"clusterd", "sup", "gen", "listener", "cgroups", "notifydir", "ctl", "slots",
 	"slot", "worker", "worker_out", "sink", "rollout", "op", "metricsrv",
+	"jsink",	/* sink.c: what was queued for the journal */
 #ifdef CLUSTERD_TEST_FORMAT2
 	"format2",
 #endif
@@ -336,7 +337,7 @@ do_exec(struct upgrade *up)
 		finish(up, 1, "upgrade refused: %s; try again later", why);
 		return;
 	}
-	log_info("upgrading to %s (%s, state format %d)", up->path,
+	log_ev(LOG_LVL_INFO, LOG_EV_UPGRADE, "upgrading to %s (%s, state format %d)", up->path,
 	    up->said[0] ? up->said : "?", up->format);
 	so = state_build(up, up->cookie);
 	if ((memfd = state_out_finish(so, err, sizeof(err))) == -1) {
@@ -589,7 +590,7 @@ upgrade_request(struct upgrade *up, const char *path, request_cb *done, void *co
 		finish(up, 1, "upgrade refused: %s: not an executable file", path);
 		return;
 	}
-	log_info("upgrade to %s asked for: checking it", path);
+	log_ev(LOG_LVL_INFO, LOG_EV_UPGRADE, "upgrade to %s asked for: checking it", path);
 	check(up);
 }
 
@@ -765,12 +766,12 @@ upgrade_restore_done(int *code, char *msg, size_t len)
 	if (ad.fallback) {
 		snprintf(msg, len, "upgrade failed: the new binary could not take over; "
 		    "clusterd %s goes on", upgrade_version());
-		log_warnx("%s", msg);
+		log_ev(LOG_LVL_WARN, LOG_EV_UPGRADE, "%s", msg);
 	} else {
 		snprintf(msg, len, "upgraded from %s to %s in %.0f ms",
 		    rec_str(c, "version") ? rec_str(c, "version") : "?",
 		    upgrade_version(), ms);
-		log_info("%s", msg);
+		log_ev(LOG_LVL_INFO, LOG_EV_UPGRADE, "%s", msg);
 	}
 }
 

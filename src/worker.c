@@ -149,10 +149,13 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 				continue;
 			}
 			if (w->drops_unlogged > 0)
-				log_warnx("worker %u (pid %d): %s (and %lu more dropped)",
+				log_worker(LOG_LVL_WARN, LOG_EV_NOTIFY, w->id, w->pid,
+				    w->gen->number, "worker %u (pid %d): %s (and %lu more dropped)",
 				    w->id, (int)w->pid, why, w->drops_unlogged);
 			else
-				log_warnx("worker %u (pid %d): %s", w->id, (int)w->pid, why);
+				log_worker(LOG_LVL_WARN, LOG_EV_NOTIFY, w->id, w->pid,
+				    w->gen->number, "worker %u (pid %d): %s", w->id,
+				    (int)w->pid, why);
 			w->drops_unlogged = 0;
 			continue;
 		}
@@ -177,7 +180,9 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (m.ready && w->state == W_STARTING && pc->ready == READY_NOTIFY)
 			become_ready(w);
 		if (m.stopping)
-			log_debug("worker %u (pid %d) is stopping", w->id, (int)w->pid);
+			log_worker(LOG_LVL_DEBUG, LOG_EV_WORKER_STOPPING, w->id, w->pid,
+			    w->gen->number, "worker %u (pid %d) is stopping", w->id,
+			    (int)w->pid);
 	}
 }
 
@@ -225,7 +230,8 @@ child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		 * goes too, within what is left of its stop deadline. */
 		worker_describe_exit(w, w->wstatus, what, sizeof(what));
 		n = wcg_signal(&w->cg, w->ctx->stop_signal);
-		log_info("worker %u (pid %d) %s; %d process%s left in its cgroup: "
+		log_worker(LOG_LVL_INFO, LOG_EV_LEFTOVER, w->id, w->pid, w->gen->number,
+		    "worker %u (pid %d) %s; %d process%s left in its cgroup: "
 		    "stopping them", w->id, (int)w->pid, what, n, n == 1 ? "" : "es");
 		if (w->state != W_STOPPING || !ev_is_active(&w->timer)) {
 			w->state = W_STOPPING;
@@ -258,14 +264,16 @@ cgroup_cb(struct wcgroup *wc, enum wcg_event ev)
 		format_bytes(lim, sizeof(lim), wc->memory_high);
 		if (w->state == W_STARTING) {
 			/* Its successor would cross it too: recycling would never end. */
-			log_warnx("worker %u (pid %d): memory.high %s crossed before it was "
+			log_worker(LOG_LVL_WARN, LOG_EV_MEMORY_HIGH, w->id, w->pid,
+			    w->gen->number, "worker %u (pid %d): memory.high %s crossed before it was "
 			    "ready; not recycling it (is memory_high below what the "
 			    "program needs to start?)", w->id, (int)w->pid, lim);
 			break;
 		}
 		wcg_stats(wc, &st);
 		snprintf(use, sizeof(use), "%.1fM", (double)st.memory / (1024 * 1024));
-		log_warnx("worker %u (pid %d): memory.high %s crossed (using %s): "
+		log_worker(LOG_LVL_WARN, LOG_EV_MEMORY_HIGH, w->id, w->pid, w->gen->number,
+		    "worker %u (pid %d): memory.high %s crossed (using %s): "
 		    "recycling it", w->id, (int)w->pid, lim, st.memory >= 0 ? use : "?");
 		worker_recycle(w, xasprintf("recycled: memory.high %s crossed", lim));
 		break;
@@ -273,7 +281,8 @@ cgroup_cb(struct wcgroup *wc, enum wcg_event ev)
 		/* cgroup v1 kills one process: the rest of the worker goes too,
 		 * as memory.oom.group makes v2 do. */
 		if (wc->v1fd != -1) {
-			log_warnx("worker %u (pid %d): out of memory in its cgroup; "
+			log_worker(LOG_LVL_WARN, LOG_EV_OOM, w->id, w->pid, w->gen->number,
+			    "worker %u (pid %d): out of memory in its cgroup; "
 			    "ending it", w->id, (int)w->pid);
 			w->killed = 1;
 			wcg_kill(wc);
@@ -300,12 +309,14 @@ timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		w->hooks->timeout(w, why);
 	} else if (w->state == W_STOPPING && !w->killed) {
 		format_duration(dur, sizeof(dur), w->stop_timeout);
-		log_warnx("worker %u (pid %d) did not stop within %s; killing",
+		log_worker(LOG_LVL_WARN, LOG_EV_WORKER_KILLED, w->id, w->pid, w->gen->number,
+		    "worker %u (pid %d) did not stop within %s; killing",
 		    w->id, (int)w->pid, dur);
 		worker_kill(w);
 	} else if (w->state == W_STOPPING && w->reaped) {
 		/* Stuck in the kernel (D state): clusterd cannot wait forever. */
-		log_warnx("worker %u (pid %d): processes of its cgroup survive "
+		log_worker(LOG_LVL_WARN, LOG_EV_LEFTOVER, w->id, w->pid, w->gen->number,
+		    "worker %u (pid %d): processes of its cgroup survive "
 		    "SIGKILL; giving up on them", w->id, (int)w->pid);
 		finish_exit(w);
 	}
@@ -497,16 +508,18 @@ worker_spawn(struct worker_ctx *ctx, const struct worker_spec *ws)
 	ev_timer_init(&w->timer, timer_cb, 0, 0);
 	ev_timer_init(&w->watchdog, watchdog_cb, 0, pc->watchdog);
 	if (w->out) {
-		output_start(ctx->loop, &w->out[0], ws->id, pid);
-		output_start(ctx->loop, &w->out[1], ws->id, pid);
+		output_start(ctx->loop, &w->out[0], ws->id, pid, g->number, pc->argv.v[0]);
+		output_start(ctx->loop, &w->out[1], ws->id, pid, g->number, pc->argv.v[0]);
 	}
 	TAILQ_INSERT_TAIL(&ctx->all, w, entry);
 	metrics_worker_start(ws->id);
 	if (g->number > 1)
-		log_info("worker %u (pid %d) started (generation %u)", ws->id, (int)pid,
+		log_worker(LOG_LVL_INFO, LOG_EV_WORKER_STARTED, ws->id, pid, g->number,
+		    "worker %u (pid %d) started (generation %u)", ws->id, (int)pid,
 		    g->number);
 	else
-		log_info("worker %u (pid %d) started", ws->id, (int)pid);
+		log_worker(LOG_LVL_INFO, LOG_EV_WORKER_STARTED, ws->id, pid, g->number,
+		    "worker %u (pid %d) started", ws->id, (int)pid);
 	return w;
 
 fail:
@@ -520,7 +533,8 @@ fail:
 	release_io(ctx->loop, w);
 	wcg_release(&w->cg);
 	free(w);
-	log_warnx("worker %u: cannot start: %s: %s", ws->id, what, strerror(e));
+	log_worker(LOG_LVL_WARN, LOG_EV_SPAWN_FAILED, ws->id, 0, ws->gen->number,
+	    "worker %u: cannot start: %s: %s", ws->id, what, strerror(e));
 	return NULL;
 }
 
@@ -705,8 +719,10 @@ worker_adopt(struct worker_ctx *ctx, const struct worker_spec *ws, const struct 
 	w->cg.hook = cgroup_cb;
 	if (out1 || out2) {
 		w->out = xcalloc(2, sizeof(*w->out));
-		if ((out1 && output_adopt(ctx->loop, &w->out[0], out1, ws->id, w->pid) == -1) ||
-		    (out2 && output_adopt(ctx->loop, &w->out[1], out2, ws->id, w->pid) == -1))
+		if ((out1 && output_adopt(ctx->loop, &w->out[0], out1, ws->id, w->pid,
+		    ws->gen->number, pc->argv.v[0]) == -1) ||
+		    (out2 && output_adopt(ctx->loop, &w->out[1], out2, ws->id, w->pid,
+		    ws->gen->number, pc->argv.v[0]) == -1))
 			goto fail;
 	}
 	w->slot = ws->owner;

@@ -61,6 +61,7 @@ my %value = (
 		scale_queue => 3, scale_window => '2s', scale_down_after => '20s',
 		scale_cooldown => '10s', hang_timeout => '10s', max_age => '1h',
 		max_age_jitter => '20%', metrics => "127.0.0.1:$port3",
+		log_format => 'json',
 	},
 	socket => {
 		listen => "127.0.0.1:$port2", backlog => 64, reuseport => 'yes',
@@ -84,7 +85,8 @@ my %documented = (
 	clusterd => {
 		LIVE => [qw(workers stop_timeout give_up_after restart_batch log_prefix
 		    bind_shim recycle_batch scale_queue scale_window scale_down_after
-		    scale_cooldown hang_timeout max_age max_age_jitter metrics)],
+		    scale_cooldown hang_timeout max_age max_age_jitter metrics
+		    log_format)],
 		WORKERS => [qw(compat)],
 		CLUSTERD => [qw(name control pidfile subreaper cgroups)],
 	},

@@ -17,7 +17,9 @@
 # socket (its inode) stays; a reload that drops a socket takes it out of
 # the store; a stored socket whose address changed is dropped with a log
 # line; Restart= after a SIGKILL keeps the store, stop empties it; a
-# socket unit's socket is never stored.  Skips only
+# socket unit's socket is never stored.  The journal's fields (issue 16):
+# journalctl -u finds one worker's lines by CLUSTERD_WORKER_ID and filters
+# them by PRIORITY.  Skips only
 # where the container cannot boot; the container is halted (or killed)
 # however the test ends.
 use strict;
@@ -783,6 +785,46 @@ ok($u2->{MainPID} == $u0->{MainPID} && $u2->{ActiveState} eq 'active' &&
     $u2->{NRestarts} == $u0->{NRestarts}, 'upgrade: and systemd has not restarted it');
 ($code, $text) = systemctl('stop', 'clusterd@web.service');
 is($code, 0, 'upgrade: systemctl stop') or diag($text);
+
+# --- 12. The journal's fields (issue 16): clusterd's lines go in through
+# the native protocol, so journalctl finds one worker's lines by
+# CLUSTERD_WORKER_ID and filters them by PRIORITY.
+($code, $text) = systemctl('start', 'clusterd@web.service');
+is($code, 0, 'fields: systemctl start clusterd@web.service') or diag($text);
+my $finv = show('clusterd@web.service', 'InvocationID')->{InvocationID};
+my ($fw1) = map { $_->{pid} } grep { $_->{id} == 1 } serving(status_json());
+ok($fw1, "fields: worker 1 runs (pid @{[ $fw1 // '?' ]})");
+ct('/bin/kill', '-KILL', $fw1) if $fw1;
+sub fields_of {
+	require JSON::PP;
+	my (@args) = @_;
+	my (undef, $t) = ct('/usr/bin/journalctl', '--no-pager', '-o', 'json',
+	    '-u', 'clusterd@web.service', "_SYSTEMD_INVOCATION_ID=$finv", @args);
+	return map { eval { JSON::PP::decode_json($_) } // () } split(/\n/, $t);
+}
+my $fw1s = $fw1 // '?';
+my $killed = qr/^clusterd: worker 1 \(pid \Q$fw1s\E\) killed by signal 9; restarting now$/;
+ok(wait_for(sub { grep { ($_->{MESSAGE} // '') =~ $killed } fields_of('CLUSTERD_WORKER_ID=1') },
+    10, 'the exit line in the journal'),
+    'fields: journalctl -u clusterd@web.service CLUSTERD_WORKER_ID=1 finds its exit')
+    or diag(journal_of($finv));
+my @f1 = fields_of('CLUSTERD_WORKER_ID=1');
+is(scalar(grep { ($_->{CLUSTERD_WORKER_ID} // '') ne '1' } @f1), 0,
+    'fields: and only worker 1\'s lines');
+ok((grep { ($_->{MESSAGE} // '') =~ /^clusterd: worker 1 \(pid \d+\) started/ } @f1),
+    'fields: its start among them');
+my ($fk) = grep { ($_->{MESSAGE} // '') =~ $killed } @f1;
+is($fk->{PRIORITY}, 4, 'fields: the exit has PRIORITY=4');
+is($fk->{CLUSTERD_EVENT}, 'worker_exited', 'fields: CLUSTERD_EVENT=worker_exited');
+is($fk->{CLUSTERD_WORKER_PID}, $fw1, 'fields: CLUSTERD_WORKER_PID');
+is($fk->{SYSLOG_IDENTIFIER}, 'clusterd', 'fields: SYSLOG_IDENTIFIER=clusterd');
+my @fwarn = fields_of('-p', 'warning', 'CLUSTERD_WORKER_ID=1');
+ok((grep { ($_->{MESSAGE} // '') =~ $killed } @fwarn) &&
+    !(grep { ($_->{PRIORITY} // 9) > 4 } @fwarn),
+    'fields: -p warning keeps the exit and drops the info lines')
+    or diag(explain([map { "$_->{PRIORITY} $_->{MESSAGE}" } @fwarn]));
+($code, $text) = systemctl('stop', 'clusterd@web.service');
+is($code, 0, 'fields: systemctl stop') or diag($text);
 
 ok(halt(), 'the container halts when systemd-nspawn is asked to');
 done_testing();

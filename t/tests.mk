@@ -177,3 +177,9 @@ TESTS += \
 # Issue 16: the metrics endpoint (HTTP, hostile scrapers, reload, upgrade).
 TESTS += \
 	t/metrics-http.t
+
+# Issue 16: journald fields (the native protocol) and JSON logs.
+TESTS += \
+	t/journal.t \
+	t/json-log.t
+EXTRA_DIST += t/bin/journal-recv
