@@ -44,6 +44,7 @@ static const char *const rollout_names[MX_NROLLOUT] = {
 static const char *const reload_names[MX_NRELOAD] = { "applied", "refused", "failed" };
 /* Reply codes (clusterctl(8)). */
 static const char *const result_names[4] = { "ok", "failed", "bad_request", "degraded" };
+static const char *const sink_names[] = { "stdout", "stderr", "journal" };
 static const char *const drop_names[2] = { "full", "write_error" };
 
 #define NSIGS	65	/* Linux signals are 1..64 */
@@ -60,7 +61,7 @@ static struct {
 	unsigned long long rollouts[MX_NROLLOUT];
 	unsigned long long reloads[MX_NRELOAD];
 	unsigned long long autoscale[2];	/* down, up */
-	unsigned long long dropped[2][2];	/* stdout, stderr; by drop_names */
+	unsigned long long dropped[3][2];	/* by sink_names, by drop_names */
 	unsigned long long control[CTL_NCMD + 1][4];	/* last: not understood */
 	unsigned long long codes[256];		/* exits counted as "exited" */
 	unsigned long long signals[NSIGS];	/* exits counted as "signal" */
@@ -161,9 +162,10 @@ metrics_autoscale(int up)
 }
 
 void
-metrics_log_dropped(int fd, int write_error, unsigned long lines)
+metrics_log_dropped(int sink, int write_error, unsigned long lines)
 {
-	mx.dropped[fd == 1 ? 0 : 1][write_error != 0] += lines;
+	if (sink >= 0 && sink < 3)
+		mx.dropped[sink][write_error != 0] += lines;
 }
 
 void
@@ -415,12 +417,12 @@ render_events(struct out *o)
 	sample(o, "clusterd_autoscale_changes", "_total", num(v, sizeof(v), mx.autoscale[0]),
 	    "direction", "down", NULL);
 	family(o, "clusterd_log_lines_dropped", "counter",
-	    "Lines clusterd could not write to its stdout or stderr: full (the reader "
-	    "did not keep up), write_error (the write failed).");
-	for (int f = 0; f < 2; f++)
+	    "Lines clusterd could not write to its stdout, stderr or the journal: full "
+	    "(the reader did not keep up), write_error (the write failed).");
+	for (int f = 0; f < 3; f++)
 		for (int k = 0; k < 2; k++)
 			sample(o, "clusterd_log_lines_dropped", "_total", num(v, sizeof(v),
-			    mx.dropped[f][k]), "sink", f ? "stderr" : "stdout", "reason",
+			    mx.dropped[f][k]), "sink", sink_names[f], "reason",
 			    drop_names[k], NULL);
 	family(o, "clusterd_control_requests", "counter",
 	    "Control socket requests answered, by command and result.");
@@ -583,9 +585,9 @@ each_counter(counter_fn *fn, void *arg)
 	}
 	fn("autoscale.down", &mx.autoscale[0], arg);
 	fn("autoscale.up", &mx.autoscale[1], arg);
-	for (int f = 0; f < 2; f++)
+	for (int f = 0; f < 3; f++)
 		for (int k = 0; k < 2; k++) {
-			snprintf(key, sizeof(key), "dropped.%s.%s", f ? "stderr" : "stdout",
+			snprintf(key, sizeof(key), "dropped.%s.%s", sink_names[f],
 			    drop_names[k]);
 			fn(key, &mx.dropped[f][k], arg);
 		}

@@ -53,9 +53,9 @@ void	metrics_rollout(enum mx_rollout);
 void	metrics_reload(enum mx_reload);
 /* The autoscaler changed the worker count (up: grew). */
 void	metrics_autoscale(int up);
-/* Lines of clusterd's stdout (fd 1) or stderr (fd 2) dropped: the queue
- * was full, or the write failed. */
-void	metrics_log_dropped(int fd, int write_error, unsigned long lines);
+/* Lines for clusterd's stdout (0), stderr (1) or the journal (2) dropped:
+ * the queue was full, or the write failed. */
+void	metrics_log_dropped(int sink, int write_error, unsigned long lines);
 /* A control request answered: its command (enum ctl_cmd; -1 not
  * understood) and the reply's code. */
 void	metrics_control(int cmd, int code);

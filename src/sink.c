@@ -242,7 +242,7 @@ lose(struct sink *k, unsigned long lines, int err)
 	if (k->lost == 0)
 		k->lost_told = mono_now();	/* a repeated error is said once a minute */
 	k->lost += lines;
-	metrics_log_dropped(k == &sinks[0] ? 1 : 2, err, lines);
+	metrics_log_dropped((int)(k - sinks), err, lines);
 	if (err)
 		k->lost_err = err;
 }
