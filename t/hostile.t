@@ -443,15 +443,26 @@ my $forker = write_file("$TMPDIR/forker.pl", <<'END');
 use POSIX ();
 if ($ENV{CLUSTERD_WORKER_ID} eq '0' && !-e $ARGV[0]) {
 	open(my $r, '<', $ARGV[1]) or die "$ARGV[1]: $!";
+	pipe(my $left, my $said) or die "pipe: $!";
 	my $n = 0;
 	for (1 .. 1000) {
 		my $p = fork() // last;
 		if ($p == 0) {
 			POSIX::setsid();
+			syswrite($said, 'x');
+			close($said);
 			sysread($r, my $b, 1);
 			exec('/bin/true') or POSIX::_exit(0);
 		}
 		$n++;
+	}
+	# Exit only once every child has left the process group: one still
+	# in it is the worker's, stopped with it, and no orphan.
+	close($said);
+	my $got = 0;
+	while ($got < $n) {
+		my $k = sysread($left, my $b, 4096) or last;
+		$got += $k;
 	}
 	open(my $fh, '>', "$ARGV[0].tmp") or die;
 	print {$fh} "$n\n";
