@@ -536,42 +536,13 @@ LOGFN(log_info, LOG_LVL_INFO, 0)
 LOGFN(log_debug, LOG_LVL_DEBUG, 0)
 
 void
-log_ev(enum log_level lvl, enum log_event ev, const char *fmt, ...)
+log_with(enum log_level lvl, const struct log_fields *f, const char *fmt, ...)
 {
-	struct log_fields f = { .event = ev, .worker = -1 };
 	int e = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(lvl, 0, &f, fmt, ap);
-	va_end(ap);
-	errno = e;
-}
-
-void
-log_gen(enum log_level lvl, enum log_event ev, unsigned gen, const char *fmt, ...)
-{
-	struct log_fields f = { .event = ev, .worker = -1, .generation = gen };
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(lvl, 0, &f, fmt, ap);
-	va_end(ap);
-	errno = e;
-}
-
-void
-log_worker(enum log_level lvl, enum log_event ev, unsigned id, pid_t pid, unsigned gen,
-    const char *fmt, ...)
-{
-	struct log_fields f = { .event = ev, .worker = (int)id, .pid = pid,
-	    .generation = gen };
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(lvl, 0, &f, fmt, ap);
+	vlog(lvl, 0, f, fmt, ap);
 	va_end(ap);
 	errno = e;
 }

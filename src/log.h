@@ -62,12 +62,17 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same text with fields: an event, its generation, or its worker. */
-void log_ev(enum log_level, enum log_event, const char *fmt, ...)
+void log_with(enum log_level, const struct log_fields *, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void log_gen(enum log_level, enum log_event, unsigned gen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void log_worker(enum log_level, enum log_event, unsigned id, pid_t pid, unsigned gen,
-    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define log_ev(lvl, ev, ...) \
+	log_with((lvl), &(const struct log_fields){ .event = (ev), .worker = -1 }, \
+	    __VA_ARGS__)
+#define log_gen(lvl, ev, gen, ...) \
+	log_with((lvl), &(const struct log_fields){ .event = (ev), .worker = -1, \
+	    .generation = (gen) }, __VA_ARGS__)
+#define log_worker(lvl, ev, id, wpid, gen, ...) \
+	log_with((lvl), &(const struct log_fields){ .event = (ev), \
+	    .worker = (int)(id), .pid = (wpid), .generation = (gen) }, __VA_ARGS__)
 /* Log at error level (appending strerror(errno) for fatal()) and exit with status. */
 void fatal(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
