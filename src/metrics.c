@@ -474,27 +474,27 @@ render_sockets(struct out *o, struct supervisor *sup)
 	ok = xcalloc(g->nlst, sizeof(*ok));
 	for (size_t i = 0; i < g->nlst; i++)
 		ok[i] = socket_queue(g->lst[i], sup->slots.n, &q[i]) == 0;
-	family(o, "clusterd_socket_queue_depth", "gauge",
-	    "Connections waiting in the socket's accept queue, read at scrape time.");
-	for (size_t i = 0; i < g->nlst; i++)
-		if (ok[i])
-			sample(o, "clusterd_socket_queue_depth", "", num(v, sizeof(v),
-			    (unsigned long long)q[i].depth), "socket", g->cfg->socks[i].name,
-			    NULL);
-	family(o, "clusterd_socket_queue_limit", "gauge",
-	    "The socket's accept queue limit (its backlog as the kernel took it).");
-	for (size_t i = 0; i < g->nlst; i++)
-		if (ok[i])
-			sample(o, "clusterd_socket_queue_limit", "", num(v, sizeof(v),
-			    (unsigned long long)q[i].limit), "socket", g->cfg->socks[i].name,
-			    NULL);
-	family(o, "clusterd_socket_drops", "counter",
-	    "Connections the kernel dropped for a full accept queue, where it says so.");
-	for (size_t i = 0; i < g->nlst; i++)
-		if (ok[i] && q[i].drops >= 0)
-			sample(o, "clusterd_socket_drops", "_total", num(v, sizeof(v),
-			    (unsigned long long)q[i].drops), "socket", g->cfg->socks[i].name,
-			    NULL);
+	static const struct {
+		const char	*name, *type, *suffix, *help;
+	} fam[] = {
+		{ "clusterd_socket_queue_depth", "gauge", "",
+		  "Connections waiting in the socket's accept queue, read at scrape time." },
+		{ "clusterd_socket_queue_limit", "gauge", "",
+		  "The socket's accept queue limit (its backlog as the kernel took it)." },
+		{ "clusterd_socket_drops", "counter", "_total",
+		  "Connections the kernel dropped for a full accept queue, where it says so." },
+	};
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		family(o, fam[f].name, fam[f].type, fam[f].help);
+		for (size_t i = 0; i < g->nlst; i++) {
+			long long x = f == 0 ? q[i].depth : f == 1 ? q[i].limit : q[i].drops;
+
+			if (ok[i] && x >= 0)
+				sample(o, fam[f].name, fam[f].suffix, num(v, sizeof(v),
+				    (unsigned long long)x), "socket", g->cfg->socks[i].name,
+				    NULL);
+		}
+	}
 	free(q);
 	free(ok);
 }
