@@ -5,8 +5,9 @@
 # under systemd-nspawn: apt-get install ./clusterd_*.deb pulls exactly
 # libev4 and libinih1, starts and enables nothing; clusterd@web.service
 # with an /etc/clusterd/web.conf starts and its workers answer HTTP;
-# apt-get remove leaves no process of it running; apt-get purge leaves
-# nothing of it but the administrator's web.conf.
+# clusterd.service with /etc/clusterd/clusterd.conf too; apt-get remove
+# leaves no process of either running; apt-get purge leaves nothing of
+# the package but the administrator's two files.
 #
 # Slow (a package build, lintian, apt-get from the mirror, a boot): not in
 # make check but `make check-package`, which .ci/run runs.  The minbase
@@ -122,6 +123,14 @@ my $ROOT = "$TMPDIR/root";
 my @mounted;
 sub unmount_all { run(30, 'umount', '-l', $_) for reverse @mounted; @mounted = () }
 END { local $?; unmount_all() }
+# The package sources of this machine (its mirror), and its resolver.
+sub apt_sources {
+	my ($root) = @_;
+	system('cp', '-a', '/etc/apt/.', "$root/etc/apt/");
+	unlink("$root/etc/apt/sources.list") if glob('/etc/apt/sources.list.d/*.sources')
+	    && !-e '/etc/apt/sources.list';
+	system('cp', '/etc/resolv.conf', "$root/etc/resolv.conf");
+}
 unless (-s $BASE) {
 	my $mirror = (map { /^URIs:\s*(\S+)/ ? $1 : () }
 	    map { split(/\n/, slurp($_) // '') } glob('/etc/apt/sources.list.d/*.sources'))[0]
@@ -131,8 +140,7 @@ unless (-s $BASE) {
 	is($code, 0, 'debootstrap --variant=minbase bookworm (once, then cached)')
 	    or BAIL_OUT(tail_of($text));
 	# systemd, to boot it; from the same sources as this machine.
-	system('cp', '-a', '/etc/apt/.', "$made/etc/apt/");
-	system('cp', '/etc/resolv.conf', "$made/etc/resolv.conf");
+	apt_sources($made);
 	($code, $text) = run(timeout(600), 'chroot', $made, '/bin/sh', '-c',
 	    'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd && apt-get clean');
 	is($code, 0, 'systemd installed in it') or BAIL_OUT(tail_of($text));
@@ -144,10 +152,10 @@ unless (-s $BASE) {
 make_path($ROOT);
 ($code, $text) = run(timeout(300), 'tar', '-C', $ROOT, '-xf', $BASE);
 is($code, 0, "a fresh root from $BASE") or BAIL_OUT($text);
-system('cp', '-a', '/etc/apt/.', "$ROOT/etc/apt/");
-system('cp', '/etc/resolv.conf', "$ROOT/etc/resolv.conf");
+apt_sources($ROOT);
 write_file("$ROOT/etc/machine-id", '');
-write_file("$ROOT/tmp/" . ($deb =~ s{.*/}{}r), slurp($deb));
+# Not in /tmp: the booted container mounts a tmpfs there.
+write_file("$ROOT/root/" . ($deb =~ s{.*/}{}r), slurp($deb));
 # The workers: examples/hello, which needs nothing but libc.
 write_file("$ROOT/usr/local/bin/hello", slurp($HELLO), 0755);
 
@@ -235,7 +243,7 @@ ok($before->{systemd} && !$before->{libev4} && !$before->{libinih1}, 'the root h
 ($code, $text) = ct(timeout(300), 'apt-get', 'update', '-qq');
 is($code, 0, 'apt-get update in the container') or diag(tail_of($text));
 my $debname = $deb =~ s{.*/}{}r;
-($code, $text) = ct(timeout(300), 'apt-get', 'install', '-y', "/tmp/$debname");
+($code, $text) = ct(timeout(300), 'apt-get', 'install', '-y', "/root/$debname");
 is($code, 0, "apt-get install ./$debname") or diag(tail_of($text));
 my $after = installed();
 is_deeply([sort grep { !$before->{$_} } keys %$after], [qw(clusterd libev4 libinih1)],
@@ -273,15 +281,29 @@ is($code, 0, 'clusterctl -N web status: 0, all ready') or diag($text);
 my @workers = ct_procs(qr/^hello$/);
 is(scalar(@workers), 2, 'two workers run');
 
+# And clusterd.service, the one-cluster unit, on /etc/clusterd/clusterd.conf.
+my $port1 = free_port();
+write_file("$ROOT/etc/clusterd/clusterd.conf",
+    "[clusterd]\nworkers = 1\n[socket:http]\nlisten = 127.0.0.1:$port1\n[program]\ncommand = /usr/local/bin/hello\n");
+($code, $text) = ct(timeout(60), 'systemctl', 'start', 'clusterd.service');
+is($code, 0, 'systemctl start clusterd.service') or diag($text);
+like(http_get('127.0.0.1', $port1, '/', 3) // '', qr/^hello world from worker 0 /, 'its worker answers');
+is(scalar(my @all = ct_procs(qr/^hello$/)), 3, 'three workers run in all');
+
 # --- 7. apt-get remove: nothing left running.
 ($code, $text) = ct(timeout(120), 'apt-get', 'remove', '-y', 'clusterd');
 is($code, 0, 'apt-get remove clusterd') or diag(tail_of($text));
 ok(wait_for(sub { !ct_procs(qr/^(clusterd|hello)$/) }, timeout(10), 'clusterd and its workers to be gone'),
     'after remove no clusterd or worker process runs');
-my (undef, $state) = ct(30, 'systemctl', 'is-active', 'clusterd@web.service');
-like($state, qr/^(inactive|failed)$/m, "clusterd\@web.service is stopped ($state)");
-ok(!defined http_get('127.0.0.1', $port, '/', 1) || http_get('127.0.0.1', $port, '/', 1) eq '',
-    'the port answers no more');
+for my $u (qw(clusterd@web.service clusterd.service)) {
+	my (undef, $state) = ct(30, 'systemctl', 'is-active', $u);
+	chomp($state);
+	like($state, qr/^(inactive|failed)$/, "$u is stopped ($state)");
+}
+for my $p ($port, $port1) {
+	my $a = http_get('127.0.0.1', $p, '/', 1);
+	ok(!defined $a || $a eq '', "port $p answers no more");
+}
 
 # --- 8. apt-get purge: nothing of the package left but the admin's file.
 ($code, $text) = ct(timeout(120), 'apt-get', 'purge', '-y', 'clusterd');
@@ -294,12 +316,11 @@ ok(!-e "$ROOT$_", "$_ is gone") for qw(/usr/bin/clusterd /usr/bin/clusterctl
 ($code) = ct(30, 'test', '-e', '/run/clusterd');
 is($code, 1, '/run/clusterd (control sockets, in the container\'s /run) is gone');
 opendir(my $dh, "$ROOT/etc/clusterd");
-is_deeply([sort grep { !/^\.\.?$/ } readdir($dh)], ['web.conf'],
-    '/etc/clusterd holds only the administrator\'s web.conf');
+is_deeply([sort grep { !/^\.\.?$/ } readdir($dh)], ['clusterd.conf', 'web.conf'],
+    '/etc/clusterd holds only the administrator\'s files');
 my @links = grep { /clusterd/ } map { s{^\Q$ROOT\E}{}r }
     (glob("$ROOT/etc/systemd/system/*/*"), glob("$ROOT/var/lib/systemd/deb-systemd-helper-*/*"),
     glob("$ROOT/var/lib/systemd/deb-systemd-helper-*/*/*"));
 is_deeply(\@links, [], 'no unit link or deb-systemd-helper state left');
-unlink("$ROOT/etc/clusterd/web.conf");
 
 done_testing();
