@@ -1,7 +1,12 @@
 # examples/Dockerfile (decisions5 "Containers"): docker cannot run here, so
 # the file is parsed: FROM first, COPY, an exec-form ENTRYPOINT that runs
 # clusterd, and that command line is one clusterd --check accepts.  The
-# container behaviour itself (PID 1) is t/pid1.t.
+# container behaviour itself (PID 1) is t/pid1.t.  Issue 17: it is
+# multi-stage with a runtime stage that builds nothing and needs no
+# library but libc (the build stage checks the static link), its health
+# check is clusterctl status mapped to docker's 0/1, and its comments give
+# the docker run flags per-worker cgroups need and a stop grace longer
+# than stop_timeout.
 use strict;
 use warnings;
 use FindBin;
@@ -63,5 +68,33 @@ my ($port) = ($out // '') =~ /^listen = \[?[^\n]*?:?(\d+)$/m;
 my @exposed = map { split(' ', $_->[1]) } grep { $_->[0] eq 'EXPOSE' } @final;
 ok($port && grep({ m{^$port(/tcp)?$} } @exposed), "port $port is EXPOSEd")
     or diag("--check: $out");
+
+
+# Multi-stage: the runtime stage installs no compiler and no -dev package;
+# it installs no library either, so the build stage must have linked libev
+# and inih statically and checked it.
+my @froms = grep { $_->[0] eq 'FROM' } @ins;
+cmp_ok(scalar(@froms), '>=', 2, 'multi-stage build');
+my @final_runs = map { $_->[1] } grep { $_->[0] eq 'RUN' } @final;
+ok(!grep({ /build-essential|-dev\b|\bgcc\b|\bmake\b/ } @final_runs), 'the runtime stage builds nothing');
+my @build = @ins[0 .. $last_from - 1];
+ok(grep({ /libev4/ && /libinih1/ } @final_runs)
+    || grep({ $_->[0] eq 'RUN' && $_->[1] =~ /ldd .*clusterd.*libev.*libinih|ldd .*clusterd.*libinih.*libev/ } @build),
+    'the runtime has libev and inih: installed, or linked statically and checked by ldd in the build');
+
+# HEALTHCHECK: clusterctl status, its 3 and 4 mapped to docker's 1.
+my ($hc) = map { $_->[1] } grep { $_->[0] eq 'HEALTHCHECK' } @final;
+like($hc // '', qr{CMD .*clusterctl\b.*\bstatus\b.*\|\| exit 1}, 'HEALTHCHECK runs clusterctl status, exit 1 when not 0');
+like($hc // '', qr/--start-period=\d+/, 'HEALTHCHECK allows a start period (status is 3 while workers start)');
+
+# The documented docker run flags and grace periods.
+my $raw = slurp($file);
+like($raw, qr/^#.*docker run --cgroupns=private --privileged/m, 'documents docker run --cgroupns=private for per-worker cgroups');
+my ($stop) = ($out // '') =~ /^stop_timeout = (\d+)s$/m;
+ok($stop, "the image's stop_timeout: ${\ ($stop // '?')}s");
+like($raw, qr/docker's --stop-timeout\s*#?\s*\(10s by default\)/, "docker's default grace (10s) is named");
+cmp_ok(10, '>', $stop // 1e9, "docker's default 10 s > stop_timeout");
+my ($dst, $cst) = $raw =~ /docker run --stop-timeout (\d+) .*stop_timeout = (\d+)s/;
+ok($dst && $cst && $dst > $cst, "the example --stop-timeout ($dst) > its stop_timeout ($cst)");
 
 done_testing();
