@@ -86,8 +86,7 @@ my $stop = secs($set->{clusterd}{stop_timeout});
 ok($stop, "stop_timeout is $stop s");
 unlike($cm->{data}{'clusterd.conf'} // '', qr/^workers\s*=/m,
     'no workers key: the count follows the cpu limit (cgroup cpu.max)');
-like($cm->{data}{'clusterd.conf'} // '', qr/^# metrics = 0\.0\.0\.0:9101$/m,
-    'the metrics line (issue 16) is there, commented, on port 9101');
+is($set->{clusterd}{metrics}, '0.0.0.0:9101', 'the config serves metrics on port 9101');
 
 # The container runs clusterd on the mounted file.
 my @cmd = @{ $ctr->{command} // [] };
@@ -164,6 +163,7 @@ my ($nlisten) = ($nset->{'socket:http'}{listen} // '') =~ /(\d+)$/;
 my $net = $group->{network}[0]{port} // {};
 is($net->{http}[0]{to}, $nlisten, "port http maps to the config's listen port");
 is($net->{metrics}[0]{to}, 9101, 'port metrics maps to 9101');
+is($nset->{clusterd}{metrics}, '0.0.0.0:9101', "the job's config serves metrics on port 9101");
 my %checks = map { $_->{name} => $_ } map { @{ $_->{check} // [] } } @{ $group->{service} // [] };
 is_deeply([$checks{ready}{command}, grep { !/^-t|^\d+m?s$/ } @{ $checks{ready}{args} // [] }],
     ['/usr/local/bin/clusterctl', 'status'], 'ready check: clusterctl status');

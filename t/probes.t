@@ -60,6 +60,10 @@ $conf =~ s/^    //mg;
 my $port = free_port();
 my $flag = "$TMPDIR/crash";
 ok($conf =~ s/^listen = \d+$/listen = 127.0.0.1:$port/m, 'the config has a listen line');
+# The annotated port and path, on a free loopback port here.
+my $mport = free_port();
+ok($conf =~ s/^metrics = 0\.0\.0\.0:9101$/metrics = 127.0.0.1:$mport/m, 'the config has the metrics line');
+my ($mpath) = $K8S =~ m{prometheus\.io/path: (\S+)};
 ok($conf =~ s{^command = /usr/local/bin/hello$}
     {command = /bin/sh -c "test -e $flag && exit 1; exec $HELLO"}m,
     'the config runs /usr/local/bin/hello');
@@ -96,6 +100,8 @@ ok(wait_for(sub { (run($probe{'k8s readiness'}) // -1) == 0 }, timeout(10),
 is(codes(@ready), join(' ', map { "$_=0" } @ready), 'ready: every readiness check exits 0');
 is(codes(@alive), join(' ', map { "$_=0" } @alive), 'ready: every liveness check exits 0');
 like(http_get('127.0.0.1', $port, '/') // '', qr/\S/, 'the workers serve');
+like(http_get('127.0.0.1', $mport, $mpath // '/none') // '', qr/^clusterd_workers\{state="ready"\} 2$/m,
+    "the annotated path ($mpath) on the metrics port serves the metrics: 2 ready");
 
 # Degraded: worker 1 killed, its replacements exit 1 at once (crash loop,
 # backoff): readiness 3, liveness still 0.

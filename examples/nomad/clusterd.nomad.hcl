@@ -67,7 +67,7 @@ job "clusterd-hello" {
       }
     }
 
-    # Prometheus metrics (issue 16: "metrics = 0.0.0.0:9101" in the file).
+    # Prometheus scrapes GET /metrics on this port ("metrics" in the file).
     service {
       name = "clusterd-hello-metrics"
       port = "metrics"
@@ -97,7 +97,7 @@ job "clusterd-hello" {
         data          = <<-CONF
           [clusterd]
           stop_timeout = 20s
-          # metrics = 0.0.0.0:9101
+          metrics = 0.0.0.0:9101
           [socket:http]
           listen = 8080
           [program]
