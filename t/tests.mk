@@ -161,7 +161,8 @@ TESTS += \
 # Issue 16: the metrics, through clusterctl metrics (the counters across
 # an upgrade too).
 TESTS += \
-	t/metrics.t
+	t/metrics.t \
+	t/grafana.t
 
 # Issue 15: accept-queue figures against ss, hang and stall detection.
 TESTS += \
