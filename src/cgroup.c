@@ -50,6 +50,7 @@
  * what it killed. */
 struct removal {
 	int		 v2;
+	int		 v2home;	/* v1: the v2 home of the same bases, or -1 */
 	int		 has_kill;
 	int		 killed;
 	const char	*where;		/* for the log: the directory above */
@@ -102,7 +103,8 @@ remove_leftover(int basefd, const char *name, void *arg)
 static void
 remove_leftovers(int basefd, const char *where, int v2, int has_kill)
 {
-	struct removal rm = { v2, has_kill, 0, where };
+	struct removal rm = { .v2 = v2, .v2home = -1, .has_kill = has_kill,
+	    .where = where };
 
 	cgfs_each_subdir(basefd, "worker-", remove_leftover, &rm);
 }
@@ -119,7 +121,7 @@ remove_dead_base(int homefd, const char *name, void *arg)
 	const struct removal *rm = arg;
 	char *end, *where;
 	long pid = strtol(name + 12, &end, 10);
-	int fd, sup, dead;
+	int fd, sup, v2, dead;
 
 	if (*end != '\0' || pid <= 0 || (pid_t)pid == getpid() ||
 	    (fd = cgfs_open_dir(homefd, name)) == -1)
@@ -129,6 +131,14 @@ remove_dead_base(int homefd, const char *name, void *arg)
 		dead = sup != -1 && cgfs_each_pid(sup, NULL, 0) == 0;
 		if (sup != -1)
 			close(sup);
+	} else if (rm->v2home >= 0 && (v2 = cgfs_open_dir(rm->v2home, name)) != -1) {
+		/* Its v2 base says whether it lives, in any pid namespace:
+		 * the pid in the name may be one we cannot see. */
+		sup = cgfs_open_dir(v2, "supervisor");
+		dead = sup != -1 && cgfs_each_pid(sup, NULL, 0) == 0;
+		if (sup != -1)
+			close(sup);
+		close(v2);
 	} else
 		dead = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 	if (dead) {
@@ -143,9 +153,10 @@ remove_dead_base(int homefd, const char *name, void *arg)
 }
 
 static void
-remove_dead_bases(int homefd, const char *home, int v2, int has_kill)
+remove_dead_bases(int homefd, const char *home, int v2, int v2home, int has_kill)
 {
-	struct removal rm = { v2, has_kill, 0, home };
+	struct removal rm = { .v2 = v2, .v2home = v2home, .has_kill = has_kill,
+	    .where = home };
 
 	cgfs_each_subdir(homefd, "clusterd.pid", remove_dead_base, &rm);
 }
@@ -206,9 +217,10 @@ enable_controllers(struct cgroups *cg, int homefd)
 	}
 }
 
-/* Hybrid hosts: the v1 memory cgroup the workers' memory cgroups go in. */
+/* Hybrid hosts: the v1 memory cgroup the workers' memory cgroups go in.
+ * v2home: where the v2 bases of the same names are. */
 static void
-setup_v1_memory(struct cgroups *cg, const char *name)
+setup_v1_memory(struct cgroups *cg, const char *name, int v2home)
 {
 	char *path = cgfs_own_path("memory"), *home;
 	int homefd;
@@ -231,7 +243,7 @@ setup_v1_memory(struct cgroups *cg, const char *name)
 	}
 	cg->v1mem = xasprintf("%s/%s", home, name);
 	remove_leftovers(cg->v1memfd, cg->v1mem, 0, 0);
-	remove_dead_bases(homefd, home, 0, 0);
+	remove_dead_bases(homefd, home, 0, v2home, 0);
 	close(homefd);
 	free(home);
 }
@@ -324,7 +336,7 @@ setup(struct cgroups *cg, const struct config *cfg, char **why)
 	cg->has_kill = faccessat(cg->basefd, "cgroup.kill", F_OK, 0) == 0;
 	remove_leftovers(cg->basefd, cg->base, 1, cg->has_kill);
 	if (cg->own_base)
-		remove_dead_bases(homefd, cg->home, 1, cg->has_kill);
+		remove_dead_bases(homefd, cg->home, 1, -1, cg->has_kill);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
 	if ((mkdirat(cg->basefd, "supervisor", 0755) == -1 && errno != EEXIST) ||
 	    (sup = cgfs_open_dir(cg->basefd, "supervisor")) == -1) {
@@ -342,7 +354,7 @@ setup(struct cgroups *cg, const struct config *cfg, char **why)
 	if (!(cg->have & CG_MEMORY)) {
 		name = cfg->name ? xasprintf("clusterd.%s", cfg->name) :
 		    xasprintf("clusterd.pid%d", (int)getpid());
-		setup_v1_memory(cg, name);
+		setup_v1_memory(cg, name, homefd);
 		free(name);
 	}
 	if ((cg->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
@@ -568,6 +580,10 @@ cgroups_adopt(struct cgroups *cg, struct ev_loop *loop, const struct state_rec *
 	}
 	if ((v = rec_str(r, "v1mem")) != NULL) {
 		cg->v1mem = xstrdup(v);
+		/* An empty base may have been taken for a dead clusterd's by
+		 * one in another pid namespace, or by an admin: it is ours. */
+		if (mkdir(v, 0755) == 0)
+			log_warnx("cgroups: %s was removed; made it again", v);
 		if ((cg->v1memfd = cgfs_open_dir(AT_FDCWD, v)) == -1) {
 			log_warn("cgroups: cannot take over %s", v);
 			return -1;

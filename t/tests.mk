@@ -143,7 +143,8 @@ TESTS += \
 	t/cgroup.t \
 	t/cgroup-memory.t \
 	t/cgroup-limits.t \
-	t/cgroup-recycle.t
+	t/cgroup-recycle.t \
+	t/cgroup-pidns.t
 
 EXTRA_DIST += t/bin/family-worker t/bin/leak-worker t/bin/fork-worker
 
