@@ -28,6 +28,7 @@
 #include "ctlproto.h"
 #include "acceptor.h"
 #include "log.h"
+#include "exposition.h"
 #include "metrics.h"
 #include "ops.h"
 #include "rundir.h"
@@ -187,7 +188,7 @@ dispatch(struct ctl_conn *c, char *line)
 		ctl_reply(c, r == 0 ? 0 : 1, msg, NULL);
 		break;
 	case CTL_METRICS:
-		metrics_render(sup, &body, req.openmetrics);
+		exposition_render(sup, &body, req.openmetrics);
 		ctl_reply(c, 0, "ok", body.s);
 		sbuf_free(&body);
 		break;

@@ -30,7 +30,7 @@
 #include "ctlpath.h"
 #include "acceptor.h"
 #include "log.h"
-#include "metrics.h"
+#include "exposition.h"
 #include "metricsrv.h"
 #include "state.h"
 #include "strv.h"
@@ -450,7 +450,7 @@ conn_request(struct ms_conn *c, size_t end)
 	{
 		struct sbuf body = { 0 };
 
-		metrics_render(c->ms->sup, &body, om);
+		exposition_render(c->ms->sup, &body, om);
 		log_debug("metrics: 200, %zu bytes%s", body.len, om ? " (OpenMetrics)" : "");
 		conn_reply(c, 200, "OK", NULL, om ? CT_OPENMETRICS : CT_TEXT, body.s,
 		    body.len, head);

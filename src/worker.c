@@ -186,6 +186,32 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
+/* Which reason label of clusterd_worker_exits_total its exit counts as. */
+static enum mx_exit
+exit_reason(const struct worker *w, int status)
+{
+	/* What clusterd knew of it first: the exit status of a worker it
+	 * stopped says only how it took the stop signal. */
+	if (w->failed)
+		return MX_EXEC_FAILED;
+	if (w->cg.oom)
+		return MX_OOM;
+	if (w->timed_out == WT_WATCHDOG)
+		return MX_WATCHDOG;
+	if (w->timed_out == WT_READY)
+		return MX_READY_TIMEOUT;
+	if (w->state == W_STOPPING && w->hung)
+		return MX_HANG;
+	/* recycle.c gives the recycle as the stop's why once it replaces it. */
+	if (w->state == W_STOPPING && w->recycle && w->why && strcmp(w->why, w->recycle) == 0)
+		return MX_RECYCLE;
+	if (w->state == W_STOPPING)
+		return MX_STOPPED;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) == 0 ? MX_CLEAN : MX_EXITED;
+	return MX_SIGNAL;
+}
+
 /* The worker is gone, its whole cgroup too: the owner decides what next. */
 static void
 finish_exit(struct worker *w)
@@ -194,7 +220,7 @@ finish_exit(struct worker *w)
 
 	ev_timer_stop(loop, &w->timer);
 	ev_timer_stop(loop, &w->watchdog);
-	metrics_worker_exit(w, w->wstatus);
+	metrics_worker_exit(w->id, exit_reason(w, w->wstatus), w->wstatus);
 	w->hooks->exited(w, w->wstatus);
 	leftover_start();
 }
