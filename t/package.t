@@ -26,6 +26,7 @@ use Test::More;
 use POSIX qw(:sys_wait_h);
 use File::Path qw(make_path remove_tree);
 use Clusterd;
+use Nspawn;
 
 my $NSPAWN = '/usr/bin/systemd-nspawn';
 my $NSENTER = '/usr/bin/nsenter';
@@ -192,37 +193,9 @@ sub ct {
 	return run($secs, $NSENTER, '-t', $leader, '-a', '--', '/usr/bin/env',
 	    'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'DEBIAN_FRONTEND=noninteractive', @cmd);
 }
-# The processes of the container, by host pid, whose name matches $re.
-sub ct_procs {
-	my ($re) = @_;
-	my (%kids, @found);
-	for my $dir (glob('/proc/[0-9]*')) {
-		my ($p) = $dir =~ /(\d+)$/;
-		my $st = proc_stat($p) or next;
-		push(@{ $kids{$st->{ppid}} }, [$p, $st->{comm}]);
-	}
-	my @todo = ($leader);
-	while (defined(my $p = shift @todo)) {
-		for my $k (@{ $kids{$p} // [] }) {
-			push(@todo, $k->[0]);
-			push(@found, $k->[0]) if $k->[1] =~ $re;
-		}
-	}
-	return @found;
-}
-my ($booted, $exited);
-wait_for(sub {
-	if (waitpid($nspawn, WNOHANG) != 0) {
-		($exited, $nspawn) = (1, undef);
-		return 1;
-	}
-	($leader) = grep { ((proc_stat($_) // {})->{comm} // '') eq 'systemd' }
-	    map { split(' ', slurp($_) // '') } glob("/proc/$nspawn/task/*/children")
-	    unless $leader;
-	return 0 unless $leader;
-	my (undef, $state) = ct(10, 'systemctl', 'is-system-running');
-	return $booted = $state =~ /^(running|degraded)$/m;
-}, timeout(60), 'systemd to boot in the container');
+sub ct_procs { return nspawn_procs($leader, $_[0]) }
+my ($booted, $exited) = nspawn_boot(\$nspawn, \$leader,
+    sub { (ct(10, 'systemctl', 'is-system-running'))[1] }, timeout(60));
 unless ($booted) {
 	my @lines = grep { /\S/ } split(/\n/, slurp($out) // '');
 	diag($_) for @lines[($#lines > 10 ? $#lines - 10 : 0) .. $#lines];

@@ -30,6 +30,7 @@ use Test::More;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 use Clusterd;
+use Nspawn;
 
 my $NSPAWN = '/usr/bin/systemd-nspawn';
 my $NSENTER = '/usr/bin/nsenter';
@@ -210,41 +211,13 @@ sub journal {
 	return $text;
 }
 
-# The processes of the container, by host pid, whose name matches $re.
-sub ct_procs {
-	my ($re) = @_;
-	my (%kids, @found);
-	for my $dir (glob('/proc/[0-9]*')) {
-		my ($p) = $dir =~ /(\d+)$/;
-		my $st = proc_stat($p) or next;
-		push(@{ $kids{$st->{ppid}} }, [$p, $st->{comm}]);
-	}
-	my @todo = ($leader);
-	while (defined(my $p = shift @todo)) {
-		for my $k (@{ $kids{$p} // [] }) {
-			push(@todo, $k->[0]);
-			push(@found, $k->[0]) if $k->[1] =~ $re;
-		}
-	}
-	return @found;
-}
+sub ct_procs { return nspawn_procs($leader, $_[0]) }
 
 # The container's PID 1 is systemd-nspawn's child named systemd; booted
 # once systemctl there says running (or degraded: some unit of the host's
 # /usr failed, which is not ours to judge).
-my ($booted, $exited);
-wait_for(sub {
-	if (waitpid($nspawn, WNOHANG) != 0) {
-		($exited, $nspawn) = (1, undef);
-		return 1;
-	}
-	($leader) = grep { ((proc_stat($_) // {})->{comm} // '') eq 'systemd' }
-	    map { split(' ', slurp($_) // '') } glob("/proc/$nspawn/task/*/children")
-	    unless $leader;
-	return 0 unless $leader;
-	my (undef, $state) = ct('/usr/bin/systemctl', 'is-system-running');
-	return $booted = $state =~ /^(running|degraded)$/m;
-}, 30, 'systemd to boot in the container');
+my ($booted, $exited) = nspawn_boot(\$nspawn, \$leader,
+    sub { (ct('/usr/bin/systemctl', 'is-system-running'))[1] }, 30);
 unless ($booted) {
 	my @lines = grep { /\S/ } split(/\n/, slurp($out) // '');
 	diag($_) for @lines;
@@ -624,11 +597,11 @@ unlike($J, qr/Cannot store|fd store/i, 'no complaint from systemd or clusterd') 
 my $ino = listening(8080);
 is(scalar(@$ino), 1, "one socket listens on 8080 (inode @$ino)");
 
-my $load = start_load(8080, timeout => 10);
+$load = start_load(8080, timeout => 10);
 wait_load($load, 10);
 ($code, $text) = restart();
 is($code, 0, 'systemctl restart clusterd@web.service under load') or diag($text);
-my $s2 = show('clusterd@web.service', qw(MainPID InvocationID NFileDescriptorStore));
+$s2 = show('clusterd@web.service', qw(MainPID InvocationID NFileDescriptorStore));
 isnt($s2->{MainPID}, $s->{MainPID}, "a new clusterd ($s->{MainPID} -> $s2->{MainPID})");
 wait_load($load, 10);
 $r = stop_load($load);

@@ -33,7 +33,7 @@ TESTS = \
 	t/control.t \
 	t/clusterctl.t
 
-EXTRA_DIST += t/lib/Clusterd.pm t/bin/notify-worker $(TESTS)
+EXTRA_DIST += t/lib/Clusterd.pm t/lib/Nspawn.pm t/bin/notify-worker $(TESTS)
 
 # Issue 5: systemd, containers, privileges, worker output, real servers.
 TESTS += \
