@@ -1,7 +1,8 @@
 # The queries shipped for Grafana (etc/grafana-queries.md and the panels of
 # etc/grafana-dashboard.json, issue 16) are PromQL that promtool parses, and
-# every metric they name is one clusterd exports: a renamed metric breaks
-# this test, not an operator's dashboard.
+# every metric they name is one clusterd.conf(5) documents, and every
+# documented one is one clusterd exports: a renamed metric breaks this
+# test, not an operator's dashboard.
 use strict;
 use warnings;
 use FindBin;
@@ -73,14 +74,28 @@ ok(wait_for(sub { my ($rc, $o) = clusterctl($ctl, 'metrics'); $text = $o // '';
     'clusterctl metrics answers');
 my %family = map { $_ => 1 } $text =~ /^# TYPE (\S+) /mg;
 ok(%family, scalar(keys %family) . ' families exported');
+sub exported { my ($m) = @_; (my $f = $m) =~ s/_total$//; return $family{$m} || $family{$f} || $family{"${f}_total"} }
+
+# clusterd.conf(5), METRICS: every metric, documented.
+my %documented = map { $_ => 1 } slurp("$TOP_SRCDIR/man/clusterd.conf.5") =~ /^\.It Li ((?:clusterd|process)_[a-z0-9_]+)/mg;
+cmp_ok(scalar(keys %documented), '>=', 20, scalar(keys %documented) . ' metrics in clusterd.conf(5)');
+# The per-worker cgroup families are there only where clusterd has cgroups.
+my ($sc, $sout) = clusterctl($ctl, 'status', '--json');
+my $cgmode = ((eval { JSON::PP->new->decode($sout // '') } // {})->{cgroups} // {})->{mode} // 'off';
+my %cgroup_only = map { $_ => 1 } qw(clusterd_worker_memory_bytes clusterd_worker_cpu_seconds_total
+    clusterd_worker_pids clusterd_worker_oom_kills_total);
+for my $m (sort keys %documented) {
+	SKIP: {
+		skip("$m: clusterd has no per-worker cgroups here", 1) if $cgroup_only{$m} && $cgmode eq 'off';
+		ok(exported($m), "documented $m is exported");
+	}
+}
+
 my %used;
 for my $q (@all) {
 	$used{$_} = 1 for grep { /^(?:clusterd_|process_)/ } $q =~ /\b([a-z_][a-z0-9_]*)\b(?!\s*\()/g;
 }
-for my $m (sort keys %used) {
-	(my $fam = $m) =~ s/_total$//;
-	ok($family{$m} || $family{$fam} || $family{"${fam}_total"}, "$m is exported");
-}
+ok($documented{$_}, "the queries' $_ is documented") for sort keys %used;
 kill(TERM => $c->pid);
 is(wait_exit($c, 15), 0, 'clusterd: exit 0');
 done_testing();
