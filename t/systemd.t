@@ -90,8 +90,11 @@ for my $u (keys %unit) {
 	$text =~ s{\Q$confdir\E/}{/usr/local/etc/clusterd/}g;
 	write_file("$ROOT/etc/systemd/system/$u", $text);
 }
-# The only change to the units: a watchdog short enough to wait for.
-my $WD = timeout(2);
+# The only change to the units: a watchdog short enough to wait for, and
+# long enough that a loaded machine running the sanitizer build (an
+# upgrade's exec of it takes a while) does not miss a ping: with 2 s it
+# did, now and then, and systemd restarted clusterd mid-test.
+my $WD = timeout(5);
 write_file("$ROOT/etc/systemd/system/clusterd\@web.service.d/test.conf",
     "[Service]\nWatchdogSec=${WD}s\n");
 
