@@ -31,6 +31,8 @@
 #include "acceptor.h"
 #include "log.h"
 #include "exposition.h"
+#include "httpreq.h"
+#include "mssock.h"
 #include "metricsrv.h"
 #include "state.h"
 #include "strv.h"
@@ -44,8 +46,6 @@
 #define MS_LINGER_MAX	65536	/* bytes read and dropped after the reply */
 #define MS_ACCEPTS	MS_CONNS	/* accepted per wake-up */
 #define MS_SNDBUF_MAX	(4 << 20)	/* the socket buffer a big reply may ask for */
-#define MS_DEFER	2	/* seconds a connection may wait for its request
-				 * before accept() sees it (TCP_DEFER_ACCEPT) */
 
 #define CT_TEXT	"text/plain; version=0.0.4; charset=utf-8"
 #define CT_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -66,16 +66,6 @@ struct ms_conn {
 	size_t		 outoff;
 };
 
-/* A bound socket and, for a UNIX socket file, the lock that owns its path. */
-struct ms_sock {
-	int		 fd;		/* -1: none */
-	char		*addr;		/* as configured */
-	char		 bound[160];	/* as bound: the port 0 picked */
-	char		*path;		/* a UNIX socket file, or NULL */
-	int		 lock;
-	dev_t		 dev;
-	ino_t		 ino;
-};
 
 struct metricsrv {
 	struct supervisor *sup;
@@ -86,114 +76,6 @@ struct metricsrv {
 	unsigned long	 seq;
 	struct ms_conn	 conns[MS_CONNS];
 };
-
-static void
-sock_init(struct ms_sock *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = s->lock = -1;
-}
-
-static void
-sock_close(struct ms_sock *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->path)
-		sockpath_release(s->path, s->lock, s->dev, s->ino);
-	else if (s->lock >= 0)
-		close(s->lock);
-	free(s->addr);
-	free(s->path);
-	sock_init(s);
-}
-
-/*
- * Bind addr and listen, as a [socket:] would be (a stale UNIX socket file
- * is removed, a live one is someone else's). -1 with "ADDR: reason" in
- * err, *inuse when the address is taken.
- */
-static int
-sock_open(struct ms_sock *s, const char *addr, int *inuse, char *err, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	struct addr a;
-	char why[PATH_MAX + 64];
-	const struct sockaddr_un *sun = (const struct sockaddr_un *)&a.ss;
-	int one = 1, zero = 0, busy = 0, defer = MS_DEFER;
-
-	sock_init(s);
-	*inuse = 0;
-	if (addr_parse(addr, &a, why, sizeof(why)) == -1) {
-		snprintf(err, len, "metrics %s: %s", addr, why);
-		return -1;
-	}
-	if (a.family == AF_UNIX && sun->sun_path[0] != '\0') {
-		if ((s->lock = sockpath_claim(sun->sun_path, SOCK_STREAM, &busy, why,
-		    sizeof(why))) == -1) {
-			*inuse = busy;
-			snprintf(err, len, "metrics %s", why);
-			return -1;
-		}
-		s->path = xstrdup(sun->sun_path);
-	}
-	s->fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd == -1 && a.dualstack && (errno == EAFNOSUPPORT ||
-	    errno == EPROTONOSUPPORT)) {
-		/* No IPv6 here: ":PORT" is every IPv4 interface. */
-		struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
-		in_port_t port = ((struct sockaddr_in6 *)&a.ss)->sin6_port;
-
-		memset(&a.ss, 0, sizeof(a.ss));
-		sin->sin_family = a.family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-		sin->sin_port = port;
-		a.len = sizeof(*sin);
-		a.dualstack = 0;
-		s->fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	}
-	if (s->fd == -1)
-		goto fail;
-	/* A restart finds the port free though its old connections linger. */
-	if (a.family != AF_UNIX &&
-	    setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
-		goto fail;
-	if (a.dualstack &&
-	    setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == -1)
-		goto fail;
-	/* A connection is not handed to accept() before its request came
-	 * (or MS_DEFER passed): one that says nothing costs nothing, and a
-	 * scraper's request is there to be read at once, before a flood of
-	 * newer connections could evict it. */
-	if (a.family != AF_UNIX && setsockopt(s->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT,
-	    &defer, sizeof(defer)) == -1)
-		goto fail;
-	if (bind(s->fd, (struct sockaddr *)&a.ss, a.len) == -1) {
-		*inuse = errno == EADDRINUSE;
-		goto fail;
-	}
-	/* A deep backlog: a flood waits there, accepted and evicted at once,
-	 * rather than turning a scraper's SYN away. */
-	if (listen(s->fd, SOMAXCONN) == -1 ||
-	    getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == -1)
-		goto fail;
-	addr_format((struct sockaddr *)&ss, sslen, SOCK_STREAM, s->bound, sizeof(s->bound));
-	if (s->path) {
-		struct stat st;
-
-		if (stat(s->path, &st) == 0) {
-			s->dev = st.st_dev;
-			s->ino = st.st_ino;
-		}
-	}
-	s->addr = xstrdup(addr);
-	return 0;
-fail:
-	snprintf(err, len, "metrics %s: %s", addr, strerror(errno));
-	sock_close(s);
-	return -1;
-}
 
 /* --- Connections --- */
 
@@ -296,96 +178,6 @@ conn_error(struct ms_conn *c, int code, const char *reason, int head_only)
 	    "text/plain; charset=utf-8", body, (size_t)n, head_only);
 }
 
-static int
-is_tchar(int ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-/* Does this Accept value ask for OpenMetrics (with a q above 0)? */
-static int
-wants_openmetrics(const char *v, size_t len)
-{
-	static const char om[] = "application/openmetrics-text";
-	size_t i = 0;
-
-	while (i < len) {
-		size_t end = i, semi;
-		int match;
-
-		while (end < len && v[end] != ',')
-			end++;
-		while (i < end && (v[i] == ' ' || v[i] == '\t'))
-			i++;
-		for (semi = i; semi < end && v[semi] != ';' && v[semi] != ' ' &&
-		    v[semi] != '\t'; semi++)
-			;
-		match = semi - i == sizeof(om) - 1 && strncasecmp(v + i, om, semi - i) == 0;
-		if (match) {
-			double q = 1;
-
-			/* ";q=0" refuses it. */
-			for (size_t p = semi; p + 2 < end; p++)
-				if ((v[p] == ';' || v[p] == ' ') &&
-				    (v[p + 1] == 'q' || v[p + 1] == 'Q') && v[p + 2] == '=') {
-					char num[16];
-					size_t n = 0;
-
-					for (size_t k = p + 3; k < end && n < sizeof(num) - 1 &&
-					    strchr("0123456789.", v[k]); k++)
-						num[n++] = v[k];
-					num[n] = '\0';
-					q = n ? strtod(num, NULL) : 0;
-				}
-			if (q > 0)
-				return 1;
-		}
-		i = end + 1;
-	}
-	return 0;
-}
-
-/* The request line is bad: 400 (505 for an HTTP other than 1.x). */
-static int
-bad_request_line(const char *s, size_t len, size_t *mlen, size_t *tstart, size_t *tlen)
-{
-	size_t i = 0, t;
-
-	while (i < len && is_tchar((unsigned char)s[i]))
-		i++;
-	if (i == 0 || i == len || s[i] != ' ')
-		return 400;
-	*mlen = i;
-	t = ++i;
-	while (i < len && s[i] > ' ' && s[i] < 0x7f)
-		i++;
-	if (i == t || i == len || s[i] != ' ')
-		return 400;
-	*tstart = t;
-	*tlen = i - t;
-	/* The absolute form a proxy sends, "http://HOST/metrics": its path. */
-	if (s[t] != '/') {
-		size_t p = t;
-
-		if (i - t > 7 && strncasecmp(s + t, "http://", 7) == 0)
-			p = t + 7;
-		else if (i - t > 8 && strncasecmp(s + t, "https://", 8) == 0)
-			p = t + 8;
-		else
-			return 400;
-		while (p < i && s[p] != '/')
-			p++;
-		*tstart = p;
-		*tlen = i - p;
-	}
-	i++;
-	if (len - i != 8 || strncmp(s + i, "HTTP/", 5) != 0 || s[i + 6] != '.' ||
-	    s[i + 5] < '0' || s[i + 5] > '9' || s[i + 7] < '0' || s[i + 7] > '9')
-		return 400;
-	return s[i + 5] == '1' ? 0 : 505;
-}
-
 /* A whole request, the request line and headers up to the empty line. */
 static void
 conn_request(struct ms_conn *c, size_t end)
@@ -396,7 +188,7 @@ conn_request(struct ms_conn *c, size_t end)
 
 	for (eol = 0; s[eol] != '\n'; eol++)
 		;
-	code = bad_request_line(s, eol && s[eol - 1] == '\r' ? eol - 1 : eol, &mlen,
+	code = http_bad_request_line(s, eol && s[eol - 1] == '\r' ? eol - 1 : eol, &mlen,
 	    &tstart, &tlen);
 	head = mlen == 4 && memcmp(s, "HEAD", 4) == 0;
 	if (code == 505) {
@@ -417,7 +209,7 @@ conn_request(struct ms_conn *c, size_t end)
 		n = eol > i && s[eol - 1] == '\r' ? eol - 1 - i : eol - i;
 		if (n == 0)
 			break;
-		for (colon = 0; colon < n && is_tchar((unsigned char)s[i + colon]); colon++)
+		for (colon = 0; colon < n && http_tchar((unsigned char)s[i + colon]); colon++)
 			;
 		if (colon == 0 || colon == n || s[i + colon] != ':') {
 			conn_error(c, 400, "Bad Request", 0);
@@ -431,7 +223,7 @@ conn_request(struct ms_conn *c, size_t end)
 		v = s + i + colon + 1;
 		vlen = n - colon - 1;
 		if (colon == 6 && strncasecmp(s + i, "Accept", 6) == 0 &&
-		    wants_openmetrics(v, vlen))
+		    http_wants_openmetrics(v, vlen))
 			om = 1;
 	}
 	/* The path, without a query string. */
@@ -478,7 +270,7 @@ conn_read(struct ms_conn *c)
 	for (size_t i = c->inlen - (size_t)n; i < c->inlen && !c->spoke; i++) {
 		if (c->in[i] == ' ' || c->in[i] == '\n')
 			c->spoke = 1;
-		else if (!is_tchar((unsigned char)c->in[i])) {
+		else if (!http_tchar((unsigned char)c->in[i])) {
 			conn_error(c, 400, "Bad Request", 0);
 			return;
 		}
@@ -648,8 +440,8 @@ metricsrv_new(struct supervisor *sup)
 	struct metricsrv *ms = xcalloc(1, sizeof(*ms));
 
 	ms->sup = sup;
-	sock_init(&ms->sock);
-	sock_init(&ms->next);
+	mssock_init(&ms->sock);
+	mssock_init(&ms->next);
 	acceptor_init(&ms->acc, sup->loop, "metrics", MS_ACCEPTS, ms_take, ms_room);
 	for (size_t i = 0; i < MS_CONNS; i++)
 		ms->conns[i].ms = ms;
@@ -661,9 +453,9 @@ static void
 listen_on(struct metricsrv *ms, struct ms_sock *s)
 {
 	acceptor_set_fd(&ms->acc, -1);
-	sock_close(&ms->sock);
+	mssock_close(&ms->sock);
 	ms->sock = *s;
-	sock_init(s);
+	mssock_init(s);
 	acceptor_set_fd(&ms->acc, ms->sock.fd);
 }
 
@@ -677,17 +469,17 @@ metricsrv_prepare(struct metricsrv *ms, const char *addr, char *err, size_t len)
 	int inuse;
 	char *old;
 
-	sock_close(&ms->next);
+	mssock_close(&ms->next);
 	if (addr == NULL || str_equal(addr, ms->sock.addr))
 		return 0;
-	if (sock_open(&ms->next, addr, &inuse, err, len) == 0)
+	if (mssock_open(&ms->next, addr, &inuse, err, len) == 0)
 		return 0;
 	if (!inuse || ms->sock.fd < 0)
 		return -1;
 	old = xstrdup(ms->sock.addr);
 	acceptor_set_fd(&ms->acc, -1);
-	sock_close(&ms->sock);
-	if (sock_open(&ms->next, addr, &inuse, err, len) == 0) {
+	mssock_close(&ms->sock);
+	if (mssock_open(&ms->next, addr, &inuse, err, len) == 0) {
 		ms->displaced = old;
 		return 0;
 	}
@@ -695,7 +487,7 @@ metricsrv_prepare(struct metricsrv *ms, const char *addr, char *err, size_t len)
 		struct ms_sock back;
 		char e2[PATH_MAX + 128];
 
-		if (sock_open(&back, old, &inuse, e2, sizeof(e2)) == 0)
+		if (mssock_open(&back, old, &inuse, e2, sizeof(e2)) == 0)
 			listen_on(ms, &back);
 		else
 			log_errx("%s; the metrics endpoint is off", e2);
@@ -725,11 +517,11 @@ metricsrv_abort(struct metricsrv *ms)
 	char err[PATH_MAX + 128];
 	int inuse;
 
-	sock_close(&ms->next);
+	mssock_close(&ms->next);
 	if (ms->displaced == NULL)
 		return;
 	/* The old address had to close for the new one: open it again. */
-	if (sock_open(&back, ms->displaced, &inuse, err, sizeof(err)) == 0)
+	if (mssock_open(&back, ms->displaced, &inuse, err, sizeof(err)) == 0)
 		listen_on(ms, &back);
 	else
 		log_errx("%s; the metrics endpoint is off", err);
@@ -755,8 +547,8 @@ metricsrv_free(struct metricsrv *ms)
 		if (ms->conns[i].state != C_FREE)
 			conn_close(&ms->conns[i]);
 	acceptor_stop(&ms->acc);
-	sock_close(&ms->sock);
-	sock_close(&ms->next);
+	mssock_close(&ms->sock);
+	mssock_close(&ms->next);
 	free(ms->displaced);
 	free(ms);
 }
@@ -788,7 +580,7 @@ metricsrv_adopt(struct metricsrv *ms, const struct state_rec *r)
 		log_warnx("upgrade: the metrics socket was not carried over");
 		return;
 	}
-	sock_init(&s);
+	mssock_init(&s);
 	s.fd = fd;
 	s.addr = rec_dup(r, "addr");
 	snprintf(s.bound, sizeof(s.bound), "%s", rec_str(r, "bound") ?
