@@ -100,19 +100,7 @@ conn_close(struct ctl_conn *c)
 static int
 conn_flush(struct ctl_conn *c)
 {
-	while (c->outoff < c->out.len) {
-		ssize_t n = send(c->io.fd, c->out.s + c->outoff, c->out.len - c->outoff,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0)
-			return 1;
-		c->outoff += (size_t)n;
-	}
-	return 1;
+	return sbuf_send(c->io.fd, &c->out, &c->outoff) != 0;
 }
 
 static void conn_cb(struct ev_loop *, ev_io *, int);

@@ -128,21 +128,12 @@ conn_linger(struct ms_conn *c)
 static void
 conn_flush(struct ms_conn *c)
 {
-	while (c->outoff < c->out.len) {
-		ssize_t n = send(c->io.fd, c->out.s + c->outoff, c->out.len - c->outoff,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	int r = sbuf_send(c->io.fd, &c->out, &c->outoff);
 
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			conn_close(c);
-			return;
-		}
-		c->outoff += (size_t)n;
-	}
-	conn_linger(c);
+	if (r < 0)
+		conn_close(c);
+	else if (r > 0)
+		conn_linger(c);
 }
 
 static void

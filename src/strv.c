@@ -1,7 +1,9 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "strv.h"
@@ -191,6 +193,23 @@ sbuf_free(struct sbuf *b)
 {
 	free(b->s);
 	memset(b, 0, sizeof(*b));
+}
+
+int
+sbuf_send(int fd, const struct sbuf *b, size_t *off)
+{
+	while (*off < b->len) {
+		ssize_t n = send(fd, b->s + *off, b->len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		*off += (size_t)n;
+	}
+	return 1;
 }
 
 int

@@ -33,6 +33,9 @@ void	 sbuf_printf(struct sbuf *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void	 sbuf_add(struct sbuf *, const char *, size_t);
 void	 sbuf_free(struct sbuf *);
+/* Send what a non-blocking socket takes of b from *off on: 1 all is out,
+ * 0 the rest when it is writable again, -1 the peer is gone. */
+int	 sbuf_send(int fd, const struct sbuf *, size_t *off);
 
 /* Equal strings, where NULL equals only NULL. */
 int	 str_equal(const char *, const char *);
